@@ -1,0 +1,54 @@
+# Every target runs inside .venv, which the first target to need it creates.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+SUBMISSION ?= solution/backprop.ipynb
+OUT ?= out/$(basename $(notdir $(SUBMISSION)))
+SUBMISSIONS ?=
+JOBS ?=
+NOTEBOOK ?= assignment/backprop.ipynb
+PYTEST_ARGS ?=
+
+.PHONY: venv test grade grade-all check assignment release gradescope bench data clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; set PYTHON=/path/to/python3")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e .
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+grade: $(STAMP)
+	$(PY) -m grader grade "$(SUBMISSION)" --out "$(OUT)"
+
+grade-all: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n]"; exit 2; }
+	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS))
+
+check: $(STAMP)
+	$(PY) -m grader check "$(NOTEBOOK)"
+
+assignment: $(STAMP)
+	$(PY) -m grader release
+
+release: $(STAMP)
+	$(PY) -m grader student-zip --out dist/student.zip
+
+gradescope: $(STAMP)
+	$(PY) -m grader gradescope --out dist/autograder.zip
+
+bench: $(STAMP)
+	$(PY) -m grader.bench
+
+data: $(STAMP)
+	$(PY) data/make_xor.py
+
+clean:
+	rm -rf out dist .pytest_cache

@@ -1,0 +1,32 @@
+"""Shared fixtures for the package's own tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from grader import paths  # noqa: E402
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A working directory holding the public data under the name the notebook opens."""
+    shutil.copy(paths.PUBLIC_DATA, tmp_path / paths.DATA_NAME)
+    return tmp_path
+
+
+@pytest.fixture
+def in_data_dir(data_dir: Path):
+    """Run the test with the data directory as the current directory."""
+    old = os.getcwd()
+    os.chdir(data_dir)
+    try:
+        yield data_dir
+    finally:
+        os.chdir(old)
