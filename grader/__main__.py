@@ -12,6 +12,7 @@ from grader.errors import GraderError
 # verb -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 VERBS: dict[str, tuple[str, str]] = {
     "release": ("grader.cli_release", "generate the student skeleton (assignment/) from the reference solution"),
+    "grade": ("grader.cli_grade", "grade one submission and write OUT/results.json"),
 }
 
 

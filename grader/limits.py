@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 GIB = 1 << 30
 MIB = 1 << 20
+KIB = 1 << 10
 
 
 @dataclass(frozen=True)

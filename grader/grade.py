@@ -1,0 +1,96 @@
+"""Grade one submission: extract, start the sandbox, run the grading suite against it, build a GradeReport."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import __version__, paths
+from grader.client import open_submission
+from grader.data import hidden_set, public_data
+from grader.errors import GraderError, SubmissionError
+from grader.extract import Submission, read_submission
+from grader.plugin import GradingPlugin
+from grader.results import GradeReport, ManualItem, TestResult
+from grader.rubric import Rubric, load_rubric
+
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:warnings", "-o", "addopts=", "-o", "console_output_style=classic")
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def manual_items(submission: Submission) -> tuple[ManualItem, ...]:
+    """The Markdown cells marked for grading by hand, with the student's text, for TAs."""
+    items = []
+    for cell in submission.markdown:
+        meta = cell.metadata.get("grader", {}) if isinstance(cell.metadata, dict) else {}
+        if isinstance(meta, dict) and meta.get("manual"):
+            items.append(ManualItem(id=str(meta.get("id", f"cell-{cell.index}")),
+                                    title=str(meta.get("title", "Graded by hand")), text=cell.source,
+                                    cell_index=cell.index))
+    return tuple(items)
+
+
+def error_report(path: Path, student: str, reason: str, rubric: Rubric | None = None) -> GradeReport:
+    """Score 0 with the reason: for a submission that could not be graded at all."""
+    return GradeReport(student=student, submission=path.name, sha256=_file_sha256(path), status="error", score=0.0,
+                       max_score=0.0, reason=reason, grader_version=__version__)
+
+
+def run_suite(plugin: GradingPlugin) -> None:
+    """Run the grading suite in-process; pytest's own output is kept and shown only if pytest itself failed."""
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+        code = pytest.main([str(SUITE_DIR), "--rootdir", str(SUITE_DIR), *PYTEST_ARGS], plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise GraderError(f"the grading suite could not run (pytest exit code {int(code)}):\n"
+                          f"{captured.getvalue()[-3000:]}")
+
+
+def _notes(live, plugin: GradingPlugin, submission: Submission) -> tuple[str, ...]:
+    notes = list(submission.notes)
+    if not live.isolated:
+        notes.insert(0, "WARNING: this submission ran WITHOUT the bubblewrap sandbox (--sandbox none): "
+                        "it was not isolated from this machine")
+    if plugin.restarts:
+        notes.append(f"the notebook's process died during grading and was restarted {plugin.restarts} time(s)")
+    if plugin.model is not None:
+        notes.append(f"the grader trained your model {plugin.model.attempts_used} time(s) for the accuracy tests")
+    return tuple(notes)
+
+
+def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox: str = "auto",
+                     student: str | None = None, public_only: bool = False) -> GradeReport:
+    """Grade one notebook or script. A submission that cannot be read gets status "error" and score 0."""
+    started, path = time.monotonic(), Path(path)
+    rubric = rubric or load_rubric()
+    name = student or path.stem
+    try:
+        submission = read_submission(path)
+    except SubmissionError as exc:
+        return error_report(path, name, str(exc), rubric)
+    hidden = None if public_only else hidden_set(rubric)
+    with open_submission(submission, rubric.limits, sandbox=sandbox,
+                         data_files={paths.DATA_NAME: paths.PUBLIC_DATA}) as live:
+        plugin = GradingPlugin(live, rubric, public_only=public_only, public_data=public_data(), hidden_data=hidden)
+        run_suite(plugin)
+        notebook, mode, notes = live.notebook, live.mode, _notes(live, plugin, submission)
+    tests: tuple[TestResult, ...] = tuple(plugin.results)
+    return GradeReport(
+        student=name, submission=path.name, sha256=submission.sha256,
+        status="timeout" if notebook.timed_out else "graded",
+        score=sum(t.score for t in tests), max_score=sum(t.max_score for t in tests), tests=tests,
+        notebook=notebook, manual=manual_items(submission), sandbox_mode=mode, grader_version=__version__,
+        execution_time=round(time.monotonic() - started, 3), notes=notes, model=plugin.model,
+        reason="the notebook ran past its time limit; the tests ran on what it had defined" if notebook.timed_out else "")

@@ -1,0 +1,132 @@
+"""The pytest plugin behind grading: points and area markers, fixtures, and one TestResult per test.
+
+The grading suite (grader/suite) runs in the trusted grader process; the plugin hands it the sandboxed
+`student`, the rubric and the data, and turns every outcome, including the student's own errors, into a
+scored TestResult with a message for the student.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from grader.errors import ConfigError, StudentError, WorkerDied
+from grader.results import TestResult, TrainedModel
+from grader.rubric import Rubric
+
+MAX_RESTARTS = 3  # a submission whose process keeps dying stops being restarted
+_current: "GradingPlugin | None" = None
+
+
+def record_model(model: TrainedModel) -> None:
+    """Called by the accuracy tests: keep the grader-trained model for the feedback pictures."""
+    if _current is not None:
+        _current.model = model
+
+
+def test_name(item: pytest.Item) -> str:
+    """"<area>: <first docstring line>", the stable name gradebook columns and the rubric use."""
+    area = item.get_closest_marker("area")
+    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
+    if area is None or not doc:
+        raise ConfigError(f"grading test {item.nodeid} needs an area marker and a docstring")
+    suffix = f" [{item.callspec.id}]" if hasattr(item, "callspec") else ""
+    return f"{area.args[0]}: {doc[0].rstrip('.')}{suffix}"
+
+
+def _describe_failure(exc: BaseException) -> dict[str, str]:
+    """Message, expected, actual, hint and traceback for the student, from whatever the test raised."""
+    if isinstance(exc, StudentError):
+        return {"message": str(exc), "traceback": exc.traceback}
+    if isinstance(exc, WorkerDied):
+        return {"message": f"the notebook's process stopped during this test: {exc}"}
+    if isinstance(exc, AssertionError) or hasattr(exc, "expected"):
+        return {"message": str(getattr(exc, "message", "") or exc).split("\nassert ")[0],
+                "expected": str(getattr(exc, "expected", "") or ""), "actual": str(getattr(exc, "actual", "") or ""),
+                "hint": str(getattr(exc, "hint", "") or "")}
+    return {"message": f"the grader hit an internal error in this test ({type(exc).__name__}: {exc}); "
+                       "this is not your fault, tell your TA"}
+
+
+class GradingPlugin:
+    """Registered with pytest.main(plugins=[...]) for one submission; collects `results` and `model`."""
+
+    def __init__(self, student: Any, rubric: Rubric, *, public_only: bool = False,
+                 public_data: dict | None = None, hidden_data: dict | None = None) -> None:
+        self._student, self._rubric, self.public_only = student, rubric, public_only
+        self._public_data, self._hidden_data = public_data, hidden_data
+        self.results: list[TestResult] = []
+        self.model: TrainedModel | None = None
+        self.restarts = 0
+        self._names: dict[str, pytest.Item] = {}
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        global _current
+        _current = self
+        for line in ("points(n): default points of a grading test (the rubric may override)",
+                     "area(id): the rubric area a grading test belongs to",
+                     "public: students may run this test with the self-check"):
+            config.addinivalue_line("markers", line)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        global _current
+        _current = None
+
+    def _is_public(self, name: str, item: pytest.Item) -> bool:
+        if self._rubric.public is not None:
+            return name in self._rubric.public
+        return item.get_closest_marker("public") is not None
+
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        self._names = {test_name(item): item for item in items}
+        unknown = sorted(set(self._rubric.points) - set(self._names))
+        if unknown:
+            raise ConfigError(f"{self._rubric.source}: [points] names no such test: {', '.join(unknown)}")
+        keep = [i for n, i in self._names.items() if not self.public_only or self._is_public(n, i)]
+        order = {area: k for k, area in enumerate(self._rubric.areas)}
+        keep.sort(key=lambda i: order.get(i.get_closest_marker("area").args[0], len(order)))
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+    @pytest.fixture(scope="session")
+    def student(self) -> Any:
+        return self._student
+
+    @pytest.fixture(scope="session")
+    def rubric(self) -> Rubric:
+        return self._rubric
+
+    @pytest.fixture(scope="session")
+    def public_data(self) -> dict:
+        return self._public_data
+
+    @pytest.fixture(scope="session")
+    def hidden_data(self) -> dict:
+        if self._hidden_data is None:
+            pytest.skip("the hidden test set is not available in this run")
+        return self._hidden_data
+
+    @pytest.fixture(autouse=True)
+    def _revive_student(self) -> Iterator[None]:
+        """A test that killed the student's process must not sink the next ones: restart it (a few times)."""
+        if not getattr(self._student, "alive", True) and self.restarts < MAX_RESTARTS:
+            self.restarts += 1
+            self._student.restart()
+        yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+        outcome = yield
+        report = outcome.get_result()
+        if report.skipped or (report.when != "call" and not report.failed) or report.when == "teardown":
+            return
+        name = test_name(item)
+        marker = item.get_closest_marker("points")
+        top = self._rubric.points.get(name, float(marker.args[0]) if marker else 0.0)
+        detail = _describe_failure(call.excinfo.value) if report.failed and call.excinfo else {}
+        self.results.append(TestResult(
+            name=name, area=item.get_closest_marker("area").args[0], score=0.0 if report.failed else top,
+            max_score=top, passed=not report.failed, public=self._is_public(name, item), **detail))
