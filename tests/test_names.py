@@ -1,0 +1,69 @@
+"""Student identities from LMS file names (grader/names.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.errors import ConfigError
+from grader.names import Identity, compile_patterns, disambiguate, identify, junk_reason, safe_id
+
+
+@pytest.mark.parametrize("relpath, student, late, resubmission, user_id", [
+    ("smith_john_12345_67890_backprop.ipynb", "smith_john", False, 0, "12345"),
+    ("smith_john_LATE_12345_67890_backprop.ipynb", "smith_john", True, 0, "12345"),
+    ("smith_john_late_12345_67890_backprop-2.ipynb", "smith_john", True, 2, "12345"),
+    ("smithjohn_12345_67890_backprop-1.ipynb", "smithjohn", False, 1, "12345"),
+    ("smith_john_12345_67890_my-notebook.ipynb", "smith_john", False, 0, "12345"),
+    ("export/smith_john_12345_67890_backprop.ipynb", "smith_john", False, 0, "12345"),
+    ("alice/backprop.ipynb", "alice", False, 0, ""),
+    ("alice/work/hw/backprop.ipynb", "alice", False, 0, ""),
+    ("bob.ipynb", "bob", False, 0, ""),
+    ("student-42.ipynb", "student-42", False, 0, ""),
+    ("carol.py", "carol", False, 0, ""),
+])
+def test_default_patterns_read_canvas_folders_and_plain_names(relpath, student, late, resubmission, user_id):
+    assert identify(relpath) == Identity(student, student, late, resubmission, user_id)
+
+
+def test_a_custom_pattern_replaces_the_defaults():
+    patterns = compile_patterns([r"hw3_(?P<student>[a-z]+)_v(?P<resubmission>\d+)\.ipynb"])
+    assert identify("hw3_alice_v3.ipynb", patterns) == Identity("alice", "alice", resubmission=3)
+    assert identify("bob.ipynb", patterns) is None
+
+
+@pytest.mark.parametrize("text, words", [("hw3_(", "not a regular expression"), (r"(\w+)\.ipynb", "student")])
+def test_a_bad_pattern_is_a_config_error_naming_it(text, words):
+    with pytest.raises(ConfigError, match=words):
+        compile_patterns([text])
+
+
+@pytest.mark.parametrize("relpath, words", [
+    (".DS_Store", "hidden"), ("__MACOSX/._bob.ipynb", "hidden"), ("alice/.ipynb_checkpoints/x.ipynb", "hidden"),
+    ("README.txt", "not a notebook"), ("alice/data.pkl", "not a notebook"),
+])
+def test_junk_is_recognised(relpath, words):
+    assert words in junk_reason(relpath)
+
+
+def test_submissions_are_not_junk():
+    assert junk_reason("alice/backprop.ipynb") == "" and junk_reason("bob.PY") == ""
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("smith_john", "smith_john"), ("Jos\u00e9 M\u00fcller", "Jose_Muller"), ("../../etc", "etc"),
+    ("a/b\\c", "a_b_c"), (".hidden", "hidden"), ("O'Brien, Pat", "O_Brien_Pat"),
+])
+def test_safe_ids_are_plain_folder_names(raw, expected):
+    assert safe_id(raw) == expected
+
+
+def test_safe_ids_are_never_empty_or_too_long():
+    assert safe_id("..").startswith("student-") and safe_id("\u4e2d\u6587") != safe_id("\u65e5\u672c")
+    long = safe_id("x" * 500)
+    assert len(long) <= 80 and long != safe_id("x" * 499)
+
+
+def test_two_people_with_one_name_are_told_apart_by_user_id():
+    a1, a2, b = Identity("smith", "smith", user_id="1"), Identity("smith", "smith", user_id="2"), Identity("bo", "bo")
+    again = Identity("smith", "smith", user_id="1", resubmission=1)
+    assert disambiguate([a1, a2, b, again]) == {a1: "smith-1", a2: "smith-2", b: "bo", again: "smith-1"}
