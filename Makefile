@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 test: $(STAMP)
+	@sh tests/tools/ensure_chromium.sh  # for the feedback rendering test; never fails
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 grade: $(STAMP)

@@ -1,0 +1,297 @@
+"""The feedback pages: what they show, that hostile text stays text, the pictures, and a real browser's rendering."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from grader import feedback, pictures
+from grader.data import hidden_set
+from grader.feedback import draw_pictures, render_feedback, write_feedback
+from grader.results import CellOutcome, GradeReport, ManualItem, NotebookRun, TrainedModel
+from grader.results import TestResult as Result  # not collected by pytest as a test class
+from grader.rubric import Rubric
+from grader.xor import sample_xor
+
+HOSTILE = '<script>alert("x")</script><img src="https://evil.example/x.png"><a href="http://evil.example">'
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def xor_params() -> dict[str, np.ndarray]:
+    """A ReLU network that solves XOR exactly: class 1 iff |x1 - x2| > |x1 + x2|, i.e. the signs differ."""
+    return {"W1": np.array([[1.0, -1, 1, -1], [1, -1, -1, 1]]), "b1": np.zeros(4),
+            "W2": np.array([[-3.0], [-3], [3], [3]]), "b2": np.zeros(1)}
+
+
+def a_model() -> TrainedModel:
+    epochs = np.arange(30)
+    return TrainedModel(params=xor_params(), history={"train_loss": list(0.7 * np.exp(-epochs / 8)),
+                                                      "val_loss": list(0.72 * np.exp(-epochs / 8.5))})
+
+
+LOST = Result("backward: dW1 matches finite differences", "backward", 0.0, 5.0, False,
+                  message="dW1 differs from centered finite differences", expected="shape (2, 16): [[0.1 0.2 ...]]",
+                  actual="shape (2, 16): [[0.2 0.4 ...]] " + HOSTILE, hint="Divide by the batch size: the mean loss.",
+                  traceback='  File "<cell 12>", line 40, in backward_prop\n    dZ2 = A2 - y\nValueError: ' + HOSTILE)
+KEPT = Result("softmax: rows sum to 1", "softmax", 5.0, 5.0, True, public=True)
+DERIVATION = "dE/da = y - t, because $\\sum_j t_{nj} = 1$ " + HOSTILE
+
+
+def a_report(**changes) -> GradeReport:
+    fields = dict(student="alice", submission="alice.ipynb", sha256="ab" * 32, status="graded", score=5.0,
+                  max_score=10.0, tests=(KEPT, LOST), sandbox_mode="bwrap", grader_version="0.1.0",
+                  notebook=NotebookRun(cells=(CellOutcome(1, "ok"), CellOutcome(
+                      14, "error", 1.5, "NameError", "name 'foo' is not defined", "NameError: " + HOSTILE)),
+                      seconds=2.0),
+                  manual=(ManualItem("derivation", "Problem 1: derivation", DERIVATION, 3),), model=a_model())
+    fields.update(changes)
+    return GradeReport(**fields)
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the page's visible text."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def named(self, name: str) -> list[dict]:
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+def images(page: str) -> list[np.ndarray]:
+    out = []
+    for attrs in Tags(page).named("img"):
+        prefix = "data:image/png;base64,"
+        assert attrs["src"].startswith(prefix)
+        png = base64.b64decode(attrs["src"][len(prefix):], validate=True)
+        assert png.startswith(PNG_SIGNATURE)
+        out.append(matplotlib.image.imread(io.BytesIO(png), format="png"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return draw_pictures(a_report(), Rubric(hidden_seed=11, hidden_size=300))
+
+
+# --- text for results.json and the terminal ---------------------------------------------------------------------
+
+def test_output_text_of_a_failed_test_has_message_values_hint_and_traceback():
+    text = feedback.test_output_text(LOST)
+    assert text.startswith("dW1 differs from centered finite differences")
+    assert "expected: shape (2, 16): [[0.1 0.2 ...]]" in text and "got:      shape (2, 16): [[0.2 0.4" in text
+    assert "hint: Divide by the batch size: the mean loss." in text
+    assert text.index("hint:") < text.index("traceback (your code):") < text.index("dZ2 = A2 - y")
+
+
+def test_output_text_keeps_the_hint_when_the_traceback_is_huge():
+    long = Result("loss: finite", "loss", 0, 5, False, message="NaN", hint="Clip the probabilities.",
+                      traceback="\n".join(f'  File "<cell 9>", line {i}' for i in range(5000)))
+    text = feedback.test_output_text(long)
+    assert "hint: Clip the probabilities." in text and len(text) <= feedback.TEXT_CHARS + 100
+    assert "line 4999" in text and "line 10\n" not in text  # the end of a traceback is where the error is
+
+
+def test_output_text_of_a_passed_test():
+    assert feedback.test_output_text(KEPT) == "passed"
+
+
+# --- what the page shows ----------------------------------------------------------------------------------------
+
+def test_the_score_table_has_one_row_per_area_and_the_total():
+    page = render_feedback(a_report())
+    table = re.search(r'<table class="scores" id="scores">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r) for r in rows]
+    assert cells == [["area", "points", "of"], ["softmax", "5", "5"], ["backward", "0", "5"], ["total", "5", "10"]]
+
+
+def test_every_lost_point_shows_what_was_checked_the_values_the_hint_and_the_traceback():
+    page = render_feedback(a_report())
+    section = re.search(r'<section class="test">(.*?)</section>', page, re.S).group(1)
+    assert "backward: dW1 matches finite differences" in section and "−5" in section
+    assert "What was checked:</b> dW1 matches finite differences" in section
+    assert "shape (2, 16): [[0.1 0.2 ...]]" in section and "shape (2, 16): [[0.2 0.4 ...]]" in section
+    assert '<div class="hint"><b>Hint:</b> Divide by the batch size: the mean loss.</div>' in section
+    assert "dZ2 = A2 - y" in section
+    assert page.count('<section class="test">') == 1, "a passed test is not listed as lost"
+
+
+def test_a_submission_with_no_lost_points_gets_no_hint_box():
+    page = render_feedback(a_report(tests=(KEPT,), score=5.0, max_score=5.0))
+    assert "every automatic test passed" in page and 'class="hint"' not in page
+
+
+def test_failed_notebook_cells_and_the_time_limit_are_shown():
+    timed = NotebookRun(cells=(CellOutcome(14, "timeout", 60.0),), seconds=300.0, timed_out=True)
+    page = render_feedback(a_report(notebook=timed))
+    assert "Cell [14]</b> hit its time limit" in page and "overall time limit" in page
+    assert "Cell [14]</b> raised NameError" in render_feedback(a_report())
+
+
+def test_only_the_ta_copy_holds_the_manual_items():
+    student, ta = render_feedback(a_report()), render_feedback(a_report(), ta=True)
+    escaped_derivation = DERIVATION.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    assert 'id="ta-section"' in ta and escaped_derivation.split("&lt;")[0] in ta
+    assert 'id="ta-section"' not in student and "dE/da" not in student
+    assert "Problem 1: derivation" in student, "students still learn that the item is graded by hand"
+
+
+def test_an_ungradable_submission_shows_the_reason_and_no_table():
+    report = GradeReport("bob", "bob.ipynb", "", "error", 0.0, 0.0, reason="this notebook is not valid JSON")
+    page = render_feedback(report)
+    assert "could not be graded:</b> this notebook is not valid JSON" in page and "<table" not in page
+
+
+# --- hostile text stays text ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ta", [False, True], ids=["student", "ta"])
+def test_hostile_text_is_escaped_and_the_page_loads_nothing_from_the_network(drawn, ta):
+    page = render_feedback(a_report(), *drawn, ta=ta)
+    tags = Tags(page)
+    assert not tags.named("script") and not tags.named("a") and not tags.named("link")
+    assert all(img["src"].startswith("data:image/png;base64,") for img in tags.named("img"))
+    assert len(tags.named("img")) == 2, "only the two pictures are images; the hostile <img> stayed text"
+    assert HOSTILE in "".join(tags.text), "the hostile text is shown to the reader, as text"
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page)
+    csp = [m["content"] for m in tags.named("meta") if m.get("http-equiv") == "Content-Security-Policy"]
+    assert csp == [feedback.CSP] and "default-src 'none'" in csp[0]
+
+
+# --- pictures ---------------------------------------------------------------------------------------------------
+
+def test_the_grader_forward_pass_accepts_the_equivalent_shapes_and_rejects_others():
+    X, y = sample_xor(400, np.random.default_rng(3))
+    base = pictures.probabilities(xor_params(), X)
+    assert np.array_equal(base > 0.5, y == 1)
+    reshaped = dict(xor_params(), b1=np.zeros((1, 4)), W2=np.array([-3.0, -3, 3, 3]), b2=np.zeros((1, 1)))
+    assert np.allclose(pictures.probabilities(reshaped, X), base)
+    for broken in (dict(xor_params(), W1=np.ones((3, 4))), dict(xor_params(), b1=np.zeros(5)),
+                   dict(xor_params(), W2=[[np.nan]] * 4), {"W1": np.ones((2, 4))}):
+        with pytest.raises(pictures.PictureError):
+            pictures.probabilities(broken, X)
+
+
+def test_the_decision_boundary_is_drawn_over_the_hidden_test_set(drawn):
+    shown, notes = drawn
+    assert [p.title for p in shown] == ["Decision boundary", "Loss curves"] and notes == ()
+    assert "the 300 points of the hidden test set" in shown[0].caption
+    hidden = hidden_set(Rubric(hidden_seed=11, hidden_size=300))
+    assert len(hidden["y"]) == 300  # the same draw the grader makes, from the rubric's seed and size
+
+
+def test_without_a_hidden_seed_the_boundary_uses_the_public_test_points():
+    shown, _ = draw_pictures(a_report(model=TrainedModel(xor_params(), {"train_loss": [0.5], "val_loss": [0.6]})),
+                             Rubric(hidden_seed=None))
+    assert "public test points" in shown[0].caption
+
+
+def test_both_pictures_are_valid_pngs_with_content(drawn):
+    page = render_feedback(a_report(), *drawn)
+    boundary, losses = images(page)
+    for picture in (boundary, losses):
+        assert picture.shape[0] > 200 and picture.shape[1] > 300
+        assert np.unique(picture.reshape(-1, picture.shape[-1]), axis=0).shape[0] > 50, "not a blank image"
+
+
+def test_broken_weights_still_give_the_loss_curves_and_say_why_the_boundary_is_missing():
+    model = TrainedModel({**xor_params(), "W1": [[np.inf] * 4] * 2}, {"train_loss": [0.6, 0.5], "val_loss": []})
+    shown, notes = draw_pictures(a_report(model=model), Rubric(hidden_seed=1, hidden_size=50))
+    assert [p.title for p in shown] == ["Loss curves"]
+    assert notes == ("The decision boundary could not be drawn: W1 holds NaN or infinite values.",)
+
+
+def test_no_model_means_no_pictures_and_a_note_saying_why():
+    shown, notes = draw_pictures(a_report(model=None))
+    page = render_feedback(a_report(model=None), shown, notes)
+    assert shown == () and "<img" not in page and "could not train your model" in page
+
+
+def test_write_feedback_writes_the_student_and_the_ta_copy(tmp_path):
+    student, ta = write_feedback(a_report(), tmp_path, Rubric(hidden_seed=2, hidden_size=100))
+    assert (student.name, ta.name) == ("feedback.html", "feedback_ta.html")
+    assert 'id="ta-section"' in ta.read_text() and 'id="ta-section"' not in student.read_text()
+    assert len(images(student.read_text())) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback.html", "feedback_ta.html"]
+
+
+# --- a real browser ---------------------------------------------------------------------------------------------
+
+PROBE = """<!DOCTYPE html><html><body><pre id="probe">pending</pre>
+<iframe id="page" src="feedback.html" style="width:1200px;height:2000px;border:0"></iframe>
+<script>
+window.addEventListener("load", () => {
+  const doc = document.getElementById("page").contentDocument;
+  const table = doc.querySelector("table#scores");
+  document.getElementById("probe").textContent = JSON.stringify({
+    rows: table ? [...table.rows].map(r => [...r.cells].map(c => c.textContent.trim())) : null,
+    tableHeight: table ? table.getBoundingClientRect().height : 0,
+    images: [...doc.images].map(i => { const r = i.getBoundingClientRect();
+      return {complete: i.complete, width: i.naturalWidth, height: i.naturalHeight, box: [r.x, r.y, r.width, r.height],
+              data: i.src.startsWith("data:")}; }),
+  });
+});
+</script></body></html>"""
+WINDOW = (1200, 2000)  # the iframe of PROBE has the same size, so both lay the page out alike
+BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("chromium is not installed: `make test` installs Debian's chromium (tests/tools/ensure_chromium.sh) "
+                "when run as root where apt-get exists; the feedback page was not rendered in a browser")
+
+
+def browse(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium(), *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                          capture_output=True, text=True, timeout=60, check=True)
+
+
+def test_chromium_renders_the_score_table_and_both_pictures(tmp_path):
+    chromium()
+    page, _ = write_feedback(a_report(), tmp_path / "out", Rubric(hidden_seed=7, hidden_size=500))
+    probe = page.with_name("probe.html")
+    probe.write_text(PROBE, encoding="utf-8")  # reads the unmodified page from outside, through an iframe
+    dom = browse(tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
+                 probe.as_uri()).stdout
+    found = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1)))
+    assert found["rows"][0] == ["area", "points", "of"] and found["rows"][-1] == ["total", "5", "10"]
+    assert found["tableHeight"] > 50
+    assert len(found["images"]) == 2
+    for image in found["images"]:
+        assert image["complete"] and image["data"] and image["width"] > 300 and image["box"][2] > 200
+
+    shot = tmp_path / "shot.png"
+    browse(tmp_path, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri())
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
+    for image in found["images"]:
+        x, y, w, h = (int(v) for v in image["box"])
+        assert y + h < WINDOW[1], "both pictures are within the screenshot"
+        inner = pixels[y + h // 6: y + h - h // 6, x + w // 6: x + w - w // 6]  # inset: the layouts differ by pixels
+        colours = np.unique((inner * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+        assert len(colours) > 100, "the screenshot shows no picture where the page has one"
+        assert (inner.max(axis=-1) - inner.min(axis=-1)).max() > 0.5, "the picture's colours are missing"
