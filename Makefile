@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; set PYTHON=/path/to/python3")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e .
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
 test: $(STAMP)
@@ -43,7 +43,7 @@ release: $(STAMP)
 	$(PY) -m grader student-zip --out dist/student.zip
 
 gradescope: $(STAMP)
-	$(PY) -m grader gradescope --out dist/autograder.zip
+	$(PY) -m grader gradescope --out dist/autograder.zip $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 bench: $(STAMP)
 	$(PY) -m grader.bench
