@@ -1,0 +1,172 @@
+"""Run one child process per submission, at most `workers` at a time, each bounded by a wall-clock timeout.
+
+Each child gets its own session (so a kill reaches its whole process group) and dies with the batch
+(PR_SET_PDEATHSIG). The batch process makes itself a child subreaper, so anything a submission forks and detaches
+(setsid, double fork) is re-parented to the batch and killed: no process outlives its row.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+POLL_SECONDS = 0.05
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One child to run: `argv`, with stdout and stderr going to `log`."""
+
+    name: str
+    argv: tuple[str, ...]
+    log: Path
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a child ended. exit_code is negative for a signal; timed_out when the batch killed it."""
+
+    job: Job
+    exit_code: int
+    timed_out: bool
+    seconds: float
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _prctl(option: int, value: int) -> bool:
+    return _LIBC is not None and _LIBC.prctl(option, value, 0, 0, 0) == 0
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def child_env() -> dict[str, str]:
+    """The children's environment: one BLAS thread each, since the parallelism is one process per core."""
+    env = dict(os.environ)
+    env.update({name: "1" for name in THREAD_VARS})
+    return env
+
+
+def _children_of(pid: int) -> set[int]:
+    """Pids whose parent is `pid`, from /proc (empty where there is no /proc)."""
+    out = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            out.add(int(entry))
+    return out
+
+
+class Reaper:
+    """Kills and reaps processes re-parented to the batch (detached leftovers of submissions)."""
+
+    def __init__(self) -> None:
+        self.me = os.getpid()
+        self.keep = _children_of(self.me)  # children the caller had before the batch are not ours to kill
+        self.enabled = False
+
+    def __enter__(self) -> "Reaper":
+        self.enabled = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drain()
+        if self.enabled:
+            _prctl(PR_SET_CHILD_SUBREAPER, 0)
+
+    def sweep(self, running: set[int]) -> int:
+        """Kill every orphan now re-parented to us; returns how many were found."""
+        orphans = _children_of(self.me) - running - self.keep
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, os.WNOHANG)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        return len(orphans)
+
+    def drain(self, quiet_passes: int = 3, limit: float = 5.0) -> None:
+        """Sweep until nothing has turned up for a few passes: orphans take a moment to be re-parented."""
+        quiet, deadline = 0, time.monotonic() + limit
+        while quiet < quiet_passes and time.monotonic() < deadline:
+            quiet = quiet + 1 if self.sweep(set()) == 0 else 0
+            time.sleep(POLL_SECONDS)
+
+
+class _Running:
+    def __init__(self, job: Job, timeout: float, env: dict[str, str], cwd: Path) -> None:
+        self.job, self.started = job, time.monotonic()
+        self.deadline = self.started + timeout
+        job.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(job.log, "wb") as log:
+            self.proc = subprocess.Popen(job.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=cwd, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+
+    def exited(self) -> bool:
+        """True once the child is a zombie; it is not reaped yet, so its process group id cannot be reused."""
+        try:
+            return os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def stop(self, timed_out: bool) -> Finished:
+        """Kill what is left of the child's process group, reap the child, and say how it ended."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        code = self.proc.wait()
+        return Finished(self.job, code, timed_out, round(time.monotonic() - self.started, 3))
+
+
+def run_jobs(jobs: Iterable[Job], *, workers: int, timeout: float, on_done: Callable[[Finished], None],
+             cwd: Path, env: dict[str, str] | None = None, on_tick: Callable[[], None] | None = None) -> None:
+    """Run every job; call on_done as each ends (and on_tick while waiting). On KeyboardInterrupt, kill all
+    children, then re-raise."""
+    pending: Iterator[Job] = iter(jobs)
+    running: list[_Running] = []
+    env = env or child_env()
+    with Reaper() as reaper:
+        try:
+            while True:
+                while len(running) < workers and (job := next(pending, None)) is not None:
+                    running.append(_Running(job, timeout, env, cwd))
+                if not running:
+                    break
+                for child in list(running):
+                    late = time.monotonic() > child.deadline
+                    if late or child.exited():
+                        running.remove(child)
+                        on_done(child.stop(timed_out=late and not child.exited()))
+                reaper.sweep({child.proc.pid for child in running})
+                if on_tick:
+                    on_tick()
+                time.sleep(POLL_SECONDS)
+        finally:
+            for child in running:
+                child.stop(timed_out=False)
