@@ -13,6 +13,7 @@ from grader.errors import GraderError
 VERBS: dict[str, tuple[str, str]] = {
     "release": ("grader.cli_release", "generate the student skeleton (assignment/) from the reference solution"),
     "grade": ("grader.cli_grade", "grade one submission and write OUT/results.json"),
+    "gradescope": ("grader.gradescope", "build the autograder bundle (dist/autograder.zip) to upload to Gradescope"),
     "grade-all": ("grader.cli_batch", "grade a whole class (folder or LMS zip) in parallel into OUT/gradebook.csv"),
 }
 

@@ -1,0 +1,291 @@
+"""The Gradescope bundle: what `make gradescope` puts in the zip, and run_autograder on real submissions.
+
+The end-to-end tests unpack the zip into a temporary folder standing in for /autograder (GRADER_AUTOGRADER_ROOT),
+and run its run_autograder with this venv's Python (GRADER_PYTHON) instead of the venv setup.sh would create.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import gradescope_run, paths
+from grader.errors import ConfigError
+from grader.limits import Limits
+from grader.rubric import load_rubric
+from tests.schema_check import assert_gradescope_results
+
+SOLUTION_BUG = ("grad = softmax(a) - t", "grad = softmax(a) + t")  # one bug, in softmax_cross_entropy_grad only
+
+
+def build(out: Path, *args: str) -> subprocess.CompletedProcess:
+    """The command `make gradescope` runs, with its output folder moved."""
+    return subprocess.run([sys.executable, "-m", "grader", "gradescope", "--out", str(out), *args],
+                          capture_output=True, text=True, cwd=paths.ROOT, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist") / "autograder.zip"
+    done = build(out)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def source(bundle, tmp_path_factory) -> Path:
+    """The bundle unpacked, as Gradescope unpacks it into /autograder/source."""
+    folder = tmp_path_factory.mktemp("source")
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+    return folder
+
+
+def pins(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", text, flags=re.M))
+
+
+# --- the zip -------------------------------------------------------------------------------------------------------
+
+def test_the_bundle_holds_the_grader_rubric_and_public_data_and_nothing_secret_to_students(bundle):
+    names = zipfile.ZipFile(bundle).namelist()
+    assert {"setup.sh", "run_autograder", "rubric.toml", "constraints.txt", "gradescope.json",
+            f"data/{paths.DATA_NAME}", "grader/__init__.py", "grader/grade.py", "grader/worker.py",
+            "grader/gradescope_run.py"} <= set(names)
+    assert any(n.startswith("grader/suite/test_") for n in names)
+    assert not [n for n in names if n.endswith(".ipynb") or n.startswith(("tests/", "solution/", "assignment/"))]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    zf = zipfile.ZipFile(bundle)
+    assert zf.read("rubric.toml") == paths.RUBRIC.read_bytes()
+    assert zf.read(f"data/{paths.DATA_NAME}") == paths.PUBLIC_DATA.read_bytes()
+
+
+def test_the_scripts_are_executable_and_the_rubric_is_readable_by_root_only(bundle):
+    modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zipfile.ZipFile(bundle).infolist()}
+    assert modes["setup.sh"] == modes["run_autograder"] == 0o755
+    assert modes["rubric.toml"] == 0o600
+    assert modes["grader/grade.py"] == 0o644
+
+
+def test_the_same_sources_give_the_same_zip_and_the_timeout_is_kept(bundle, tmp_path):
+    again = build(tmp_path / "again.zip")
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again.zip").read_bytes() == bundle.read_bytes()
+    assert json.loads(zipfile.ZipFile(bundle).read("gradescope.json"))["timeout_seconds"] == 600
+    shorter = build(tmp_path / "short.zip", "--timeout", "300")
+    assert shorter.returncode == 0, shorter.stderr
+    assert json.loads(zipfile.ZipFile(tmp_path / "short.zip").read("gradescope.json"))["timeout_seconds"] == 300
+
+
+def test_a_timeout_gradescope_cannot_use_is_refused_with_a_message(tmp_path):
+    done = build(tmp_path / "x.zip", "--timeout", "5")
+    assert done.returncode == 2 and "--timeout" in done.stderr and "got 5" in done.stderr
+    assert not (tmp_path / "x.zip").exists()
+
+
+@pytest.mark.parametrize("script", ["setup.sh", "run_autograder"])
+def test_the_scripts_pass_bash_n_and_shellcheck(source, script):
+    subprocess.run(["bash", "-n", str(source / script)], check=True)
+    shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (pip install -e .[test] brings it)")
+    done = subprocess.run([shellcheck, "--shell=bash", str(source / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def test_setup_installs_exactly_the_projects_pinned_versions(source):
+    bundled, own = pins((source / "constraints.txt").read_text()), pins((paths.ROOT / "constraints.txt").read_text())
+    assert bundled == own
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    runtime = {re.split(r"[<>=;\[ ]", d, maxsplit=1)[0].lower() for d in project}
+    assert runtime <= {name.lower() for name in bundled}, "every runtime dependency needs a pin"
+    installs = [line for line in (source / "setup.sh").read_text().splitlines() if "pip install" in line]
+    assert installs and all('--constraint "$SOURCE/constraints.txt"' in line for line in installs)
+
+
+# --- finding the submission, fitting the time limit ----------------------------------------------------------------
+
+def make_files(folder: Path, *names: str) -> Path:
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x")
+    return folder
+
+
+@pytest.mark.parametrize("names, chosen", [
+    (["backprop.ipynb"], "backprop.ipynb"),
+    (["work/hw.ipynb", "helper.py", "notes.pdf"], "work/hw.ipynb"),
+    (["hw.py"], "hw.py"),
+    (["hw.ipynb", ".ipynb_checkpoints/hw-checkpoint.ipynb", "__MACOSX/._hw.ipynb", ".hidden.ipynb"], "hw.ipynb"),
+])
+def test_the_one_notebook_is_found_and_leftovers_are_ignored(tmp_path, names, chosen):
+    found = gradescope_run.find_submission(make_files(tmp_path, *names))
+    assert found.problem == "" and found.path == tmp_path / chosen
+
+
+@pytest.mark.parametrize("names, says", [
+    ([], "received: no files at all"),
+    (["report.pdf", "data.csv"], "received: data.csv, report.pdf"),
+    (["a.ipynb", "sub/b.ipynb"], "holds 2 .ipynb files (a.ipynb, sub/b.ipynb)"),
+    (["a.py", "b.py"], "holds 2 .py files (a.py, b.py)"),
+])
+def test_no_notebook_or_several_say_what_was_found(tmp_path, names, says):
+    found = gradescope_run.find_submission(make_files(tmp_path, *names))
+    assert found.path is None and says in found.problem
+
+
+def test_default_limits_fit_gradescopes_default_timeout_unchanged_and_shorter_ones_scaled():
+    limits = Limits()
+    assert gradescope_run.fit_limits(limits, 600) == (limits, 1.0)
+    scaled, factor = gradescope_run.fit_limits(limits, 300)
+    assert 0 < factor < 1 and scaled.notebook_seconds == pytest.approx(limits.notebook_seconds * factor)
+    worst = scaled.notebook_seconds + gradescope_run.TEST_PHASE_REQUESTS * scaled.request_seconds
+    assert worst + gradescope_run.STARTUP_SECONDS + gradescope_run.WATCHDOG_MARGIN == pytest.approx(300)
+    assert scaled.memory_bytes == limits.memory_bytes
+    assert gradescope_run.fit_limits(limits, 10)[1] == gradescope_run.MIN_FACTOR
+
+
+def test_the_time_limit_comes_from_the_environment_then_the_bundle_then_the_default(tmp_path):
+    (tmp_path / "source").mkdir()
+    env = {gradescope_run.ROOT_ENV: str(tmp_path)}
+    assert gradescope_run.load_settings(env).timeout_seconds == gradescope_run.DEFAULT_TIMEOUT
+    (tmp_path / "source" / "gradescope.json").write_text('{"timeout_seconds": 420}')
+    assert gradescope_run.load_settings(env).timeout_seconds == 420
+    assert gradescope_run.load_settings({**env, gradescope_run.TIMEOUT_ENV: "900"}).timeout_seconds == 900
+    with pytest.raises(ConfigError, match="GRADER_TIMEOUT_SECONDS.*got 'soon'"):
+        gradescope_run.load_settings({**env, gradescope_run.TIMEOUT_ENV: "soon"})
+
+
+# --- the safety nets -----------------------------------------------------------------------------------------------
+
+def gradescope_root(tmp_path: Path, *submitted: str) -> Path:
+    make_files(tmp_path / "submission", *submitted)
+    (tmp_path / "source").mkdir(exist_ok=True)
+    return tmp_path
+
+
+def test_an_internal_error_still_writes_results_saying_it_is_not_the_students_fault(tmp_path, capsys):
+    def broken_grader(*args, **kwargs):
+        raise RuntimeError("the grading suite is missing 731")
+
+    root = gradescope_root(tmp_path, "backprop.ipynb")
+    code = gradescope_run.run_once({gradescope_run.ROOT_ENV: str(root)}, grade=broken_grader)
+    results = assert_gradescope_results(root / "results" / "results.json")
+    assert code == 0 and results["score"] == 0
+    assert "not your fault" in results["output"] and "RuntimeError" not in results["output"]
+    assert results["extra_data"]["status"] == "grader-failed"
+    assert "RuntimeError: the grading suite is missing 731" == results["extra_data"]["reason"]
+    assert "broken_grader" in results["extra_data"]["detail"] and "RuntimeError" in capsys.readouterr().out
+
+
+def test_the_watchdog_writes_an_out_of_time_result_before_gradescope_kills_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(gradescope_run, "WATCHDOG_MARGIN", 0.0)
+    release, exits = threading.Event(), []
+
+    def slow_grader(*args, **kwargs):
+        release.wait(10)
+        raise AssertionError("the watchdog should have answered first")
+
+    def exit_process(code):
+        exits.append(code)
+        release.set()
+
+    root = gradescope_root(tmp_path, "backprop.ipynb")
+    env = {gradescope_run.ROOT_ENV: str(root), gradescope_run.TIMEOUT_ENV: "0.5"}
+    started = time.monotonic()
+    assert gradescope_run.run_once(env, grade=slow_grader, exit_process=exit_process) == 0
+    assert exits == [0] and time.monotonic() - started < 5
+    results = assert_gradescope_results(root / "results" / "results.json")
+    assert results["extra_data"]["status"] == "timeout" and "time limit of 0.5 s" in results["output"]
+
+
+def test_run_autograder_writes_results_even_when_python_cannot_start(source, tmp_path):
+    root = gradescope_root(tmp_path, "backprop.ipynb")
+    env = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": "/bin/false"}
+    done = subprocess.run(["bash", str(source / "run_autograder")], env=env, capture_output=True, text=True)
+    results = assert_gradescope_results(root / "results" / "results.json")
+    assert done.returncode == 0 and results["score"] == 0 and "not your fault" in results["output"]
+    assert "exited with code 1" in results["extra_data"]["reason"]
+
+
+# --- run_autograder on real submissions ----------------------------------------------------------------------------
+
+def single_bug_notebook(folder: Path) -> None:
+    nb = nbformat.read(paths.SOLUTION, as_version=4)
+    cells = [c for c in nb.cells if SOLUTION_BUG[0] in c.source]
+    assert len(cells) == 1, "the solution changed: pick another single bug"
+    cells[0].source = cells[0].source.replace(*SOLUTION_BUG)
+    nbformat.write(nb, folder / "backprop.ipynb")
+
+
+def submit(case: str, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    if case == "solution":
+        shutil.copy(paths.SOLUTION, folder / "backprop.ipynb")
+    elif case == "skeleton":
+        shutil.copy(paths.SKELETON, folder / "backprop.ipynb")
+    elif case == "single-bug":
+        single_bug_notebook(folder)
+    elif case == "two-notebooks":
+        shutil.copy(paths.SOLUTION, folder / "backprop.ipynb")
+        shutil.copy(paths.SKELETON, folder / "backprop (1).ipynb")
+    elif case == "unreadable":
+        (folder / "backprop.ipynb").write_text('{"cells": [ this is not JSON')
+
+
+def run_autograder(source: Path, root: Path) -> tuple[dict, str]:
+    """As Gradescope does: run_autograder copied to ROOT, the bundle in ROOT/source, as root."""
+    (root / "source").symlink_to(source, target_is_directory=True)
+    shutil.copy(source / "run_autograder", root / "run_autograder")
+    env = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable}
+    env.pop("BACKPROP_GRADER_ROOT", None)
+    done = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = assert_gradescope_results(root / "results" / "results.json")
+    return results, done.stdout + done.stderr
+
+
+def lost_areas(results: dict) -> set[str]:
+    return {a for a, s in results["extra_data"]["areas"].items() if s["score"] < s["max_score"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["solution", "skeleton", "single-bug", "empty", "two-notebooks", "unreadable"])
+def test_run_autograder_grades_each_kind_of_submission(source, tmp_path, case):
+    submit(case, tmp_path / "submission")
+    results, printed = run_autograder(source, tmp_path)
+    seed = load_rubric(paths.RUBRIC).hidden_seed
+    visible = results["output"] + "".join(t["output"] + t["name"] for t in results["tests"])
+    assert str(seed) not in visible + printed and "731_902_455" not in visible + printed
+    if case in ("empty", "two-notebooks", "unreadable"):
+        assert results["score"] == 0 and results["tests"] == [] and results["extra_data"]["status"] == "error"
+        said = {"empty": "received: no files at all",
+                "two-notebooks": "holds 2 .ipynb files (backprop (1).ipynb, backprop.ipynb)",
+                "unreadable": "backprop.ipynb"}[case]
+        assert said in results["output"]
+        return
+    assert results["output"].startswith("Submission file: backprop.ipynb\nTime limits: whole notebook 300 s")
+    assert results["extra_data"]["bundle"] == str(tmp_path / "source")
+    assert results["extra_data"]["grader_package"] == str(tmp_path / "source" / "grader")
+    assert {t["visibility"] for t in results["tests"]} <= {"visible", "after_published"}
+    failed = [t for t in results["tests"] if t["status"] == "failed"]
+    if case == "solution":
+        assert (results["score"], failed) == (100, [])
+    elif case == "skeleton":
+        assert results["score"] == 0 and len(failed) == len(results["tests"])
+    else:
+        assert lost_areas(results) == {"softmax_grad"} and len(failed) == 1
+        assert results["score"] == 100 - failed[0]["max_score"]
