@@ -38,6 +38,11 @@ def test_name(item: pytest.Item) -> str:
 
 def _describe_failure(exc: BaseException) -> dict[str, str]:
     """Message, expected, actual, hint and traceback for the student, from whatever the test raised."""
+    if isinstance(exc, StudentError) and exc.exc_type == "NotImplementedError":
+        return {"message": "not implemented yet: your code raises NotImplementedError; fill in the TODO and "
+                           "delete the `raise NotImplementedError` line", "traceback": exc.traceback}
+    if isinstance(exc, StudentError) and exc.kind == "raised":
+        return {"message": f"your code raised {exc}", "traceback": exc.traceback}
     if isinstance(exc, StudentError):
         return {"message": str(exc), "traceback": exc.traceback}
     if isinstance(exc, WorkerDied):
