@@ -152,10 +152,12 @@ def failure_results(reason: str, *, status: str = "grader-failed", output: str =
             "extra_data": {"status": status, "reason": reason, "detail": detail, "grader_version": __version__}}
 
 
-def what_ran(found: Found, path: Path, limits: Limits, factor: float, settings: Settings) -> str:
+def what_ran(found: Found, path: Path, limits: Limits, factor: float, settings: Settings, graded: bool) -> str:
     """The first lines of the student-visible output: which file was graded and under which limits."""
     others = [n for n in found.files if n != str(path.relative_to(settings.submission_dir))]
     lines = [f"Submission file: {path.name}" + (f" (also received, not graded: {', '.join(others)})" if others else "")]
+    if not graded:
+        return lines[0]
     scaled = f", scaled by {factor:.2f} to fit the autograder's {settings.timeout_seconds:g} s" if factor < 1 else ""
     lines.append(f"Time limits: whole notebook {limits.notebook_seconds:g} s, one cell {limits.cell_seconds:g} s, "
                  f"one call into your code {limits.request_seconds:g} s{scaled}.")
@@ -176,7 +178,8 @@ def grade_results(settings: Settings, grade: Callable) -> dict:
     limits, factor = fit_limits(rubric.limits, settings.timeout_seconds)
     report = grade(found.path, rubric=replace(rubric, limits=limits), student=found.path.stem)
     results = results_dict(report)
-    results["output"] = what_ran(found, found.path, limits, factor, settings) + "\n\n" + results["output"]
+    graded = report.status != "error"
+    results["output"] = what_ran(found, found.path, limits, factor, settings, graded) + "\n\n" + results["output"]
     results["extra_data"].update(time_limit_factor=round(factor, 3), received=list(found.files),
                                  bundle=str(paths.ROOT), grader_package=str(Path(grader.__file__).parent))
     _write_feedback(report, settings.results_dir, rubric, results["extra_data"])

@@ -245,11 +245,11 @@ def submit(case: str, folder: Path) -> None:
         (folder / "backprop.ipynb").write_text('{"cells": [ this is not JSON')
 
 
-def run_autograder(source: Path, root: Path) -> tuple[dict, str]:
+def run_autograder(source: Path, root: Path, **extra_env: str) -> tuple[dict, str]:
     """As Gradescope does: run_autograder copied to ROOT, the bundle in ROOT/source, as root."""
     (root / "source").symlink_to(source, target_is_directory=True)
     shutil.copy(source / "run_autograder", root / "run_autograder")
-    env = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable}
+    env = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable, **extra_env}
     env.pop("BACKPROP_GRADER_ROOT", None)
     done = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True,
                           timeout=600, cwd=root)
@@ -279,7 +279,7 @@ def test_run_autograder_grades_each_kind_of_submission(source, tmp_path, case):
         return
     assert results["output"].startswith("Submission file: backprop.ipynb\nTime limits: whole notebook 300 s")
     assert results["extra_data"]["bundle"] == str(tmp_path / "source")
-    assert results["extra_data"]["grader_package"] == str(tmp_path / "source" / "grader")
+    assert Path(results["extra_data"]["grader_package"]).resolve() == source / "grader"  # the bundle's, not ours
     assert {t["visibility"] for t in results["tests"]} <= {"visible", "after_published"}
     failed = [t for t in results["tests"] if t["status"] == "failed"]
     if case == "solution":
@@ -289,3 +289,28 @@ def test_run_autograder_grades_each_kind_of_submission(source, tmp_path, case):
     else:
         assert lost_areas(results) == {"softmax_grad"} and len(failed) == 1
         assert results["score"] == 100 - failed[0]["max_score"]
+
+
+@pytest.mark.slow
+def test_a_shorter_gradescope_timeout_scales_the_limits_and_the_solution_still_scores_100(source, tmp_path):
+    submit("solution", tmp_path / "submission")
+    results, _ = run_autograder(source, tmp_path, GRADER_TIMEOUT_SECONDS="200")
+    factor = results["extra_data"]["time_limit_factor"]
+    assert 0.2 < factor < 0.5 and results["score"] == 100
+    notebook_limit = float(re.search(r"whole notebook ([\d.]+) s", results["output"]).group(1))
+    assert notebook_limit == pytest.approx(300 * factor, rel=1e-2)
+    assert f"scaled by {factor:.2f} to fit the autograder's 200 s" in results["output"]
+
+
+def test_setup_sh_self_check_passes_on_the_bundle_and_fails_without_its_data(source, tmp_path):
+    env = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(tmp_path), "BACKPROP_GRADER_ROOT": str(source),
+           "PYTHONPATH": str(source)}
+    (tmp_path / "source").symlink_to(source, target_is_directory=True)
+    check = [sys.executable, "-m", "grader.gradescope_run", "--check"]
+    done = subprocess.run(check, env=env, capture_output=True, text=True, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert "time limit 600 s" in done.stdout and "sandbox: " in done.stdout
+    broken = tmp_path / "broken"
+    shutil.copytree(source, broken, ignore=shutil.ignore_patterns(paths.DATA_NAME))
+    env.update(BACKPROP_GRADER_ROOT=str(broken), PYTHONPATH=str(broken))
+    assert subprocess.run(check, env=env, capture_output=True, text=True, cwd="/").returncode != 0

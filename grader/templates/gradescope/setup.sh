@@ -36,7 +36,9 @@ fi
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --no-cache-dir --constraint "$SOURCE/constraints.txt" "$SOURCE"
 
-# The rubric holds the hidden test set's seed: only root, which runs the grader, may read it.
+# The notebook runs under an unprivileged uid, which must reach the interpreter, the venv and grader/worker.py;
+# the rubric holds the hidden test set's seed, so only root, which runs the grader, may read it.
+chmod -R a+rX "$SOURCE"
 chmod 600 "$SOURCE/rubric.toml"
 # Fail the image build, not the first student's submission, when something is missing.
 (cd / && BACKPROP_GRADER_ROOT="$SOURCE" PYTHONPATH="$SOURCE" "$VENV/bin/python" -m grader.gradescope_run --check)
