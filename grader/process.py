@@ -165,8 +165,9 @@ class WorkerProcess:
         if reply.get("id") != message["id"]:
             self.kill("it answered a request it was not asked")
             raise ProtocolError(f"the worker answered request {reply.get('id')!r}, not {message['id']}")
-        if self.mode == "none" and exited(self.proc):
-            self.kill("its guard process was killed")  # the worker lives on outside the tree: end it now
+        if self.mode == "none" and exited(self.proc):  # the guard was killed; the worker lives on: end it now
+            self.kill("its parent (guard) process was killed, for example by os.kill(os.getppid(), ...)")
+            raise WorkerDied(self.exit_reason())
         return reply, out
 
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[bytes]]:

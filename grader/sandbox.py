@@ -284,13 +284,14 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
         args += ["--ro-bind", src, dst]
     for dst, is_dir in lay.masks:
         args += ["--tmpfs", dst, "--remount-ro", dst] if is_dir else ["--ro-bind", "/dev/null", dst]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/dev/shm",
+             "--remount-ro", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
              "--size", str(scratch_bytes(limits, files)), "--tmpfs", SCRATCH]
     for name, path in files.items():
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         fds.append(fd)
         args += ["--perms", "0644", "--file", str(fd), f"{SCRATCH}/{name}"]
-    args += ["--chdir", SCRATCH, "--clearenv"]
+    args += ["--remount-ro", "/", "--chdir", SCRATCH, "--clearenv"]  # only the size-capped tmpfs are writable
     for key, value in worker_env(SCRATCH, secrets.token_hex(8)).items():
         args += ["--setenv", key, value]
     config = {"stage": stage, "rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "argv": args + ["--", *command]}

@@ -223,13 +223,17 @@ def describe(exc: BaseException) -> dict:
     te = traceback.TracebackException.from_exception(exc, capture_locals=False)
     te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename not in _WORKER_FILES])
     te.__cause__ = te.__context__ = None
-    lines = list(te.format())
-    text = re.sub(r'File "(Cell \[\d+\])", line', r"\1, line", "".join(lines))
     if isinstance(exc, TimeLimitExceeded):
-        return {"exc_type": "TimeoutError", "message": "the time limit was reached", "traceback": text[-20000:]}
-    last = "".join(te.format_exception_only()).strip().splitlines()
-    message = last[-1] if last else type(exc).__name__
-    return {"exc_type": type(exc).__name__, "message": message[:2000], "traceback": text[-20000:]}
+        exc_type, last = "TimeoutError", "TimeoutError: the time limit was reached here"
+    else:
+        exc_type = type(exc).__name__
+        only = "".join(te.format_exception_only()).strip().splitlines()
+        last = only[-1] if only else exc_type
+    lines = list(te.format())
+    if isinstance(exc, TimeLimitExceeded):
+        lines[-1] = last + "\n"
+    text = re.sub(r'File "(Cell \[\d+\])", line', r"\1, line", "".join(lines))
+    return {"exc_type": exc_type, "message": last[:2000], "traceback": text[-20000:]}
 
 
 def _tame_pyplot() -> None:
