@@ -16,6 +16,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "gradescope": ("grader.gradescope", "build the autograder bundle (dist/autograder.zip) to upload to Gradescope"),
     "grade-all": ("grader.cli_batch", "grade a whole class (folder or LMS zip) in parallel into OUT/gradebook.csv"),
     "check": ("grader.cli_check", "student self-check: run only the public tests on a notebook, through the sandbox"),
+    "student-zip": ("grader.cli_student_zip", "build the student release: skeleton, public data and self-check"),
 }
 
 
