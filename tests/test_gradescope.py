@@ -284,6 +284,9 @@ def test_run_autograder_grades_each_kind_of_submission(source, tmp_path, case):
     failed = [t for t in results["tests"] if t["status"] == "failed"]
     if case == "solution":
         assert (results["score"], failed) == (100, [])
+        # what the notebook's unprivileged uid may not read: the hidden seed and the hidden tests' code
+        assert (source / "rubric.toml").stat().st_mode & 0o777 == 0o600
+        assert (source / "grader" / "suite").stat().st_mode & 0o777 == 0o700
     elif case == "skeleton":
         assert results["score"] == 0 and len(failed) == len(results["tests"])
     else:

@@ -40,5 +40,8 @@ fi
 # the rubric holds the hidden test set's seed, so only root, which runs the grader, may read it.
 chmod -R a+rX "$SOURCE"
 chmod 600 "$SOURCE/rubric.toml"
+# The grading suite is the hidden tests' code: root only too, in every copy (the bundle's, the venv's, build/).
+find "$SOURCE" -type d -path '*/grader/suite' -exec chmod 700 {} +
 # Fail the image build, not the first student's submission, when something is missing.
-(cd / && BACKPROP_GRADER_ROOT="$SOURCE" PYTHONPATH="$SOURCE" "$VENV/bin/python" -m grader.gradescope_run --check)
+(cd / && GRADER_AUTOGRADER_ROOT="$(dirname "$SOURCE")" BACKPROP_GRADER_ROOT="$SOURCE" PYTHONPATH="$SOURCE" \
+    "$VENV/bin/python" -m grader.gradescope_run --check)
