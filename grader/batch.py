@@ -193,7 +193,7 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
     opts.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="grade-all-") as tmp:
         root, zip_skips = open_class(opts.source, Path(tmp))
-        roster = discover(root, compile_patterns(opts.patterns), zip_skips)
+        roster = discover(root, compile_patterns(opts.patterns), zip_skips, exclude=opts.out)
         report_roster(roster, stream)
         reused, todo = plan(roster, opts.out, f"{__version__}:{rubric.fingerprint()}", opts.force)
         if reused:
@@ -215,6 +215,8 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
 
 def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book, progress: Progress) -> bool:
     """Run the children; True when Ctrl-C (or SIGTERM) stopped the batch."""
+    if not todo:
+        return False
     pending = {p.file.student: p for p in todo}
     jobs = opts.jobs or default_jobs()
 

@@ -127,8 +127,9 @@ def _extract_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, max
     if written > max_entry:
         _remove(target)
         return f"larger than {max_entry} bytes"
-    stamp = time.mktime(info.date_time + (0, 0, -1))
-    os.utime(target, (stamp, stamp))
+    with contextlib.suppress(OverflowError, ValueError, OSError):  # a nonsense date keeps the extraction time
+        stamp = time.mktime(info.date_time + (0, 0, -1))
+        os.utime(target, (stamp, stamp))
     return ""
 
 
@@ -138,9 +139,12 @@ def _remove(path: Path) -> None:
 
 
 def discover(root: Path, patterns: tuple[re.Pattern[str], ...] = DEFAULT_PATTERNS,
-             skipped: tuple[Skipped, ...] = ()) -> Roster:
-    """Every student's newest file under `root`; junk, unmatched and superseded files are listed, not graded."""
-    found, skips = _scan(root)
+             skipped: tuple[Skipped, ...] = (), exclude: Path | None = None) -> Roster:
+    """Every student's newest file under `root`; junk, unmatched and superseded files are listed, not graded.
+
+    exclude: a folder not to look into (the batch's own output, when a TA puts it inside the class folder).
+    """
+    found, skips = _scan(root, exclude)
     skips.extend(skipped)
     depth = wrapper_depth(list(found))
     idents: dict[str, Identity] = {}
@@ -160,12 +164,13 @@ def discover(root: Path, patterns: tuple[re.Pattern[str], ...] = DEFAULT_PATTERN
     return Roster(files, tuple(sorted(skips, key=lambda s: s.file)))
 
 
-def _scan(root: Path) -> tuple[dict[str, float], list[Skipped]]:
+def _scan(root: Path, exclude: Path | None = None) -> tuple[dict[str, float], list[Skipped]]:
     """Candidate files (relative path -> mtime) and the junk, walking without following links."""
     found: dict[str, float] = {}
     skips: list[Skipped] = []
+    skip_dir = exclude.resolve() if exclude else None
     for folder, dirs, files in os.walk(root):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if Path(folder, d).resolve() != skip_dir)
         for name in sorted(files):
             path = Path(folder, name)
             rel = path.relative_to(root).as_posix()

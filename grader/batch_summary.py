@@ -34,6 +34,10 @@ def class_stats(rows: list[Row], areas: tuple[str, ...]) -> ClassStats:
     return ClassStats(tuple(rows), graded, top, dict(tests), area_fails)
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def share(count: int, total: int) -> str:
     return f"{100 * count / total:.0f}%" if total else "-"
 
@@ -61,7 +65,7 @@ def _score_lines(stats: ClassStats) -> list[str]:
 
 def _failure_lines(stats: ClassStats) -> list[str]:
     n = len(stats.graded)
-    lines = ["## Failure rate per area", "", f"Share of the {n} graded students who lost points in each area.", "",
+    lines = ["## Failure rate per area", "", f"Share of the {plural(n, 'graded student')} who lost points in each area.", "",
              "| area | students who lost points | share |", "|---|---:|---:|"]
     lines += [f"| {a} | {c} | {share(c, n)} |" for a, c in stats.area_fails.items()]
     lines += ["", "## Failure rate per test", "", "| test | students who failed it | share |", "|---|---:|---:|"]
@@ -98,7 +102,7 @@ def _md(text: str) -> str:
 def summary_markdown(rows: list[Row], areas: tuple[str, ...], roster: Roster, header: str = "") -> str:
     stats = class_stats(rows, areas)
     count = Counter(r.status for r in rows)
-    lines = ["# Class summary", "", f"{len(rows)} students: {count['graded']} graded, {count['error']} could not be "
+    lines = ["# Class summary", "", f"{plural(len(rows), 'student')}: {count['graded']} graded, {count['error']} could not be "
              f"graded, {count['timeout']} timed out.", *([header] if header else []), ""]
     lines += _score_lines(stats) + [""] + _failure_lines(stats) + _problem_lines(stats, roster)
     return "\n".join(lines) + "\n"
@@ -108,6 +112,7 @@ def summary_png(rows: list[Row], areas: tuple[str, ...], path: Path) -> Path:
     """A histogram of totals and a bar chart of the failure rate per area, side by side."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     stats = class_stats(rows, areas)
     fig = Figure(figsize=(11, 4.2))
@@ -115,8 +120,9 @@ def summary_png(rows: list[Row], areas: tuple[str, ...], path: Path) -> Path:
     ax_hist, ax_bar = fig.subplots(1, 2)
     ax_hist.hist([r.score for r in rows], bins=BINS, range=(0, stats.max_score or 1), color="#4c72b0",
                  edgecolor="white")
-    ax_hist.set(title=f"Totals ({len(rows)} students)", xlabel=f"total out of {points(stats.max_score)}",
+    ax_hist.set(title=f"Totals ({plural(len(rows), 'student')})", xlabel=f"total out of {points(stats.max_score)}",
                 ylabel="students")
+    ax_hist.yaxis.set_major_locator(MaxNLocator(integer=True))
     n = len(stats.graded) or 1
     rates = [100 * stats.area_fails[a] / n for a in areas]
     ax_bar.bar(range(len(areas)), rates, color="#dd8452")

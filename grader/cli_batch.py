@@ -43,6 +43,7 @@ def _stop_on_sigterm() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from grader.batch import BatchOptions, grade_class
+    from grader.batch_summary import plural
     from grader.errors import ConfigError
 
     if args.jobs < 0 or (args.timeout is not None and args.timeout <= 0):
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                         patterns=tuple(args.pattern), force=args.force, sandbox=args.sandbox, timeout=args.timeout)
     result = grade_class(opts)
     counts = ", ".join(f"{n} {s}" for s, n in result.statuses.items() if n)
-    print(f"{result.students} students ({counts or 'none'}); graded {result.graded} now, "
+    print(f"{plural(result.students, 'student')} ({counts or 'none'}); graded {result.graded} now, "
           f"skipped {result.reused} unchanged, in {result.seconds:.1f} s")
     print(f"gradebook: {result.gradebook}\nsummary:   {args.out / 'summary.md'}, {args.out / 'summary.png'}")
     if result.interrupted:

@@ -16,6 +16,7 @@ from grader.errors import ConfigError
 
 SUBMISSION_SUFFIXES = (".ipynb", ".py")
 JUNK_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
+RESERVED_IDS = frozenset({"gradebook.csv", "summary.md", "summary.png"})  # the batch writes these beside students
 MAX_ID_LENGTH = 80
 
 # Canvas: lastname_firstname[_LATE]_<user id>_<submission id>_<original name>[-<n>].ipynb
@@ -93,7 +94,7 @@ def safe_id(raw: str) -> str:
         return "student-" + hashlib.sha256(raw.encode()).hexdigest()[:8]
     if len(text) > MAX_ID_LENGTH:
         text = text[:MAX_ID_LENGTH - 9] + "-" + hashlib.sha256(raw.encode()).hexdigest()[:8]
-    return text
+    return text + "_" if text.lower() in RESERVED_IDS else text
 
 
 def disambiguate(identities: list[Identity]) -> dict[Identity, str]:

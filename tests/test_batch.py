@@ -294,6 +294,20 @@ def test_a_batch_gives_every_student_a_row_and_a_rerun_skips_them(fake_class, tm
     assert (forced.graded, forced.reused) == (5, 0)
 
 
+def test_an_output_folder_inside_the_class_folder_is_not_read_as_submissions(fake_class, tmp_path):
+    folder, worker = fake_class
+    for name in ("carol", "dave", "erin"):
+        (folder / f"{name}.ipynb").unlink()
+    (folder / "gradebook.csv.ipynb").write_text("ok")  # a student whose name is one of the batch's own files
+    opts = BatchOptions(folder, folder / "graded", jobs=2, worker=worker)
+    grade_class(opts, stream=io.StringIO())
+    log = io.StringIO()
+    again = grade_class(opts, stream=log)
+    assert (again.students, again.reused) == (3, 3) and "graded/" not in log.getvalue()
+    assert (folder / "graded" / "gradebook.csv_" / "results.json").exists()
+    assert (folder / "graded" / "gradebook.csv").is_file()
+
+
 def test_a_changed_rubric_regrades_everything(fake_class, tmp_path):
     folder, worker = fake_class
     for name in ("carol", "dave", "erin"):

@@ -216,4 +216,4 @@ def test_a_whole_class_is_graded_in_one_command(tmp_path):
     assert "skipping 30 unchanged submissions" in second.stderr
 
     forced = grade_all(*args, "--force", "--pattern", r"(?P<student>plain_bob)\.ipynb")
-    assert "1 students (1 graded); graded 1 now, skipped 0 unchanged" in forced.stdout
+    assert "1 student (1 graded); graded 1 now, skipped 0 unchanged" in forced.stdout

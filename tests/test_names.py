@@ -52,6 +52,7 @@ def test_submissions_are_not_junk():
 @pytest.mark.parametrize("raw, expected", [
     ("smith_john", "smith_john"), ("Jos\u00e9 M\u00fcller", "Jose_Muller"), ("../../etc", "etc"),
     ("a/b\\c", "a_b_c"), (".hidden", "hidden"), ("O'Brien, Pat", "O_Brien_Pat"),
+    ("gradebook.csv", "gradebook.csv_"), ("Summary.PNG", "Summary.PNG_"), ("john.smith", "john.smith"),
 ])
 def test_safe_ids_are_plain_folder_names(raw, expected):
     assert safe_id(raw) == expected
