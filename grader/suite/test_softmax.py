@@ -1,0 +1,51 @@
+"""softmax: values against an independent computation; rows sum to 1; stable at ±1000."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from grader import checks, hints, oracle
+
+pytestmark = pytest.mark.area("softmax")
+
+LARGE = np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -999.0], [1000.0, 999.0, 1000.0]])
+
+
+def logits(seed: int, shape: tuple[int, int]) -> np.ndarray:
+    return 3.0 * np.random.default_rng(seed).normal(size=shape)
+
+
+@pytest.mark.points(2)
+@pytest.mark.public
+def test_softmax_values(student):
+    """values match an independent computation"""
+    a = logits(101, (4, 3))
+    what = f"softmax(a) for a of shape {a.shape}"
+    got = checks.as_array(student.call("softmax", a), what, a.shape)
+    checks.close(got, oracle.softmax(a), what)
+
+
+@pytest.mark.points(1)
+@pytest.mark.public
+def test_softmax_rows_sum_to_one(student):
+    """every row sums to 1"""
+    a = logits(102, (6, 5))
+    what = f"softmax(a) for a of shape {a.shape}"
+    got = checks.as_array(student.call("softmax", a), what, a.shape)
+    checks.close(got.sum(axis=1), np.ones(len(a)), f"the row sums of {what}")
+
+
+@pytest.mark.points(2)
+@pytest.mark.public
+def test_softmax_stable(student):
+    """stable for logits as large as ±1000"""
+    what = "softmax(a) for logits of ±1000"
+    raw = student.call("softmax", LARGE)
+    hint = partial(hints.unstable_hint, raw, "softmax")
+    stderr = checks.call_stderr(student)
+    got = checks.as_array(raw, what, LARGE.shape, hint=hint)
+    checks.close(got, oracle.softmax(LARGE), what, hint=hint)
+    checks.no_overflow(stderr, what, hints.UNSTABLE_SOFTMAX)
