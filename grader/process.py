@@ -124,13 +124,12 @@ class WorkerProcess:
         try:
             self.proc = _SPAWNER.popen(self.plan.argv, pass_fds=(req_r, rep_w, *self.plan.pass_fds))
         except OSError as e:
-            sandbox.release(self.plan)
+            sandbox.remove_dirs(self.plan)
             raise SandboxError(f"the sandbox could not be started: {e}") from None
         finally:
             os.close(req_r)
             os.close(rep_w)
-            for fd in self.plan.open_fds:
-                os.close(fd)
+            sandbox.close_fds(self.plan)
         os.set_blocking(self._req, False)
         os.set_blocking(self._rep, False)
         self.output = OutputDrain({"stdout": self.proc.stdout.fileno(), "stderr": self.proc.stderr.fileno()})
@@ -218,7 +217,7 @@ class WorkerProcess:
         self._req = self._rep = -1
         for f in (self.proc.stdout, self.proc.stderr):
             f.close()
-        sandbox.release(self.plan)
+        sandbox.remove_dirs(self.plan)
 
     def stop(self) -> None:
         """Ask politely, then kill the tree anyway (grandchildren may still run)."""

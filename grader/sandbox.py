@@ -335,12 +335,21 @@ def worker_command(lay: Layout, worker_cfg: dict) -> list[str]:
     return [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps({**worker_cfg, "site": list(lay.sites)})]
 
 
-def release(plan: Plan) -> None:
-    """Close the plan's file descriptors and remove its temporary directories (after the process is gone)."""
+def close_fds(plan: Plan) -> None:
+    """Close the files the launcher inherited (call once, right after it started: the numbers get reused)."""
     for fd in plan.open_fds:
         try:
             os.close(fd)
         except OSError:
             pass
+
+
+def remove_dirs(plan: Plan) -> None:
+    """Remove the plan's temporary directories (after its processes are gone)."""
     for path in plan.cleanup:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def release(plan: Plan) -> None:
+    close_fds(plan)
+    remove_dirs(plan)

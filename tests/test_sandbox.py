@@ -1,0 +1,237 @@
+"""The sandbox and the client API, on real submissions run through the real sandbox."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import paths, sandbox
+from grader.client import Student, open_submission
+from grader.errors import MissingName, SandboxError, StudentError, WorkerDied
+from grader.limits import Limits
+
+HERE = Path(__file__).parent / "submissions"
+BWRAP_PROBLEM = sandbox.probe_bwrap()
+needs_bwrap = pytest.mark.skipif(bool(BWRAP_PROBLEM), reason=f"bubblewrap unusable here: {BWRAP_PROBLEM}")
+FAST = Limits(cell_seconds=5.0, notebook_seconds=60.0, request_seconds=5.0)
+DATA = {paths.DATA_NAME: paths.PUBLIC_DATA}
+
+
+def script(tmp_path: Path, *cells: str, name: str = "sub.py") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(f"# %%\n{c.strip()}\n" for c in cells))
+    return path
+
+
+def test_available_mode_resolves_and_validates():
+    assert sandbox.available_mode("none") == "none"
+    assert sandbox.available_mode("auto") == ("none" if BWRAP_PROBLEM else "bwrap")
+    with pytest.raises(SandboxError, match="unknown sandbox mode 'docker'"):
+        sandbox.available_mode("docker")
+
+
+def test_an_unusable_bwrap_is_a_clear_error_and_auto_falls_back_loudly(monkeypatch, capsys):
+    monkeypatch.setattr(sandbox, "bwrap_binary", lambda: "/bin/false")
+    monkeypatch.setattr(sandbox, "_probe_result", {})
+    monkeypatch.setattr(sandbox, "_warned", False)
+    with pytest.raises(SandboxError, match="bubblewrap cannot create a sandbox here: exit code 1"):
+        sandbox.available_mode("bwrap")
+    assert sandbox.available_mode("auto") == "none"
+    assert "WITHOUT a sandbox" in capsys.readouterr().err
+
+
+PROBE = """
+import os, resource, socket
+def probe():
+    try:
+        socket.create_connection(("10.255.255.1", 80), timeout=1)
+        network = "reachable"
+    except OSError as e:
+        network = e.strerror or str(e)
+    try:
+        import grader
+        importable = True
+    except ImportError:
+        importable = False
+    caps = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
+    limits = {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n))[1] for n in ("AS", "CPU", "FSIZE", "NOFILE")}
+    return {"uid": os.getuid(), "pid": os.getpid(), "network": network, "grader": importable, "caps": caps,
+            "cwd": sorted(os.listdir(".")), "root": sorted(os.listdir("/")), "limits": limits,
+            "env": sorted(os.environ), "checkout": os.path.exists(CHECKOUT), "data": open("xordata.pkl", "rb").read(2).hex()}
+"""
+
+
+@needs_bwrap
+def test_the_worker_is_unprivileged_isolated_and_limited(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "do-not-leak")
+    sub = script(tmp_path, f"CHECKOUT = {str(paths.ROOT)!r}", PROBE)
+    with open_submission(sub, FAST, sandbox="bwrap", data_files=DATA) as student:
+        assert student.mode == "bwrap" and student.isolated
+        got = student.call("probe")
+    if os.geteuid() == 0:
+        assert got["uid"] >= sandbox.UID_BASE
+    assert got["pid"] < 10 and got["caps"] == "0000000000000000"
+    assert got["network"] == "Network is unreachable"
+    assert got["grader"] is False and got["checkout"] is False
+    assert got["cwd"] == sorted(["sub.py", "xordata.pkl"]) and got["data"] == paths.PUBLIC_DATA.read_bytes()[:2].hex()
+    assert "work" not in got["root"] and "GRADER_TEST_SECRET" not in got["env"]
+    assert got["limits"] == {"AS": FAST.memory_bytes, "CPU": FAST.cpu_seconds, "FSIZE": FAST.file_bytes,
+                             "NOFILE": FAST.open_files}
+
+
+def test_mode_none_runs_but_says_it_is_not_isolated(tmp_path):
+    with open_submission(script(tmp_path, "x = 2"), FAST, sandbox="none") as student:
+        assert (student.mode, student.isolated) == ("none", False)
+        assert student.get("x") == 2
+        assert any("WITHOUT a sandbox" in n for n in student.notebook.notes)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """The small correct submission, started once for the API tests below."""
+    with open_submission(HERE / "small.py", FAST, sandbox="auto") as student:
+        yield student
+
+
+def test_calls_constructors_methods_and_attributes_round_trip(small):
+    assert np.array_equal(small.call("relu", np.array([-1.0, 0.5])), [0.0, 0.5])
+    model = small.new("TwoLayerPerceptron", 2, hidden_dim=4)
+    Z1, A1, Z2, A2 = model.call("forward_pass", np.ones((5, 2)))
+    assert (Z1.shape, A1.shape, Z2.shape, A2.shape) == ((5, 4), (5, 4), (5, 1), (5, 1))
+    model.set("W1", np.zeros((2, 4)))
+    assert np.array_equal(model.get("W1"), np.zeros((2, 4)))
+    assert model.call("shapes") == ((2, 4), {"b1": (4,)})
+    assert model.call("predict", np.zeros((3, 2))).dtype.kind == "i"
+    assert small.get("HYPERPARAMETERS") == {"hidden_dim": 8, "learning_rate": 0.5, "batch_size": 32, "epochs": 50,
+                                            "tol": 0.05}
+    assert small.defined() == {"np": "module", "relu": "function", "sigmoid": "function", "HYPERPARAMETERS": "data",
+                               "TwoLayerPerceptron": "class"}
+
+
+def test_failures_are_typed_and_tracebacks_point_at_cells(small):
+    with pytest.raises(MissingName, match="the notebook does not define `softmax`"):
+        small.call("softmax", np.ones((2, 2)))
+    model = small.new("TwoLayerPerceptron", 2, 4)
+    with pytest.raises(MissingName, match="TwoLayerPerceptron has no method `train`"):
+        model.call("train", np.ones((2, 2)), np.ones(2))
+    with pytest.raises(MissingName, match="TwoLayerPerceptron has no attribute `W3`"):
+        model.get("W3")
+    with pytest.raises(MissingName, match="`HYPERPARAMETERS` is not callable"):
+        small.call("HYPERPARAMETERS")
+    with pytest.raises(StudentError) as info:
+        model.call("forward_pass", np.ones((5, 3)))
+    err = info.value
+    assert err.kind == "raised" and err.exc_type == "ValueError" and str(err).startswith("ValueError: matmul")
+    assert "Cell [3], line 11, in forward_pass" in err.traceback and "worker.py" not in err.traceback
+    with pytest.raises(TypeError, match="only plain data"):
+        small.call("relu", object())
+
+
+def test_cells_follow_jupyter_semantics(tmp_path):
+    cells = ["import numpy as np\nprint('a' * 50)\nprint('b' * 50)", "x = 1\nraise ValueError('bad value')",
+             "def broken(:\n    pass", "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
+             "display(plt.gcf())\nbackend = plt.get_backend()", "y = x + 1"]
+    with open_submission(script(tmp_path, *cells), Limits(output_bytes=60), sandbox="auto") as student:
+        run = student.notebook
+        assert [c.status for c in run.cells] == ["ok", "error", "error", "ok", "ok"]
+        assert run.cells[0].stdout == "a" * 50 + "\n" + "b" * 9 + "\n[... 42 bytes dropped]"
+        assert run.cells[1].message == "ValueError: bad value" and "Cell [1], line 2" in run.cells[1].traceback
+        assert run.cells[2].error_type == "SyntaxError" and "Cell [2], line 1" in run.cells[2].traceback
+        assert student.get("backend").lower() == "agg" and student.get("y") == 2
+        assert "UserWarning" not in run.cells[3].stderr
+
+
+def test_seeding_makes_unseeded_numpy_and_random_reproducible(tmp_path):
+    code = ("import random\nimport numpy as np\nfrom numpy.random import default_rng\n"
+            "def draw():\n    return (np.random.default_rng().random(3), default_rng().random(2), np.random.rand(2),"
+            " random.random())")
+    sub = script(tmp_path, code)
+    students = [Student(sub, FAST).start() for _ in range(3)]
+    try:
+        for student, seed in zip(students, (7, 7, 8)):
+            student.seed(seed)
+        a, b, c = (s.call("draw") for s in students)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+        assert not np.array_equal(a[0], c[0]) and a[3] != c[3]
+        assert not np.array_equal(a[0][:2], a[1])  # successive unseeded generators differ
+    finally:
+        for student in students:
+            student.close()
+
+
+def test_start_returns_at_once_and_the_cells_run_in_the_background(tmp_path):
+    student = Student(script(tmp_path, "import time\ntime.sleep(1.5)", "done = True"), FAST)
+    started = time.monotonic()
+    student.start()
+    assert time.monotonic() - started < 0.5
+    try:
+        assert [c.status for c in student.wait_ready().cells] == ["ok", "ok"]
+        assert time.monotonic() - started >= 1.5 and student.get("done") is True
+    finally:
+        student.close()
+    assert not student.alive
+
+
+def test_the_notebook_time_limit_stops_the_remaining_cells(tmp_path):
+    sub = script(tmp_path, "import time\ntime.sleep(0.8)", "time.sleep(5)", "late = 1")
+    with open_submission(sub, Limits(cell_seconds=5, notebook_seconds=1.5), sandbox="auto") as student:
+        run = student.notebook
+        assert run.timed_out and [c.status for c in run.cells] == ["ok", "timeout", "timeout"]
+        assert "not run" in run.cells[2].message
+        with pytest.raises(MissingName):
+            student.get("late")
+
+
+def test_handles_do_not_survive_a_restart(tmp_path):
+    with open_submission(HERE / "small.py", FAST) as student:
+        model = student.new("TwoLayerPerceptron", 2, 4)
+        student.restart()
+        with pytest.raises(WorkerDied, match="lost when the notebook's process was restarted"):
+            model.get("W1")
+        assert student.call("relu", 2.0) == 2.0
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:IPython is needed")
+def test_the_same_submission_as_ipynb_py_and_with_magics_gives_the_same_namespace(tmp_path):
+    import nbformat
+    from nbconvert.exporters import PythonExporter
+
+    nb = nbformat.read(paths.SOLUTION, as_version=4)
+    (tmp_path / "as_py.py").write_text(PythonExporter().from_notebook_node(nb)[0])
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    code[0].source = "%matplotlib inline\n!pip install numpy scikit-learn\n%load_ext autoreload\n" + code[0].source
+    code[-1].source = "%%time\n" + code[-1].source
+    nb.cells.insert(0, nbformat.v4.new_code_cell("%config InlineBackend.figure_format = 'retina'\n!ls -la"))
+    nbformat.write(nb, tmp_path / "magics.ipynb")
+    variants = [paths.SOLUTION, tmp_path / "as_py.py", tmp_path / "magics.ipynb"]
+    students = [Student(v, Limits(), data_files=DATA).start() for v in variants]  # three run side by side
+    try:
+        names = [s.defined() for s in students]
+        assert names[0] == names[1] == names[2] and names[0]["TwoLayerPerceptron"] == "class"
+        hyper = [s.get("HYPERPARAMETERS") for s in students]
+        assert hyper[0] == hyper[1] == hyper[2]
+        assert all(c.status == "ok" for s in students for c in s.notebook.cells)
+        assert any("skipped shell line `!pip install numpy scikit-learn`" in n for n in students[2].submission.notes)
+    finally:
+        for s in students:
+            s.close()
+
+
+def test_a_non_root_user_gets_isolation_or_a_clear_message():
+    if os.geteuid() != 0:
+        assert sandbox.probe_bwrap() == "" or "bubblewrap" in sandbox.probe_bwrap()
+        return
+    if not sandbox._traversable(os.path.realpath(os.sys.executable)):
+        pytest.skip(f"the interpreter {os.path.realpath(os.sys.executable)} is not readable by another user here, "
+                    "so a non-root grader cannot be started on this machine")
+    import subprocess
+
+    code = "from grader import sandbox; print(repr(sandbox.probe_bwrap()))"
+    proc = subprocess.run([os.sys.executable, "-c", code], user=sandbox.UID_BASE, group=sandbox.UID_BASE,
+                          extra_groups=[], capture_output=True, text=True, cwd="/", timeout=60)
+    assert proc.returncode == 0 and (proc.stdout.strip() == "''" or "bubblewrap" in proc.stdout)
