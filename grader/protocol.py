@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import select
 import struct
@@ -24,6 +25,7 @@ ARRAY_KINDS = frozenset("biufc")  # bool, signed, unsigned, float, complex
 _FRAME = struct.Struct("<Q")
 _JSON = struct.Struct("<I")
 _NPY_MAGIC = b"\x93NUMPY"
+_MAX_HEADER = 10 + 10000  # numpy's default limit on a .npy header
 _SCALARS = (str, int, float, type(None))
 
 
@@ -129,16 +131,28 @@ def _decode_dict(pairs: list, blobs: list[bytes], depth: int) -> dict:
     return out
 
 
-def decode_array(blob: bytes) -> np.ndarray:
-    """An ndarray of numeric or bool dtype from .npy bytes, never unpickling; a writable copy."""
-    if not blob.startswith(_NPY_MAGIC):
+def decode_array(blob: bytes | memoryview) -> np.ndarray:
+    """An ndarray of numeric or bool dtype from .npy bytes, never unpickling; writable, without a copy when the
+    frame buffer is writable. The header is parsed by numpy's own (literal-only) reader."""
+    view = memoryview(blob)
+    if bytes(view[: len(_NPY_MAGIC)]) != _NPY_MAGIC:
         raise ChannelError("an array is not in .npy format")
+    head = io.BytesIO(view[:_MAX_HEADER])
     try:
-        arr = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise ChannelError(f"an array cannot be read: {e}") from None
-    if type(arr) is not np.ndarray or arr.dtype.kind not in ARRAY_KINDS or arr.dtype.fields is not None:
-        raise ChannelError(f"an array has the unsupported dtype {arr.dtype}")
+        version = np.lib.format.read_magic(head)
+        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+        shape, fortran, dtype = reader(head)
+    except (ValueError, KeyError, SyntaxError, TypeError) as e:
+        raise ChannelError(f"an array's header cannot be read: {str(e)[:100]}") from None
+    if dtype.hasobject or dtype.kind not in ARRAY_KINDS or dtype.fields is not None:
+        raise ChannelError(f"an array has the unsupported dtype {dtype}")
+    count, offset = math.prod(shape), head.tell()
+    if len(view) - offset != count * dtype.itemsize:
+        raise ChannelError("an array's data does not match its shape")
+    if count == 0:
+        return np.empty(shape, dtype)
+    flat = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+    arr = flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
     return arr if arr.flags.writeable else arr.copy()
 
 
@@ -155,7 +169,7 @@ def pack(message: dict, blobs: list[bytes] = ()) -> bytes:
     return b"".join([_FRAME.pack(body_len), *parts])
 
 
-def unpack(body: bytes | memoryview) -> tuple[dict, list[bytes]]:
+def unpack(body: bytes | bytearray | memoryview) -> tuple[dict, list[memoryview]]:
     """The message and blobs of a frame body; raises ChannelError unless the body is exactly well-formed."""
     body = memoryview(body)
     if len(body) < _JSON.size:
@@ -178,7 +192,7 @@ def unpack(body: bytes | memoryview) -> tuple[dict, list[bytes]]:
         pos += _FRAME.size
         if pos + size > len(body):
             raise ChannelError("a frame's blob is cut short")
-        blobs.append(bytes(body[pos : pos + size]))
+        blobs.append(body[pos : pos + size])  # a view: arrays decoded from it need no copy
         pos += size
     return message, blobs
 
@@ -198,7 +212,7 @@ def send(fd: int, message: dict, blobs: list[bytes] = (), deadline: float | None
         view = view[n:]
 
 
-def receive(fd: int, max_bytes: int = MAX_MESSAGE_BYTES, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+def receive(fd: int, max_bytes: int = MAX_MESSAGE_BYTES, deadline: float | None = None) -> tuple[dict, list[memoryview]]:
     """Read one frame. Frames larger than max_bytes are refused before they are read."""
     (size,) = _FRAME.unpack(_read_exact(fd, _FRAME.size, deadline))
     if size > max_bytes:
