@@ -117,21 +117,36 @@ class Student:
             self._replay(list(self.submission.cells), time.monotonic() + self.limits.notebook_seconds)
 
     def close(self) -> None:
+        """Kill the worker's whole tree, also one the background thread may be starting right now."""
         self._closing = True
         if self._worker is not None:
             self._retire(self._worker)
         if self._thread is not None:
-            self._thread.join(10)
+            self._thread.join(30)
+        if self._worker is not None:
+            self._retire(self._worker)
+
+    def raw_output(self) -> dict[str, str]:
+        """The first bytes the process wrote to its real stdout/stderr (os.write, child processes)."""
+        w = self._worker
+        return {"stdout": w.output.text("stdout"), "stderr": w.output.text("stderr")} if w else {}
 
     def _retire(self, worker: WorkerProcess) -> None:
+        if worker.retired:
+            return
         worker.stop() if worker.alive else worker.kill()
         self.output_bytes_dropped += worker.output.dropped
 
     def _spawn(self) -> None:
         if self._worker is not None:
             self._retire(self._worker)
+        if self._closing:
+            raise WorkerDied("the submission was closed")
         self.generation += 1
         self._worker = WorkerProcess(self.mode, self.limits, self.files, seed=self.seed_value)
+        if self._closing:  # close() ran while this one was starting
+            self._retire(self._worker)
+            raise WorkerDied("the submission was closed")
         self._worker.wait_ready()
 
     # ---- the cells ------------------------------------------------------------------------------------------
@@ -220,6 +235,7 @@ class Student:
         return Remote(self, handle, type_name[:200], self.generation)
 
     def get(self, name: str) -> Any:
+        """The value of a notebook global, if it is plain data."""
         return self._invoke({"op": "get", "name": name}, None, None, f"`{name}`", None)
 
     def defined(self) -> dict[str, str]:
@@ -251,7 +267,7 @@ class Student:
         except WorkerDied as e:
             raise WorkerDied(f"{e} (while running {label})") from None
         self.last_stdout, self.last_stderr = _text(reply.get("stdout")), _text(reply.get("stderr"))
-        _raise_for(reply, label, seconds)
+        _raise_for(reply, label, seconds, msg.get("op", ""))
         return reply, out
 
     def _decode(self, reply: dict, out: list[bytes], label: str) -> Any:
@@ -262,7 +278,7 @@ class Student:
             raise ProtocolError(f"the result of {label} is malformed: {e}") from None
 
 
-def _raise_for(reply: dict, label: str, seconds: float) -> None:
+def _raise_for(reply: dict, label: str, seconds: float, op: str) -> None:
     """Turn a failure reply into the typed error the grading suite expects."""
     if reply.get("ok") is True:
         return
@@ -277,7 +293,8 @@ def _raise_for(reply: dict, label: str, seconds: float) -> None:
     if kind == "unsendable":
         type_name, where = _text(reply.get("type_name"))[:200], _text(reply.get("where"))[:200]
         place = "" if where in ("", "the result") else f" (at {where.replace('the result', 'result', 1)})"
-        raise Unsendable(f"{label} returned an object of type {type_name}{place}, which is not plain data "
+        verb = "is" if op == "get" else "returned"
+        raise Unsendable(f"{label} {verb} an object of type {type_name}{place}, which is not plain data "
                          "(arrays, numbers, strings, lists, tuples, dicts)", type_name=type_name)
     raise ProtocolError(f"the worker could not handle {label}: {message or kind!r}")
 

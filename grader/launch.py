@@ -4,7 +4,7 @@ Run by the grader as `python -I -S launch.py CONFIG_JSON`, with the standard lib
 the grader's own (threaded) process between fork and exec. The config holds:
   stage: [[src, dst], ...]  bind src on dst in a private mount namespace (root only), so that bubblewrap running
                             as the unprivileged uid can reach an interpreter under a directory it cannot traverse;
-  rlimits: {"AS": n, ...}   soft and hard limits, inherited by bubblewrap and everything in the sandbox;
+  rlimits: {"AS": n, ...}   soft (= hard) limits or [soft, hard], inherited by bubblewrap and everything in the sandbox;
   uid, gid: ints or null    the identity to drop to before exec (the grader is root);
   guard: bool               stay as the worker's parent (mode "none"), reap orphans, and kill them at the end;
   argv, env                 what to exec.
@@ -43,9 +43,11 @@ def stage(pairs: list[list[str]]) -> None:
         _check(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), f"binding {src}")
 
 
-def set_rlimits(limits: dict[str, int]) -> None:
+def set_rlimits(limits: dict[str, int | list[int]]) -> None:
+    """Each limit is a number (soft = hard) or [soft, hard]."""
     for name, value in limits.items():
-        resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (value, value))
+        soft, hard = value if isinstance(value, list) else (value, value)
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (soft, hard))
 
 
 def drop_privileges(uid: int, gid: int) -> None:

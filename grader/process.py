@@ -136,10 +136,11 @@ class WorkerProcess:
         self.started = time.monotonic()
         self.ready_seconds = 0.0
         self.namespaces: frozenset[str] = frozenset()
+        self.retired = False
 
     @property
     def alive(self) -> bool:
-        return not self.killed_because and self._req >= 0 and not exited(self.proc)
+        return not self.killed_because and not self.retired and not exited(self.proc)
 
     def wait_ready(self) -> None:
         """Wait for the worker's "ready" frame (the interpreter and numpy are loaded)."""
@@ -180,6 +181,10 @@ class WorkerProcess:
             self.kill(f"it did not answer in time ({what})")
             raise TimeoutError(what)
         if e.reason == "eof":
+            try:
+                self.proc.wait(2.0)  # let it finish dying, so its own exit status (not our SIGKILL) is reported
+            except subprocess.TimeoutExpired:
+                pass
             self.kill("")
             raise WorkerDied(self.exit_reason())
         self.kill(f"it sent a malformed message ({e})")
@@ -206,7 +211,7 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             pass
         kill_tree(None, token, self.namespaces)
-        if self._req < 0:
+        if self.retired:
             return
         self.output.stop()
         for fd in (self._req, self._rep):
@@ -215,6 +220,7 @@ class WorkerProcess:
             except OSError:
                 pass
         self._req = self._rep = -1
+        self.retired = True
         for f in (self.proc.stdout, self.proc.stderr):
             f.close()
         sandbox.remove_dirs(self.plan)
@@ -244,7 +250,7 @@ def describe_exit(code: int, limits: Limits, stderr: str) -> str:
             signal.SIGXCPU: f" (the CPU time limit of {limits.cpu_seconds} s was reached)",
             signal.SIGXFSZ: f" (a file grew past the size limit of {limits.file_bytes} bytes)",
             signal.SIGSEGV: " (a crash: deep recursion or running out of memory can cause this)",
-            signal.SIGKILL: f" (out of memory, past {limits.memory_bytes >> 20} MiB, or killed)",
+            signal.SIGKILL: " (the CPU time limit, the machine running out of memory, or a kill signal)",
         }.get(sig, "")
         return f"the notebook's process was killed by signal {sig} ({name}){why}"
     hint = " (os._exit() or a library that ended the process)" if code == 0 else ""

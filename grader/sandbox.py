@@ -136,13 +136,13 @@ def _traversable(path: str) -> bool:
         return False
 
 
-def rlimits(limits: Limits, uid: int | None) -> dict[str, int]:
+def rlimits(limits: Limits, uid: int | None) -> dict[str, int | list[int]]:
     """The rlimits for a sandbox. RLIMIT_NPROC counts every process of the uid: a fresh uid counts only the
     sandbox's; the grader's own uid also counts the processes it already has."""
     nproc = limits.max_processes if uid is not None else limits.max_processes + _processes_of(os.getuid())
     return {
         "AS": limits.memory_bytes,
-        "CPU": int(limits.cpu_seconds),
+        "CPU": [int(limits.cpu_seconds), int(limits.cpu_seconds) + 1],  # SIGXCPU first, so the reason is known
         "NPROC": nproc,
         "FSIZE": limits.file_bytes,
         "NOFILE": limits.open_files,

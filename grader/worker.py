@@ -204,7 +204,8 @@ class Worker:
 
 
 def _exec(source: str, filename: str, ns: dict) -> dict:
-    exec(compile(source, filename, "exec"), ns)  # noqa: S102 - running the student's code is the point
+    code = compile(source, filename, "exec", dont_inherit=True)  # not this file's `from __future__ import annotations`
+    exec(code, ns)  # noqa: S102 - running the student's code is the point
     return {"ok": True}
 
 
@@ -266,6 +267,7 @@ def setup(cfg: dict) -> None:
     os.environ.setdefault("MPLCONFIGDIR", "/tmp/matplotlib")
     sys.path[:] = [p for p in sys.path if p != os.path.dirname(_WORKER_FILES[0])]
     sys.path[:0] = [os.getcwd()]  # Jupyter puts the notebook's folder first
+    sys.argv[:] = [os.path.join(os.getcwd(), "notebook")]  # argparse in a script must not see our config
     builtins.display = lambda *args, **kwargs: None
     builtins.get_ipython = _NoIPython
     warnings.filterwarnings("ignore", message=".*(non-interactive|non-GUI backend).*")

@@ -329,3 +329,13 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(tmp_path):
            "            time.sleep(60)\n        n += 1\nexcept OSError as e:\n    err = e.strerror"
     with open_submission(script(tmp_path, code), Limits(cell_seconds=5, max_processes=30), sandbox="bwrap") as student:
         assert student.get("n") < 30 and "resource" in student.get("err").lower()
+
+
+@needs_bwrap
+def test_burning_cpu_past_the_cpu_limit_kills_only_the_worker(tmp_path):
+    sub = script(tmp_path, "x = 1", "while True:\n    pass", "def after():\n    return x")
+    limits = Limits(cell_seconds=20, cpu_seconds=1)
+    with open_submission(sub, limits, sandbox="bwrap") as student:
+        cell = student.notebook.cells[1]
+        assert cell.status == "error" and "SIGXCPU" in cell.message and "CPU time limit of 1 s" in cell.message
+        assert student.call("after") == 1

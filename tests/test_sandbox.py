@@ -11,7 +11,7 @@ import pytest
 
 from grader import paths, sandbox
 from grader.client import Student, open_submission
-from grader.errors import MissingName, SandboxError, StudentError, WorkerDied
+from grader.errors import MissingName, SandboxError, StudentError, Unsendable, WorkerDied
 from grader.limits import Limits
 
 HERE = Path(__file__).parent / "submissions"
@@ -79,7 +79,7 @@ def test_the_worker_is_unprivileged_isolated_and_limited(tmp_path, monkeypatch):
     assert got["grader"] is False and got["checkout"] is False
     assert got["cwd"] == sorted(["sub.py", "xordata.pkl"]) and got["data"] == paths.PUBLIC_DATA.read_bytes()[:2].hex()
     assert "work" not in got["root"] and "GRADER_TEST_SECRET" not in got["env"]
-    assert got["limits"] == {"AS": FAST.memory_bytes, "CPU": FAST.cpu_seconds, "FSIZE": FAST.file_bytes,
+    assert got["limits"] == {"AS": FAST.memory_bytes, "CPU": FAST.cpu_seconds + 1, "FSIZE": FAST.file_bytes,
                              "NOFILE": FAST.open_files}
 
 
@@ -235,3 +235,11 @@ def test_a_non_root_user_gets_isolation_or_a_clear_message():
     proc = subprocess.run([os.sys.executable, "-c", code], user=sandbox.UID_BASE, group=sandbox.UID_BASE,
                           extra_groups=[], capture_output=True, text=True, cwd="/", timeout=60)
     assert proc.returncode == 0 and (proc.stdout.strip() == "''" or "bubblewrap" in proc.stdout)
+
+
+def test_cells_do_not_inherit_the_workers_future_imports_and_argv_is_clean(tmp_path):
+    code = "import sys\ndef f(x: int) -> int:\n    return x\nhint = f.__annotations__['x'].__name__\nargs = sys.argv[1:]"
+    with open_submission(script(tmp_path, code), FAST) as student:
+        assert student.get("hint") == "int" and student.get("args") == []
+        with pytest.raises(Unsendable, match="`f` is an object of type function, which is not plain data"):
+            student.get("f")
