@@ -62,7 +62,7 @@ def as_history(value: Any, what: str, finite: bool = True) -> dict[str, list[flo
 def check_epochs(history: dict[str, list[float]], expected: int, what: str, why: str) -> None:
     for key, losses in history.items():
         if len(losses) != expected:
-            raise checks.Mismatch(f"{what}: {why}, so history[{key!r}] should have {expected} entries; it has "
+            raise checks.Mismatch(f"{what}: {why}; history[{key!r}] should have {expected} entries, it has "
                                   f"{len(losses)}", expected=f"{expected} entries", actual=f"{len(losses)} entries")
 
 
@@ -81,7 +81,8 @@ def test_train_stops_early(student, public_data):
     """stops early once the validation loss falls below tol"""
     d = public_data
     _, history = run_train(student, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=4, tol=HUGE_TOL)
-    check_epochs(history, 1, f"train with epochs=4, tol={HUGE_TOL:g}", "every loss is below tol")
+    check_epochs(history, 1, f"train with epochs=4, tol={HUGE_TOL:g}", "every loss is below tol, so train stops "
+                 "after epoch 1")
     X_val, y_val = opposite_data(SEED + 1, 100)
     _, history = run_train(student, d["X_train"], d["y_train"], X_val, y_val, epochs=8, tol=STOP_TOL)
     check_stopping(history["val_loss"], 8, f"train with epochs=8, tol={STOP_TOL:g}")
