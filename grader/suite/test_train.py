@@ -62,8 +62,9 @@ def as_history(value: Any, what: str, finite: bool = True) -> dict[str, list[flo
 def check_epochs(history: dict[str, list[float]], expected: int, what: str, why: str) -> None:
     for key, losses in history.items():
         if len(losses) != expected:
-            raise checks.Mismatch(f"{what}: {why}; history[{key!r}] should have {expected} entries, it has "
-                                  f"{len(losses)}", expected=f"{expected} entries", actual=f"{len(losses)} entries")
+            wanted = f"{expected} {'entry' if expected == 1 else 'entries'}"
+            raise checks.Mismatch(f"{what}: {why}; history[{key!r}] should have {wanted}, it has {len(losses)}",
+                                  expected=wanted, actual=f"{len(losses)} entries")
 
 
 @pytest.mark.points(1)
