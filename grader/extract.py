@@ -64,6 +64,9 @@ def read_submission(path: str | Path) -> Submission:
     data = _read_bytes(path)
     digest = hashlib.sha256(data).hexdigest()
     text = _decode(data, path)
+    if not text.strip():
+        raise SubmissionError(f"this file is empty ({len(data)} bytes): {path.name}; save your notebook in Jupyter "
+                              "and submit it again")
     if path.suffix.lower() == ".py" or (path.suffix.lower() != ".ipynb" and not text.lstrip().startswith("{")):
         raw_cells, notes = _split_script(text), ()
     else:
