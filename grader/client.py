@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from grader import protocol
-from grader.errors import MissingName, ProtocolError, StudentError, StudentTimeout, Unsendable, WorkerDied
+from grader.errors import ProtocolError, StudentTimeout, WorkerDied
 from grader.extract import Cell, Submission, read_submission
 from grader.limits import Limits
 from grader.process import WorkerProcess
+from grader.replies import cell_outcome, encode, not_run, raise_for, text
 from grader.results import CellOutcome, NotebookRun
 from grader.sandbox import NOT_ISOLATED, available_mode
 
 MAX_REPLAYS = 3  # a notebook whose process keeps dying is not restarted forever
-TEXT_LIMIT = 20000
 
 
 class Remote:
@@ -52,7 +52,7 @@ class Remote:
     def set(self, attr: str, value: Any) -> None:
         self._check()
         blobs: list[bytes] = []
-        msg = {"op": "set", "handle": self.handle, "name": attr, "value": _encode(value, blobs)}
+        msg = {"op": "set", "handle": self.handle, "name": attr, "value": encode(value, blobs)}
         self._student._send(msg, blobs, f"setting {self.type_name}.{attr}", None)
 
     def __repr__(self) -> str:
@@ -144,6 +144,7 @@ class Student:
             raise WorkerDied("the submission was closed")
         self.generation += 1
         self._worker = WorkerProcess(self.mode, self.limits, self.files, seed=self.seed_value)
+        self._notes += [n for n in self._worker.plan.notes if n not in self._notes]
         if self._closing:  # close() ran while this one was starting
             self._retire(self._worker)
             raise WorkerDied("the submission was closed")
@@ -167,11 +168,11 @@ class Student:
         for pos, cell in enumerate(cells):
             if time.monotonic() >= deadline or self._closing:
                 timed_out = not self._closing
-                outcomes += [_not_run(c, f"not run: the notebook's time limit of {self.limits.notebook_seconds:g} s "
+                outcomes += [not_run(c, f"not run: the notebook's time limit of {self.limits.notebook_seconds:g} s "
                                          "was used up") for c in cells[pos:]]
                 break
             if self._worker is None or not self._worker.alive:
-                outcomes += [_not_run(c, "not run: the notebook's process died too many times") for c in cells[pos:]]
+                outcomes += [not_run(c, "not run: the notebook's process died too many times") for c in cells[pos:]]
                 break
             outcome = self._cell(cell, deadline)
             outcomes.append(outcome)
@@ -196,7 +197,7 @@ class Student:
         except (WorkerDied, ProtocolError) as e:
             self._skip.add(cell.index)
             return CellOutcome(cell.index, "error", time.monotonic() - started, type(e).__name__, str(e))
-        return _outcome(cell.index, reply)
+        return cell_outcome(cell.index, reply)
 
     def _recover(self, cells: list[Cell], deadline: float) -> None:
         """After a cell killed or hung the worker: a fresh one re-runs `cells` (minus skipped ones)."""
@@ -250,7 +251,7 @@ class Student:
     def _invoke(self, msg: dict, args: Any, kwargs: Any, label: str, timeout: float | None, raw: bool = False) -> Any:
         blobs: list[bytes] = []
         if args is not None:
-            msg = {**msg, "args": _encode(list(args), blobs), "kwargs": _encode(dict(kwargs), blobs)}
+            msg = {**msg, "args": encode(list(args), blobs), "kwargs": encode(dict(kwargs), blobs)}
         reply, out = self._send(msg, blobs, label, timeout)
         return reply if raw else self._decode(reply, out, label)
 
@@ -266,8 +267,8 @@ class Student:
             raise StudentTimeout(f"{label} did not finish within {seconds:g} s, so its process was stopped") from None
         except WorkerDied as e:
             raise WorkerDied(f"{e} (while running {label})") from None
-        self.last_stdout, self.last_stderr = _text(reply.get("stdout")), _text(reply.get("stderr"))
-        _raise_for(reply, label, seconds, msg.get("op", ""))
+        self.last_stdout, self.last_stderr = text(reply.get("stdout")), text(reply.get("stderr"))
+        raise_for(reply, label, seconds, msg.get("op", ""))
         return reply, out
 
     def _decode(self, reply: dict, out: list[bytes], label: str) -> Any:
@@ -276,51 +277,6 @@ class Student:
         except protocol.ChannelError as e:
             self._worker.kill(f"it sent a malformed result ({e})")
             raise ProtocolError(f"the result of {label} is malformed: {e}") from None
-
-
-def _raise_for(reply: dict, label: str, seconds: float, op: str) -> None:
-    """Turn a failure reply into the typed error the grading suite expects."""
-    if reply.get("ok") is True:
-        return
-    kind, message, tb = reply.get("kind"), _text(reply.get("message")), _text(reply.get("traceback"))
-    if kind == "timeout":
-        raise StudentTimeout(f"{label} did not finish within {seconds:g} s", traceback=tb)
-    if kind == "raised":
-        raise StudentError(message or "an exception", kind="raised", exc_type=_text(reply.get("exc_type"))[:200],
-                           traceback=tb)
-    if kind == "missing":
-        raise MissingName(message or f"{label} is not defined", name=label.strip("`"))
-    if kind == "unsendable":
-        type_name, where = _text(reply.get("type_name"))[:200], _text(reply.get("where"))[:200]
-        place = "" if where in ("", "the result") else f" (at {where.replace('the result', 'result', 1)})"
-        verb = "is" if op == "get" else "returned"
-        raise Unsendable(f"{label} {verb} an object of type {type_name}{place}, which is not plain data "
-                         "(arrays, numbers, strings, lists, tuples, dicts)", type_name=type_name)
-    raise ProtocolError(f"the worker could not handle {label}: {message or kind!r}")
-
-
-def _encode(value: Any, blobs: list[bytes]) -> Any:
-    try:
-        return protocol.encode_value(value, blobs, "an argument")
-    except protocol.NotPlainData as e:
-        raise TypeError(f"only plain data can be sent to the notebook: {e}") from None
-
-
-def _text(value: Any) -> str:
-    return value[:TEXT_LIMIT] if type(value) is str else ""
-
-
-def _outcome(index: int, reply: dict) -> CellOutcome:
-    status = {"raised": "error", "timeout": "timeout"}.get(reply.get("kind"), "ok" if reply.get("ok") is True else "error")
-    seconds = reply.get("seconds")
-    return CellOutcome(index=index, status=status, seconds=float(seconds) if type(seconds) in (int, float) else 0.0,
-                       error_type=_text(reply.get("exc_type"))[:200], message=_text(reply.get("message"))[:2000],
-                       traceback=_text(reply.get("traceback")), stdout=_text(reply.get("stdout")),
-                       stderr=_text(reply.get("stderr")))
-
-
-def _not_run(cell: Cell, why: str) -> CellOutcome:
-    return CellOutcome(cell.index, "timeout" if "time limit" in why else "error", message=why)
 
 
 @contextmanager

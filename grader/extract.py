@@ -137,14 +137,18 @@ def _notebook_cells(text: str, path: Path) -> tuple[list[RawCell], tuple[str, ..
             f"this notebook's format cannot be read: {path.name} ({e}); open it in a current Jupyter and save it again"
         ) from None
     except Exception as e:  # nbformat raises jsonschema and other errors on damaged notebooks
-        cells = raw.get("cells")
-        if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
-            raise SubmissionError(
-                f"this file is not a Jupyter notebook: {path.name} is damaged ({type(e).__name__}: "
-                f"{str(e).splitlines()[0][:120]}); open it in Jupyter and save it again"
-            ) from None
-        note = f"the notebook does not pass nbformat validation ({str(e).splitlines()[0][:120]}); read leniently"
-        return [_raw_cell(c, i) for i, c in enumerate(cells)], (note,)
+        return _lenient_cells(raw, path, e)
+
+
+def _lenient_cells(raw: dict, path: Path, error: Exception) -> tuple[list[RawCell], tuple[str, ...]]:
+    """The cells of a v4-shaped notebook that nbformat refused (a missing field, say), with a note saying so."""
+    first_line = (str(error).splitlines() or [type(error).__name__])[0][:120]
+    cells = raw.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise SubmissionError(f"this file is not a Jupyter notebook: {path.name} is damaged ({first_line}); "
+                              "open it in Jupyter and save it again")
+    note = f"the notebook does not pass nbformat validation ({first_line}); it was read leniently"
+    return [_raw_cell(c, i) for i, c in enumerate(cells)], (note,)
 
 
 def _raw_cell(cell: Any, index: int) -> RawCell:

@@ -116,11 +116,7 @@ class WorkerProcess:
             _widen(fd)
         cfg = {"rfd": req_r, "wfd": rep_w, "output_bytes": limits.output_bytes, "seed": seed}
         self.token = os.urandom(8).hex()
-        if mode == "bwrap":
-            lay = sandbox.layout()
-            self.plan = sandbox.bwrap_plan(limits, files, sandbox.worker_command(lay, cfg), lay=lay)
-        else:
-            self.plan = sandbox.none_plan(limits, files, cfg, self.token)
+        self.plan = sandbox.worker_plan(mode, limits, files, cfg, self.token)
         try:
             self.proc = _SPAWNER.popen(self.plan.argv, pass_fds=(req_r, rep_w, *self.plan.pass_fds))
         except OSError as e:

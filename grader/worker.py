@@ -142,40 +142,38 @@ class Worker:
             raise LookupError(f"{type(obj).__name__} has no {what} `{name}`") from None
 
     def request(self, msg: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        """call / new / get / set, under the request's time limit; the result is encoded inside the limit too."""
         out_blobs: list[bytes] = []
-
-        def body() -> dict:
-            if msg["op"] == "set":
-                obj = self.handles.get(int(msg.get("handle") or 0))
-                if obj is None:
-                    return {"ok": False, "kind": "missing", "message": "the object handle is no longer valid"}
-                setattr(obj, str(msg["name"]), protocol.decode_value(msg["value"], blobs))
-                return {"ok": True, "value": None}
-            try:
-                target, label = self.resolve(msg)
-            except LookupError as e:
-                return {"ok": False, "kind": "missing", "message": str(e)}
-            op = msg["op"]
-            if op in ("call", "new"):
-                if not callable(target):
-                    return {"ok": False, "kind": "missing", "message": f"{label} is not callable "
-                            f"(it is a {type(target).__name__})"}
-                args = protocol.decode_value(msg.get("args", []), blobs)
-                kwargs = protocol.decode_value(msg.get("kwargs", {"d": []}), blobs)
-                result = target(*args, **kwargs)
-                if op == "new":
-                    handle = next(self.next_handle)
-                    self.handles[handle] = result
-                    return {"ok": True, "handle": handle, "type": type(result).__name__}
-            else:
-                result = target
-            try:
-                return {"ok": True, "value": protocol.encode_value(result, out_blobs, "the result")}
-            except protocol.NotPlainData as e:
-                return {"ok": False, "kind": "unsendable", "type_name": e.type_name, "where": e.where}
-
-        reply = self.captured(body, float(msg.get("seconds", 10.0)))
+        reply = self.captured(lambda: self._serve(msg, blobs, out_blobs), float(msg.get("seconds", 10.0)))
         return reply, out_blobs if reply.get("ok") else []
+
+    def _serve(self, msg: dict, blobs: list[bytes], out_blobs: list[bytes]) -> dict:
+        op = msg["op"]
+        if op == "set":
+            obj = self.handles.get(int(msg.get("handle") or 0))
+            if obj is None:
+                return {"ok": False, "kind": "missing", "message": "the object handle is no longer valid"}
+            setattr(obj, str(msg["name"]), protocol.decode_value(msg["value"], blobs))
+            return {"ok": True, "value": None}
+        try:
+            target, label = self.resolve(msg)
+        except LookupError as e:
+            return {"ok": False, "kind": "missing", "message": str(e)}
+        result = target
+        if op in ("call", "new"):
+            if not callable(target):
+                return {"ok": False, "kind": "missing", "message": f"{label} is not callable "
+                        f"(it is a {type(target).__name__})"}
+            args = protocol.decode_value(msg.get("args", []), blobs)
+            result = target(*args, **protocol.decode_value(msg.get("kwargs", {"d": []}), blobs))
+        if op == "new":
+            handle = next(self.next_handle)
+            self.handles[handle] = result
+            return {"ok": True, "handle": handle, "type": type(result).__name__}
+        try:
+            return {"ok": True, "value": protocol.encode_value(result, out_blobs, "the result")}
+        except protocol.NotPlainData as e:
+            return {"ok": False, "kind": "unsendable", "type_name": e.type_name, "where": e.where}
 
     def defined(self) -> dict:
         kinds = {}

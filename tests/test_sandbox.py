@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from grader import paths, sandbox
+from grader.layout import traversable
 from grader.client import Student, open_submission
 from grader.errors import MissingName, SandboxError, StudentError, Unsendable, WorkerDied
 from grader.limits import Limits
@@ -226,7 +227,7 @@ def test_a_non_root_user_gets_isolation_or_a_clear_message():
     if os.geteuid() != 0:
         assert sandbox.probe_bwrap() == "" or "bubblewrap" in sandbox.probe_bwrap()
         return
-    if not sandbox._traversable(os.path.realpath(os.sys.executable)):
+    if not traversable(os.path.realpath(os.sys.executable)):
         pytest.skip(f"the interpreter {os.path.realpath(os.sys.executable)} is not readable by another user here, "
                     "so a non-root grader cannot be started on this machine")
     import subprocess
