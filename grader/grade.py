@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import grader.plugin
 from grader import __version__, paths
 from grader.client import open_submission
 from grader.data import hidden_set, public_data
@@ -52,7 +53,8 @@ def run_suite(plugin: GradingPlugin) -> None:
     """Run the grading suite in-process; pytest's own output is kept and shown only if pytest itself failed."""
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        code = pytest.main([str(SUITE_DIR), "--rootdir", str(SUITE_DIR), *PYTEST_ARGS], plugins=[plugin])
+        code = pytest.main([str(SUITE_DIR), "--rootdir", str(SUITE_DIR), *PYTEST_ARGS],
+                           plugins=[plugin, grader.plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"the grading suite could not run (pytest exit code {int(code)}):\n"
                           f"{captured.getvalue()[-3000:]}")

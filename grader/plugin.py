@@ -56,12 +56,12 @@ def _describe_failure(exc: BaseException) -> dict[str, str]:
 
 
 class GradingPlugin:
-    """Registered with pytest.main(plugins=[...]) for one submission; collects `results` and `model`."""
+    """Registered, with this module for its fixtures, by grader.grade.run_suite; collects `results` and `model`."""
 
     def __init__(self, student: Any, rubric: Rubric, *, public_only: bool = False,
                  public_data: dict | None = None, hidden_data: dict | None = None) -> None:
-        self._student, self._rubric, self.public_only = student, rubric, public_only
-        self._public_data, self._hidden_data = public_data, hidden_data
+        self.student, self.rubric, self.public_only = student, rubric, public_only
+        self.public_data, self.hidden_data = public_data, hidden_data
         self.results: list[TestResult] = []
         self.model: TrainedModel | None = None
         self.restarts = 0
@@ -80,47 +80,27 @@ class GradingPlugin:
         _current = None
 
     def _is_public(self, name: str, item: pytest.Item) -> bool:
-        if self._rubric.public is not None:
-            return name in self._rubric.public
+        if self.rubric.public is not None:
+            return name in self.rubric.public
         return item.get_closest_marker("public") is not None
 
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         self._names = {test_name(item): item for item in items}
-        unknown = sorted(set(self._rubric.points) - set(self._names))
+        unknown = sorted(set(self.rubric.points) - set(self._names))
         if unknown:
-            raise ConfigError(f"{self._rubric.source}: [points] names no such test: {', '.join(unknown)}")
+            raise ConfigError(f"{self.rubric.source}: [points] names no such test: {', '.join(unknown)}")
         keep = [i for n, i in self._names.items() if not self.public_only or self._is_public(n, i)]
-        order = {area: k for k, area in enumerate(self._rubric.areas)}
+        order = {area: k for k, area in enumerate(self.rubric.areas)}
         keep.sort(key=lambda i: order.get(i.get_closest_marker("area").args[0], len(order)))
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
 
-    @pytest.fixture(scope="session")
-    def student(self) -> Any:
-        return self._student
-
-    @pytest.fixture(scope="session")
-    def rubric(self) -> Rubric:
-        return self._rubric
-
-    @pytest.fixture(scope="session")
-    def public_data(self) -> dict:
-        return self._public_data
-
-    @pytest.fixture(scope="session")
-    def hidden_data(self) -> dict:
-        if self._hidden_data is None:
-            pytest.skip("the hidden test set is not available in this run")
-        return self._hidden_data
-
-    @pytest.fixture(autouse=True)
-    def _revive_student(self) -> Iterator[None]:
+    def revive_student(self) -> None:
         """A test that killed the student's process must not sink the next ones: restart it (a few times)."""
-        if not getattr(self._student, "alive", True) and self.restarts < MAX_RESTARTS:
+        if not getattr(self.student, "alive", True) and self.restarts < MAX_RESTARTS:
             self.restarts += 1
-            self._student.restart()
-        yield
+            self.student.restart()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
@@ -130,8 +110,44 @@ class GradingPlugin:
             return
         name = test_name(item)
         marker = item.get_closest_marker("points")
-        top = self._rubric.points.get(name, float(marker.args[0]) if marker else 0.0)
+        top = self.rubric.points.get(name, float(marker.args[0]) if marker else 0.0)
         detail = _describe_failure(call.excinfo.value) if report.failed and call.excinfo else {}
         self.results.append(TestResult(
             name=name, area=item.get_closest_marker("area").args[0], score=0.0 if report.failed else top,
             max_score=top, passed=not report.failed, public=self._is_public(name, item), **detail))
+
+
+def _active() -> GradingPlugin:
+    if _current is None:
+        raise ConfigError("the grading suite runs only through grader.grade (python -m grader grade)")
+    return _current
+
+
+# Fixtures the grading suite uses, registered with this module: they read the plugin of the running grade.
+@pytest.fixture(scope="session")
+def student() -> Any:
+    return _active().student
+
+
+@pytest.fixture(scope="session")
+def rubric() -> Rubric:
+    return _active().rubric
+
+
+@pytest.fixture(scope="session")
+def public_data() -> dict:
+    return _active().public_data
+
+
+@pytest.fixture(scope="session")
+def hidden_data() -> dict:
+    data = _active().hidden_data
+    if data is None:
+        pytest.skip("the hidden test set is not available in this run")
+    return data
+
+
+@pytest.fixture(autouse=True)
+def _revive_student() -> Iterator[None]:
+    _active().revive_student()
+    yield
