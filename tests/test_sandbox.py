@@ -223,19 +223,62 @@ def test_the_same_submission_as_ipynb_py_and_with_magics_gives_the_same_namespac
             s.close()
 
 
-def test_a_non_root_user_gets_isolation_or_a_clear_message():
-    if os.geteuid() != 0:
-        assert sandbox.probe_bwrap() == "" or "bubblewrap" in sandbox.probe_bwrap()
-        return
-    if not traversable(os.path.realpath(os.sys.executable)):
-        pytest.skip(f"the interpreter {os.path.realpath(os.sys.executable)} is not readable by another user here, "
-                    "so a non-root grader cannot be started on this machine")
-    import subprocess
+AS_USER = """
+import ctypes, json, os, sys
+cfg = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+def check(r, what):
+    if r != 0:
+        raise OSError(ctypes.get_errno(), what)
+check(libc.unshare(0x20000), "unshare")
+check(libc.mount(b"none", b"/", None, 0x4000 | (1 << 18), None), "private")
+check(libc.mount(cfg["prefix"].encode(), cfg["stage"].encode(), None, 0x1000 | 0x4000, None), "stage")
+check(libc.mount(b"tmpfs", cfg["hidden"].encode(), b"tmpfs", 0, b"mode=755"), "hide")
+os.makedirs(cfg["prefix"])
+check(libc.mount(cfg["stage"].encode(), cfg["prefix"].encode(), None, 0x1000 | 0x4000, None), "unstage")
+os.setgroups([]); os.setresgid(cfg["uid"], cfg["uid"], cfg["uid"]); os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
+os.chdir(cfg["cwd"])
+os.execve(cfg["python"], [cfg["python"], "-c", cfg["code"]], {"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+"""
+AS_USER_CODE = """
+import os
+from grader.client import open_submission
+with open_submission("tests/submissions/small.py") as student:
+    print(student.mode, student.isolated, student.call("relu", 2.0), os.getuid())
+"""
 
-    code = "from grader import sandbox; print(repr(sandbox.probe_bwrap()))"
-    proc = subprocess.run([os.sys.executable, "-c", code], user=sandbox.UID_BASE, group=sandbox.UID_BASE,
-                          extra_groups=[], capture_output=True, text=True, cwd="/", timeout=60)
-    assert proc.returncode == 0 and (proc.stdout.strip() == "''" or "bubblewrap" in proc.stdout)
+
+def _hidden_ancestor(path: str) -> str:
+    """The top-most ancestor of path that other users cannot traverse ("" if there is none)."""
+    for parent in reversed(Path(path).parents):
+        if not os.stat(parent).st_mode & 0o001:
+            return str(parent)
+    return ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a grader as another user")
+def test_a_grader_running_as_an_ordinary_user_gets_the_bwrap_sandbox(tmp_path):
+    """The non-root path: no staging, bubblewrap started directly as the grader's own uid. The interpreter is
+    made reachable for that user in a private mount namespace, as an installation outside /root would be."""
+    import json
+    import subprocess
+    import sys
+
+    prefix = os.path.realpath(sys.base_prefix)
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    uid = sandbox.UID_BASE - 1
+    cfg = {"prefix": prefix, "stage": str(stage), "hidden": _hidden_ancestor(prefix), "uid": uid,
+           "cwd": str(paths.ROOT), "python": sys.executable, "code": AS_USER_CODE}
+    if not cfg["hidden"]:
+        cfg["hidden"] = str(tmp_path / "unused")
+        os.mkdir(cfg["hidden"])
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", AS_USER, json.dumps(cfg)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mode, isolated, relu, seen_uid = proc.stdout.split()
+    expected = "bwrap" if not BWRAP_PROBLEM else "none"
+    assert (mode, isolated, relu, int(seen_uid)) == (expected, str(expected == "bwrap"), "2.0", uid)
 
 
 def test_cells_do_not_inherit_the_workers_future_imports_and_argv_is_clean(tmp_path):
