@@ -167,7 +167,7 @@ def what_ran(found: Found, path: Path, limits: Limits, factor: float, settings: 
 def grade_results(settings: Settings, grade: Callable) -> dict:
     """Find, grade and turn the grade into Gradescope's results: the whole job, minus the safety nets."""
     from grader.grade import error_report
-    from grader.report import results_dict
+    from grader.report import results_dict, summary_lines
     from grader.rubric import load_rubric
 
     rubric = load_rubric()
@@ -183,14 +183,8 @@ def grade_results(settings: Settings, grade: Callable) -> dict:
     results["extra_data"].update(time_limit_factor=round(factor, 3), received=list(found.files),
                                  bundle=str(paths.ROOT), grader_package=str(Path(grader.__file__).parent))
     _write_feedback(report, settings.results_dir, rubric, results["extra_data"])
-    print("\n".join(_summary(report)), flush=True)
+    print("\n".join(summary_lines(report)), flush=True)  # for course staff: stdout_visibility is hidden
     return results
-
-
-def _summary(report) -> list[str]:
-    from grader.report import summary_lines
-
-    return summary_lines(report)
 
 
 def _write_feedback(report, out_dir: Path, rubric, extra: dict) -> None:
