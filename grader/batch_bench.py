@@ -51,13 +51,21 @@ def memory(tmp: Path, template: Path) -> dict[int, dict]:
     return {n: run_parent(make_class(tmp / f"mem{n}", n), tmp / f"outm{n}", 2, stub=template) for n in MEMORY_SIZES}
 
 
-def report_lines(one: dict, two: dict, mem: dict[int, dict]) -> list[str]:
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def report_lines(one: dict, two: dict, mem: dict[int, dict], load_before: float) -> list[str]:
     ratio = one["seconds"] / two["seconds"] if two["seconds"] else 0.0
     small, large = (mem[n]["parent_peak_rss_kib"] / 1024 for n in MEMORY_SIZES)
     growth = (large - small) / small if small else 0.0
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cores = os.cpu_count() or 1
+    busy = [f"  WARNING: the machine was busy before the bench (load average {load_before:.1f} on {cores} cores); "
+            "other processes share the cores, so the speed-up is not reliable"] if load_before > cores / 2 else []
     return [
-        f"batch: {SPEEDUP_COPIES} copies of the reference solution, {os.cpu_count()} cores, load average {load:.1f}",
+        f"batch: {SPEEDUP_COPIES} copies of the reference solution, {cores} cores, load average {load_before:.1f} "
+        f"before, {load_average():.1f} after",
+        *busy,
         f"  JOBS=1: {one['seconds']:.1f} s ({one['seconds'] / SPEEDUP_COPIES:.2f} s per submission), "
         f"statuses {one['statuses']}",
         f"  JOBS=2: {two['seconds']:.1f} s, speed-up {ratio:.2f}x "
@@ -70,6 +78,7 @@ def report_lines(one: dict, two: dict, mem: dict[int, dict]) -> list[str]:
 
 def bench() -> list[str]:
     """Run the batch benchmark; returns the lines to print."""
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp_name:
         tmp = Path(tmp_name)
         one, two = speedup(tmp)
@@ -78,7 +87,7 @@ def bench() -> list[str]:
         state = (tmp / "out2" / ".batch" / "state.jsonl").read_text().splitlines()
         template_row.write_text(state[0] + "\n")
         shutil.copyfile(template / "results.json", tmp / "template-results.json")
-        return report_lines(one, two, memory(tmp, tmp))
+        return report_lines(one, two, memory(tmp, tmp), load_before)
 
 
 def stub_worker(template: Path, argv: list[str]) -> int:

@@ -79,8 +79,17 @@ def bench_sandbox() -> list[str]:
     ]
 
 
+def bench_batch() -> list[str]:
+    """grade-all on 20 copies of the solution with JOBS=1 and JOBS=2 (speed-up), and the batch parent's peak memory
+    for 20 and 200 submissions (it should not grow with the class)."""
+    from grader.batch_bench import bench  # noqa: PLC0415
+
+    return bench()
+
+
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("sandbox", bench_sandbox),
+    ("batch", bench_batch),
 ]
 
 
