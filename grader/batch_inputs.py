@@ -73,23 +73,30 @@ def extract_zip(archive: Path, dest: Path, *, max_total: int = MAX_TOTAL_BYTES,
                 max_entries: int = MAX_ENTRIES, max_entry: int = MAX_ENTRY_BYTES) -> tuple[Skipped, ...]:
     """Extract the regular files of `archive` under `dest`, keeping each entry's time as the file's mtime."""
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BatchInputError(f"{archive}: cannot be read as a zip archive ({exc})") from None
+    with zf:
+        return _extract_all(archive, zf, dest, max_total, max_entries, max_entry)
+
+
+def _extract_all(archive: Path, zf: zipfile.ZipFile, dest: Path, max_total: int, max_entries: int,
+                 max_entry: int) -> tuple[Skipped, ...]:
+    entries = zf.infolist()
+    if len(entries) > max_entries:
+        raise BatchInputError(f"{archive}: {len(entries)} entries, more than the limit of {max_entries}")
     skipped: list[Skipped] = []
     budget = [max_total]
-    with zipfile.ZipFile(archive) as zf:
-        entries = zf.infolist()
-        if len(entries) > max_entries:
-            raise BatchInputError(f"{archive}: {len(entries)} entries, more than the limit of {max_entries}")
-        for info in entries:
-            name = info.filename.replace("\\", "/")
-            if info.is_dir():
-                continue
-            reason = unsafe_entry_reason(name, info)
-            if not reason:
-                reason = _extract_entry(zf, info, dest / name, max_entry, budget)
-            if reason:
-                skipped.append(Skipped(name, reason))
-            if budget[0] < 0:
-                raise BatchInputError(f"{archive}: expands to more than {max_total} bytes (a zip bomb?)")
+    for info in entries:
+        name = info.filename.replace("\\", "/")
+        if info.is_dir():
+            continue
+        reason = unsafe_entry_reason(name, info) or _extract_entry(zf, info, dest / name, max_entry, budget)
+        if reason:
+            skipped.append(Skipped(name, reason))
+        if budget[0] < 0:
+            raise BatchInputError(f"{archive}: expands to more than {max_total} bytes (a zip bomb?)")
     return tuple(skipped)
 
 

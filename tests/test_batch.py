@@ -106,7 +106,9 @@ def test_zip_bombs_and_huge_archives_are_refused(tmp_path):
 
 def test_open_class_refuses_what_is_neither_folder_nor_zip(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
-    for source in (tmp_path / "missing", tmp_path / "notes.txt"):
+    data = make_zip(tmp_path / "good.zip", {"a.ipynb": b"{}" * 100}).read_bytes()
+    (tmp_path / "torn.zip").write_bytes(data[:40] + data[-22:])  # the end record survives, the directory does not
+    for source in (tmp_path / "missing", tmp_path / "notes.txt", tmp_path / "torn.zip"):
         with pytest.raises(BatchInputError, match=source.name):
             open_class(source, tmp_path / "w")
 
