@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 POLL_SECONDS = 0.05
+SWEEP_SECONDS = 0.5  # scanning /proc for orphans costs about a millisecond per hundred processes
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -144,6 +145,18 @@ class _Running:
         return Finished(self.job, code, timed_out, round(time.monotonic() - self.started, 3))
 
 
+def _finish_ended(running: list[_Running], on_done: Callable[[Finished], None]) -> bool:
+    """Hand every child that ended or ran out of time to on_done; True if any did."""
+    ended = False
+    for child in list(running):
+        late = time.monotonic() > child.deadline
+        if late or child.exited():
+            running.remove(child)
+            on_done(child.stop(timed_out=late and not child.exited()))
+            ended = True
+    return ended
+
+
 def run_jobs(jobs: Iterable[Job], *, workers: int, timeout: float, on_done: Callable[[Finished], None],
              cwd: Path, env: dict[str, str] | None = None, on_tick: Callable[[], None] | None = None) -> None:
     """Run every job; call on_done as each ends (and on_tick while waiting). On KeyboardInterrupt, kill all
@@ -151,6 +164,7 @@ def run_jobs(jobs: Iterable[Job], *, workers: int, timeout: float, on_done: Call
     pending: Iterator[Job] = iter(jobs)
     running: list[_Running] = []
     env = env or child_env()
+    swept = 0.0
     with Reaper() as reaper:
         try:
             while True:
@@ -158,12 +172,9 @@ def run_jobs(jobs: Iterable[Job], *, workers: int, timeout: float, on_done: Call
                     running.append(_Running(job, timeout, env, cwd))
                 if not running:
                     break
-                for child in list(running):
-                    late = time.monotonic() > child.deadline
-                    if late or child.exited():
-                        running.remove(child)
-                        on_done(child.stop(timed_out=late and not child.exited()))
-                reaper.sweep({child.proc.pid for child in running})
+                if _finish_ended(running, on_done) or time.monotonic() - swept >= SWEEP_SECONDS:
+                    reaper.sweep({child.proc.pid for child in running})
+                    swept = time.monotonic()
                 if on_tick:
                     on_tick()
                 time.sleep(POLL_SECONDS)
