@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ NOT_ISOLATED = "WARNING: the submission runs WITHOUT a sandbox (mode none): it i
 _probe_lock = threading.Lock()
 _probe_result: dict[bool, str] = {}
 _warned = False
+_swept = False
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
 def _stage(roots: list[str]) -> tuple[list[list[str]], Path]:
     """Empty mount points (under a fresh directory anyone can traverse) for the roots an unprivileged uid
     cannot reach; launch.py binds each root there in its private mount namespace."""
-    stage_dir = Path(tempfile.mkdtemp(prefix="grader-stage-"))
+    stage_dir = Path(tempfile.mkdtemp(prefix=f"grader-stage-{os.getpid()}-"))
     stage_dir.chmod(0o755)
     stage = []
     for i, root in enumerate(dict.fromkeys(r for r in roots if not traversable(r))):
@@ -228,7 +230,7 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
     """The fallback: the worker in a temporary directory under rlimits and a guard process, not isolated."""
     check_names(files)
     exe, _, sites = python_paths()
-    scratch = Path(tempfile.mkdtemp(prefix="grader-run-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"grader-run-{os.getpid()}-"))
     for name, path in files.items():
         shutil.copyfile(path, scratch / name)
     uid, notes = None, [NOT_ISOLATED]
@@ -251,11 +253,25 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
 
 def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: dict, token: str) -> Plan:
     """The plan that starts worker.py (with worker_cfg: its channel fds and settings) in the given mode."""
+    sweep_stale_dirs()
     if mode != "bwrap":
         return none_plan(limits, files, worker_cfg, token)
     lay = layout()
     command = [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps({**worker_cfg, "site": list(lay.sites)})]
     return bwrap_plan(limits, files, command, lay=lay)
+
+
+def sweep_stale_dirs() -> None:
+    """Remove the temporary directories of graders that were killed before they could clean up (once per process)."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    root = Path(tempfile.gettempdir())
+    for entry in root.glob("grader-[sr][tu][an]*-*-*"):
+        m = re.match(r"grader-(stage|run)-(\d+)-", entry.name)
+        if m and not Path(f"/proc/{m.group(2)}").exists():
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def close_fds(plan: Plan) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -339,3 +340,35 @@ def test_burning_cpu_past_the_cpu_limit_kills_only_the_worker(tmp_path):
         cell = student.notebook.cells[1]
         assert cell.status == "error" and "SIGXCPU" in cell.message and "CPU time limit of 1 s" in cell.message
         assert student.call("after") == 1
+
+
+GRADER = """
+import sys, time
+from grader.client import Student
+from grader.limits import Limits
+student = Student(sys.argv[1], Limits(cell_seconds=10, max_processes=128), sandbox="bwrap").start()
+student.call("spawn", sys.argv[2])
+print("spawned", flush=True)
+time.sleep(600)
+"""
+
+
+@needs_bwrap
+def test_when_the_grader_itself_is_killed_the_sandbox_dies_with_it(tmp_path):
+    import signal
+    import subprocess
+
+    marker = f"hostile-{uuid.uuid4().hex}"
+    sub = script(tmp_path, SPAWN)
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(sub), marker], stdout=subprocess.PIPE, text=True,
+                              cwd=paths.ROOT)
+    try:
+        assert grader.stdout.readline().strip() == "spawned"
+        assert len(with_marker(marker)) >= 20
+    finally:
+        grader.send_signal(signal.SIGKILL)
+        grader.wait()
+    deadline = time.monotonic() + 5
+    while with_marker(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert with_marker(marker) == set()
