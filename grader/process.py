@@ -114,7 +114,8 @@ class WorkerProcess:
         self._rep, rep_w = os.pipe()
         for fd in (self._req, self._rep):
             _widen(fd)
-        cfg = {"rfd": req_r, "wfd": rep_w, "output_bytes": limits.output_bytes, "seed": seed}
+        cfg = {"rfd": req_r, "wfd": rep_w, "output_bytes": limits.output_bytes, "seed": seed,
+               "max_message_bytes": max_message_bytes}
         self.token = os.urandom(8).hex()
         self.plan = sandbox.worker_plan(mode, limits, files, cfg, self.token)
         try:

@@ -199,7 +199,11 @@ def unpack(body: bytes | bytearray | memoryview) -> tuple[dict, list[memoryview]
 
 def send(fd: int, message: dict, blobs: list[bytes] = (), deadline: float | None = None) -> None:
     """Write one frame; with a deadline the fd must be non-blocking."""
-    view = memoryview(pack(message, blobs))
+    send_frame(fd, pack(message, blobs), deadline)
+
+
+def send_frame(fd: int, frame: bytes, deadline: float | None = None) -> None:
+    view = memoryview(frame)
     while view:
         if deadline is not None:
             _wait(fd, select.POLLOUT, deadline)

@@ -31,6 +31,10 @@ def raise_for(reply: dict, label: str, seconds: float, op: str) -> None:
         verb = "is" if op == "get" else "returned"
         raise Unsendable(f"{label} {verb} an object of type {type_name}{place}, which is not plain data "
                          "(arrays, numbers, strings, lists, tuples, dicts)", type_name=type_name)
+    if kind == "too_large":
+        size = reply.get("size") if type(reply.get("size")) is int else 0
+        raise Unsendable(f"{label} returned {size / 2**20:.0f} MiB of data, more than the grader accepts",
+                         type_name="too large")
     raise ProtocolError(f"the worker could not handle {label}: {message or kind!r}")
 
 
@@ -42,7 +46,8 @@ def encode(value: Any, blobs: list[bytes]) -> Any:
 
 
 def text(value: Any) -> str:
-    return value[:TEXT_LIMIT] if type(value) is str else ""
+    """A reply's string field, clipped, and valid UTF-8 (a lone surrogate printed by a student becomes "?")."""
+    return value[:TEXT_LIMIT].encode("utf-8", "replace").decode("utf-8") if type(value) is str else ""
 
 
 def cell_outcome(index: int, reply: dict) -> CellOutcome:

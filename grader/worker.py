@@ -294,15 +294,21 @@ def main(argv: list[str]) -> None:
     worker = Worker(int(cfg.get("output_bytes", 65536)))
     if cfg.get("seed") is not None:
         worker.seed(int(cfg["seed"]))
-    rfd, wfd = cfg["rfd"], cfg["wfd"]
-    protocol.send(wfd, {"op": "ready", "pid": os.getpid()})
+    rfd, wfd, pid = cfg["rfd"], cfg["wfd"], os.getpid()
+    limit = int(cfg.get("max_message_bytes", protocol.MAX_MESSAGE_BYTES))
+    protocol.send(wfd, {"op": "ready", "pid": pid})
     while True:
         msg, blobs = protocol.receive(rfd)
         try:
             reply, out = dispatch(worker, msg, blobs)
         except Exception as e:  # a malformed request or a bug here; the grader reports it
             reply, out = {"ok": False, "kind": "internal", "message": f"{type(e).__name__}: {e}"[:2000]}, []
-        protocol.send(wfd, {**reply, "id": msg.get("id")}, out)
+        if os.getpid() != pid:
+            os._exit(0)  # a child the student forked came back from the cell: only the worker itself may answer
+        frame = protocol.pack({**reply, "id": msg.get("id")}, out)
+        if len(frame) > limit:
+            frame = protocol.pack({"ok": False, "kind": "too_large", "size": len(frame), "id": msg.get("id")})
+        protocol.send_frame(wfd, frame)
         if msg.get("op") == "stop":
             os._exit(0)
 

@@ -372,3 +372,27 @@ def test_when_the_grader_itself_is_killed_the_sandbox_dies_with_it(tmp_path):
     while with_marker(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert with_marker(marker) == set()
+
+
+@BOTH
+def test_a_child_forked_in_a_cell_never_answers_for_the_worker(tmp_path, mode):
+    sub = script(tmp_path, "import os\npid = os.fork()", "def who():\n    return 'worker'")
+    with open_submission(sub, FAST, sandbox=mode) as student:
+        assert statuses(student) == ["ok", "ok"]
+        assert [student.call("who") for _ in range(20)] == ["worker"] * 20
+
+
+def test_a_result_larger_than_the_message_limit_is_refused_by_the_worker(tmp_path):
+    from grader.process import WorkerProcess
+    from grader.replies import raise_for
+
+    worker = WorkerProcess("bwrap" if not BWRAP_PROBLEM else "none", FAST, {}, max_message_bytes=1 << 20)
+    try:
+        worker.wait_ready()
+        worker.request({"op": "cell", "index": 0, "source": "import numpy as np\nbig = np.ones(10**6)"}, [], 5)
+        reply, _ = worker.request({"op": "get", "name": "big"}, [], 5)
+        with pytest.raises(Unsendable, match="`big` returned 8 MiB of data, more than the grader accepts"):
+            raise_for(reply, "`big`", 5, "get")
+        assert worker.alive
+    finally:
+        worker.stop()
