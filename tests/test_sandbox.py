@@ -238,12 +238,12 @@ os.makedirs(cfg["prefix"])
 check(libc.mount(cfg["stage"].encode(), cfg["prefix"].encode(), None, 0x1000 | 0x4000, None), "unstage")
 os.setgroups([]); os.setresgid(cfg["uid"], cfg["uid"], cfg["uid"]); os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
 os.chdir(cfg["cwd"])
-os.execve(cfg["python"], [cfg["python"], "-c", cfg["code"]], {"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+os.execve(cfg["python"], [cfg["python"], "-c", cfg["code"], cfg["mode"]], {"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
 """
 AS_USER_CODE = """
-import os
+import os, sys
 from grader.client import open_submission
-with open_submission("tests/submissions/small.py") as student:
+with open_submission("tests/submissions/small.py", sandbox=sys.argv[1]) as student:
     print(student.mode, student.isolated, student.call("relu", 2.0), os.getuid())
 """
 
@@ -257,7 +257,8 @@ def _hidden_ancestor(path: str) -> str:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a grader as another user")
-def test_a_grader_running_as_an_ordinary_user_gets_the_bwrap_sandbox(tmp_path):
+@pytest.mark.parametrize("mode", ["auto", "none"])
+def test_a_grader_running_as_an_ordinary_user_works_in_both_modes(tmp_path, mode):
     """The non-root path: no staging, bubblewrap started directly as the grader's own uid. The interpreter is
     made reachable for that user in a private mount namespace, as an installation outside /root would be."""
     import json
@@ -269,16 +270,16 @@ def test_a_grader_running_as_an_ordinary_user_gets_the_bwrap_sandbox(tmp_path):
     stage.mkdir()
     uid = sandbox.UID_BASE - 1
     cfg = {"prefix": prefix, "stage": str(stage), "hidden": _hidden_ancestor(prefix), "uid": uid,
-           "cwd": str(paths.ROOT), "python": sys.executable, "code": AS_USER_CODE}
+           "cwd": str(paths.ROOT), "python": sys.executable, "code": AS_USER_CODE, "mode": mode}
     if not cfg["hidden"]:
         cfg["hidden"] = str(tmp_path / "unused")
         os.mkdir(cfg["hidden"])
     proc = subprocess.run([sys.executable, "-I", "-S", "-c", AS_USER, json.dumps(cfg)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    mode, isolated, relu, seen_uid = proc.stdout.split()
-    expected = "bwrap" if not BWRAP_PROBLEM else "none"
-    assert (mode, isolated, relu, int(seen_uid)) == (expected, str(expected == "bwrap"), "2.0", uid)
+    got_mode, isolated, relu, seen_uid = proc.stdout.split()
+    expected = "bwrap" if mode == "auto" and not BWRAP_PROBLEM else "none"
+    assert (got_mode, isolated, relu, int(seen_uid)) == (expected, str(expected == "bwrap"), "2.0", uid)
 
 
 def test_cells_do_not_inherit_the_workers_future_imports_and_argv_is_clean(tmp_path):
