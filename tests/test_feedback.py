@@ -270,6 +270,7 @@ def browse(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60, check=True)
 
 
+@pytest.mark.slow  # two browser starts: 3 to 6 s
 def test_chromium_renders_the_score_table_and_both_pictures(tmp_path):
     chromium()
     page, _ = write_feedback(a_report(), tmp_path / "out", Rubric(hidden_seed=7, hidden_size=500))
