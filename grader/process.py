@@ -140,11 +140,17 @@ class WorkerProcess:
         return not self.killed_because and not self.retired and not exited(self.proc)
 
     def wait_ready(self) -> None:
-        """Wait for the worker's "ready" frame (the interpreter and numpy are loaded)."""
-        reply, _ = self._receive(time.monotonic() + START_SECONDS, "starting")
+        """Wait for the worker's "ready" frame (the interpreter and numpy are loaded). No student code has run
+        yet, so a failure here is the sandbox's: SandboxError, with what the sandbox printed."""
+        try:
+            reply, _ = self._receive(time.monotonic() + START_SECONDS, "starting")
+        except (TimeoutError, WorkerDied, ProtocolError) as e:
+            detail = str(e) if str(e) != "starting" else f"no answer within {START_SECONDS:g} s"
+            stderr = self.output.text("stderr").strip().splitlines()[-3:]
+            raise SandboxError(f"the sandbox did not start: {detail}" + (f" ({' | '.join(stderr)})" if stderr else ""))
         if reply.get("op") != "ready":
             self.kill("it sent an unexpected first message")
-            raise ProtocolError("the worker's first message was not 'ready'")
+            raise SandboxError("the sandbox did not start: the worker's first message was not 'ready'")
         self.ready_seconds = time.monotonic() - self.started
         self.namespaces = namespaces_below(self.proc.pid)  # found again at kill time even if bwrap is gone
 
