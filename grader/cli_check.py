@@ -30,7 +30,7 @@ def _indented(text: str) -> list[str]:
 
 def check_lines(report: GradeReport) -> list[str]:
     """What the terminal shows: every public test, each failure in full, how the notebook ran, and a tally."""
-    from grader.feedback import test_output_text
+    from grader.report import test_output_text
 
     if report.status == "error":
         return [f"{report.submission}: could not be checked: {report.reason}"]

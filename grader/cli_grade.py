@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", type=Path, default=paths.SOLUTION,
                         help="the notebook (.ipynb) or script (.py) to grade (default: the reference solution)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="folder for results.json and feedback (default: out/<file name without extension>)")
+                        help="folder for results.json, feedback.html and feedback_ta.html "
+                             "(default: out/<file name without extension>)")
     parser.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
     parser.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
                         help="bwrap: always isolate (fail if impossible); none: no isolation (loud warning); "
@@ -26,13 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from grader.feedback import write_feedback
     from grader.grade import grade_submission
     from grader.report import summary_lines, write_results_json
     from grader.rubric import load_rubric
 
     out = args.out or Path("out") / args.path.stem
-    report = grade_submission(args.path, rubric=load_rubric(args.rubric), sandbox=args.sandbox, student=args.student)
+    rubric = load_rubric(args.rubric)
+    report = grade_submission(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student)
     written = write_results_json(report, out)
+    student_page, ta_page = write_feedback(report, out, rubric)
     print("\n".join(summary_lines(report)))
-    print(f"results: {written}")
+    print(f"results:  {written}\nfeedback: {student_page} (for the student), {ta_page} (for TAs)")
     return 0

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.report import (  # noqa: F401 - test_output_text and TEXT_CHARS are part of this module's API
+    EXCERPT_CHARS, TEXT_CHARS, excerpt as _excerpt, fmt_points, tail as _tail, test_output_text)
 from grader.results import CellOutcome, GradeReport, TestResult
 
 if TYPE_CHECKING:
@@ -21,43 +23,7 @@ if TYPE_CHECKING:
 
 STUDENT_PAGE = "feedback.html"
 TA_PAGE = "feedback_ta.html"
-EXCERPT_CHARS = 1500  # one expected/actual value or message on the page
-TRACEBACK_LINES = 40  # the end of a traceback, where the student's own frames are
-TEXT_CHARS = 3000  # one test's plain-text output (results.json, terminal)
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-
-
-def _points(x: float) -> str:
-    return f"{x:g}"
-
-
-def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    text = text.rstrip()
-    return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text) - limit} more characters)"
-
-
-def _tail(traceback: str, lines: int = TRACEBACK_LINES) -> str:
-    kept = traceback.rstrip().splitlines()
-    return "\n".join((["…"] if len(kept) > lines else []) + kept[-lines:])
-
-
-def test_output_text(result: TestResult) -> str:
-    """One test as plain text, for results.json and the terminal: message, expected/actual, hint, traceback.
-
-    The hint comes before the traceback, so cutting a long output never drops it.
-    """
-    if result.passed:
-        return result.message or "passed"
-    parts = [_excerpt(result.message or "failed")]
-    if result.expected:
-        parts.append(f"expected: {_excerpt(result.expected)}")
-    if result.actual:
-        parts.append(f"got:      {_excerpt(result.actual)}")
-    if result.hint:
-        parts.append(f"hint: {result.hint}")
-    if result.traceback:
-        parts.append("traceback (your code):\n" + _tail(result.traceback))
-    return _excerpt("\n".join(parts), TEXT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -143,10 +109,10 @@ def _area_table(report: GradeReport) -> str:
     rows = []
     for area, (got, top) in report.area_scores().items():
         state = "full" if got >= top else "lost"
-        rows.append(f'<tr class="{state}"><td>{_e(area)}</td><td class="num">{_points(got)}</td>'
-                    f'<td class="num">{_points(top)}</td></tr>')
-    rows.append(f'<tr class="total-row"><th>total</th><th class="num">{_points(report.score)}</th>'
-                f'<th class="num">{_points(report.max_score)}</th></tr>')
+        rows.append(f'<tr class="{state}"><td>{_e(area)}</td><td class="num">{fmt_points(got)}</td>'
+                    f'<td class="num">{fmt_points(top)}</td></tr>')
+    rows.append(f'<tr class="total-row"><th>total</th><th class="num">{fmt_points(report.score)}</th>'
+                f'<th class="num">{fmt_points(report.max_score)}</th></tr>')
     return ('<table class="scores" id="scores"><thead><tr><th>area</th><th>points</th><th>of</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
 
@@ -155,7 +121,7 @@ def _lost_test(test: TestResult) -> str:
     checked = test.name.split(": ", 1)[-1]
     values = "".join(f"<dt>{label}</dt><dd>{_pre(_excerpt(value))}</dd>"
                      for label, value in (("expected", test.expected), ("got", test.actual)) if value)
-    parts = [f'<h3>{_e(test.name)} <span class="lost-points">−{_points(test.max_score - test.score)}</span></h3>',
+    parts = [f'<h3>{_e(test.name)} <span class="lost-points">−{fmt_points(test.max_score - test.score)}</span></h3>',
              f"<p><b>What was checked:</b> {_e(checked)}.</p>", _pre(_excerpt(test.message or "failed"), "message"),
              f'<dl class="values">{values}</dl>' if values else "",
              f'<div class="hint"><b>Hint:</b> {_e(test.hint)}</div>' if test.hint else "",
@@ -174,7 +140,7 @@ def _passed(report: GradeReport) -> str:
     passed = [t for t in report.tests if t.score >= t.max_score]
     if not passed:
         return ""
-    items = "".join(f"<li>{_e(t.name)} ({_points(t.score)})</li>" for t in passed)
+    items = "".join(f"<li>{_e(t.name)} ({fmt_points(t.score)})</li>" for t in passed)
     return f"<details><summary>Passed tests ({len(passed)})</summary><ul>{items}</ul></details>"
 
 
@@ -220,7 +186,7 @@ def _manual(report: GradeReport, ta: bool) -> str:
 def _header(report: GradeReport, ta: bool) -> str:
     who = f"{report.student} — {report.submission}" + (" (TA copy)" if ta else "")
     head = [f"<h1>Feedback: {_e(who)}</h1>",
-            f'<p class="total">Automatic score: {_points(report.score)} / {_points(report.max_score)}</p>']
+            f'<p class="total">Automatic score: {fmt_points(report.score)} / {fmt_points(report.max_score)}</p>']
     if report.status == "error":
         head.append(f'<p class="banner"><b>This submission could not be graded:</b> {_e(report.reason)}</p>')
     elif report.reason:

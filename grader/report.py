@@ -11,34 +11,49 @@ from pathlib import Path
 
 from grader.results import GradeReport, TestResult
 
-EXCERPT_CHARS = 2000  # per test; Gradescope pages get slow with huge outputs
+EXCERPT_CHARS = 1500  # one expected/actual value or message
+TRACEBACK_LINES = 40  # the end of a traceback, where the student's own frames are
+TEXT_CHARS = 3000  # one test's plain-text output (results.json, terminal); Gradescope pages slow down past this
 
 
-def _points(x: float) -> str:
+def fmt_points(x: float) -> str:
     return f"{x:g}"
 
 
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    text = text.rstrip()
+    return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text) - limit} more characters)"
+
+
+def tail(traceback: str, lines: int = TRACEBACK_LINES) -> str:
+    kept = traceback.rstrip().splitlines()
+    return "\n".join((["…"] if len(kept) > lines else []) + kept[-lines:])
+
+
 def test_output_text(result: TestResult) -> str:
-    """What a student reads for one test, as plain text: the message, expected/actual, hint and traceback."""
+    """One test as plain text, for results.json and the terminal: message, expected/actual, hint, traceback.
+
+    The hint comes before the traceback, so cutting a long output never drops it.
+    """
     if result.passed:
-        return "passed"
-    parts = [result.message or "failed"]
+        return result.message or "passed"
+    parts = [excerpt(result.message or "failed")]
     if result.expected:
-        parts.append(f"expected: {result.expected}")
+        parts.append(f"expected: {excerpt(result.expected)}")
     if result.actual:
-        parts.append(f"got:      {result.actual}")
+        parts.append(f"got:      {excerpt(result.actual)}")
     if result.hint:
         parts.append(f"hint: {result.hint}")
     if result.traceback:
-        parts.append("traceback (your code):\n" + result.traceback)
-    return "\n".join(parts)[:EXCERPT_CHARS]
+        parts.append("traceback (your code):\n" + tail(result.traceback))
+    return excerpt("\n".join(parts), TEXT_CHARS)
 
 
 def overview_text(report: GradeReport) -> str:
     """The top-level `output`: the total, how the notebook ran, and what still needs a human."""
     if report.status == "error":
         return f"This submission could not be graded: {report.reason}\nScore: 0"
-    lines = [f"Score: {_points(report.score)} / {_points(report.max_score)} (automatic tests)."]
+    lines = [f"Score: {fmt_points(report.score)} / {fmt_points(report.max_score)} (automatic tests)."]
     lines += list(report.notes)
     if report.reason:
         lines.append(report.reason)
@@ -94,8 +109,8 @@ def summary_lines(report: GradeReport) -> list[str]:
     lines += [f"  WARNING: {n}" if n.startswith("WARNING") else f"  note: {n}" for n in report.notes]
     for area, (got, top) in report.area_scores().items():
         mark = "ok " if got == top else "-- "
-        lines.append(f"  {mark}{area:<14}{_points(got):>6} / {_points(top)}")
-    lines.append(f"  {'total':<17}{_points(report.score):>6} / {_points(report.max_score)}")
+        lines.append(f"  {mark}{area:<14}{fmt_points(got):>6} / {fmt_points(top)}")
+    lines.append(f"  {'total':<17}{fmt_points(report.score):>6} / {fmt_points(report.max_score)}")
     for test in report.tests:
         if not test.passed:
             first = test.message.splitlines()[0] if test.message else "failed"
