@@ -56,6 +56,12 @@ def show(value: Any) -> str:
     return f"[{text}{' ...' if flat.size > SHOWN_ENTRIES else ''}]"
 
 
+def show_shaped(value: Any) -> str:
+    """show() plus the array's shape, for the expected/actual excerpts of the feedback."""
+    arr = np.asarray(value)
+    return f"{show(value)}, shape {arr.shape}" if arr.ndim and arr.dtype.kind in "biuf" else show(value)
+
+
 def _resolve(hint: Hint) -> str:
     return hint() if callable(hint) else hint
 
@@ -112,7 +118,7 @@ def close(actual: np.ndarray | float, expected: np.ndarray | float, what: str, t
     if err > tol:
         raise Mismatch(f"{what}: expected {show(expected)}, got {show(actual)} "
                        f"(max relative error {err:.2g}, tolerance {tol:g})",
-                       expected=show(expected), actual=show(actual), hint=_resolve(hint))
+                       expected=show_shaped(expected), actual=show_shaped(actual), hint=_resolve(hint))
 
 
 def equal(actual: np.ndarray, expected: np.ndarray, what: str, hint: Hint = "") -> None:
@@ -120,7 +126,8 @@ def equal(actual: np.ndarray, expected: np.ndarray, what: str, hint: Hint = "") 
     wrong = int(np.sum(actual != expected))
     if wrong:
         raise Mismatch(f"{what}: {wrong} of {expected.size} entries differ: expected {show(expected)}, "
-                       f"got {show(actual)}", expected=show(expected), actual=show(actual), hint=_resolve(hint))
+                       f"got {show(actual)}", expected=show_shaped(expected), actual=show_shaped(actual),
+                       hint=_resolve(hint))
 
 
 def bias_shapes(size: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:

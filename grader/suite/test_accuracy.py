@@ -24,7 +24,7 @@ FIRST_SEED = 1201  # attempt k seeds the student's process with FIRST_SEED + k b
 TUNING = ("The grader trains TwoLayerPerceptron(2, **HYPERPARAMETERS) with your own code: if forward, backward or "
           "update lose points, fix those first; otherwise tune HYPERPARAMETERS (hidden_dim, learning_rate, epochs) "
           "until the training loss falls close to 0.")
-EXAMPLE = "dict(hidden_dim=16, learning_rate=0.5, batch_size=32, epochs=100, tol=0.02)"
+EXAMPLE = "dict(hidden_dim=..., learning_rate=..., batch_size=..., epochs=..., tol=...)"  # no tuned values
 
 
 @dataclass(frozen=True)
