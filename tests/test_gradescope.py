@@ -89,6 +89,13 @@ def test_the_same_sources_give_the_same_zip_and_the_timeout_is_kept(bundle, tmp_
     assert json.loads(zipfile.ZipFile(tmp_path / "short.zip").read("gradescope.json"))["timeout_seconds"] == 300
 
 
+def test_make_gradescope_runs_this_command_and_passes_the_instructors_timeout():
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "-n", "gradescope", "TIMEOUT=900"], capture_output=True, text=True, cwd=paths.ROOT)
+    assert dry.stdout.splitlines()[-1].endswith("-m grader gradescope --out dist/autograder.zip --timeout 900")
+
+
 def test_a_timeout_gradescope_cannot_use_is_refused_with_a_message(tmp_path):
     done = build(tmp_path / "x.zip", "--timeout", "5")
     assert done.returncode == 2 and "--timeout" in done.stderr and "got 5" in done.stderr
