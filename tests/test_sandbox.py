@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -49,7 +50,7 @@ PROBE = """
 import os, resource, socket
 def probe():
     try:
-        socket.create_connection(("10.255.255.1", 80), timeout=1)
+        socket.create_connection(("127.0.0.1", PORT), timeout=1)  # the test's own listener on the host
         network = "reachable"
     except OSError as e:
         network = e.strerror or str(e)
@@ -69,19 +70,31 @@ def probe():
 @needs_bwrap
 def test_the_worker_is_unprivileged_isolated_and_limited(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_TEST_SECRET", "do-not-leak")
-    sub = script(tmp_path, f"CHECKOUT = {str(paths.ROOT)!r}", PROBE)
-    with open_submission(sub, FAST, sandbox="bwrap", data_files=DATA) as student:
+    listener = socket.create_server(("127.0.0.1", 0))  # reachable from the host, so only isolation can hide it
+    port = listener.getsockname()[1]
+    sub = script(tmp_path, f"CHECKOUT = {str(paths.ROOT)!r}\nPORT = {port}", PROBE)
+    with listener, open_submission(sub, FAST, sandbox="bwrap", data_files=DATA) as student:
         assert student.mode == "bwrap" and student.isolated
         got = student.call("probe")
     if os.geteuid() == 0:
         assert got["uid"] >= sandbox.UID_BASE
     assert got["pid"] < 10 and got["caps"] == "0000000000000000"
-    assert got["network"] == "Network is unreachable"
+    assert got["network"] in ("Connection refused", "Network is unreachable")  # a listener on the host is out of reach
     assert got["grader"] is False and got["checkout"] is False
     assert got["cwd"] == sorted(["sub.py", "xordata.pkl"]) and got["data"] == paths.PUBLIC_DATA.read_bytes()[:2].hex()
     assert "work" not in got["root"] and "GRADER_TEST_SECRET" not in got["env"]
     assert got["limits"] == {"AS": FAST.memory_bytes, "CPU": FAST.cpu_seconds + 1, "FSIZE": FAST.file_bytes,
                              "NOFILE": FAST.open_files}
+
+
+@needs_bwrap
+def test_every_call_reports_an_overflow_even_if_the_notebook_silenced_warnings(tmp_path):
+    sub = script(tmp_path, "import numpy as np, warnings\nwarnings.filterwarnings('ignore')\nnp.seterr(all='ignore')",
+                 "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))\nsigmoid(np.array([-1000.0]))")
+    with open_submission(sub, FAST, sandbox="bwrap") as student:
+        for _ in range(2):  # a warning is normally shown once per line: the second call must report it too
+            student.call("sigmoid", np.array([-1000.0, 1000.0]))
+            assert "RuntimeWarning: overflow" in student.last_stderr
 
 
 def test_mode_none_runs_but_says_it_is_not_isolated(tmp_path):
