@@ -87,8 +87,16 @@ def bench_batch() -> list[str]:
     return bench()
 
 
+def bench_grading() -> list[str]:
+    """Grading the reference solution, as a ratio to running its code plainly with python."""
+    from grader.bench_grading import bench_grading as section  # noqa: PLC0415
+
+    return section()
+
+
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("sandbox", bench_sandbox),
+    ("grading", bench_grading),
     ("batch", bench_batch),
 ]
 
