@@ -284,7 +284,8 @@ def test_a_batch_gives_every_student_a_row_and_a_rerun_skips_them(fake_class, tm
         "alice": ("graded", "25", "20"), "bob": ("graded", "5", "0"), "carol": ("timeout", "0", "0"),
         "dave": ("error", "0", "0"), "erin": ("graded", "25", "20")}
     assert (first.graded, first.reused) == (5, 0) and processes_with(f"marker-{tmp_path.name}") == []
-    assert (tmp_path / "out" / "carol" / "results.json").exists()
+    assert {p.name for p in (tmp_path / "out" / "carol").iterdir()} == {"results.json", "feedback.html",
+                                                                         "feedback_ta.html"}
     assert "| README.txt | not a notebook" in (tmp_path / "out" / "summary.md").read_text()
     (folder / "bob.ipynb").write_text("ok now")
     log = io.StringIO()

@@ -202,6 +202,8 @@ def test_a_whole_class_is_graded_in_one_command(tmp_path):
     assert got == expected
     assert processes_with(marker) == [] and processes_with(str(tmp_path)) == []
 
+    for student in ("correct0_student", "hostile_hang", "png"):
+        assert {"results.json", "feedback.html", "feedback_ta.html"} <= {p.name for p in (out / student).iterdir()}
     forged = json.loads((out / "hostile_forge" / "results.json").read_text())
     assert forged["score"] == 0 and not (out / "results.json").exists()
     assert book["twice"]["file"] == "twice_404_907_backprop-1.ipynb"
