@@ -30,8 +30,8 @@ grade: $(STAMP)
 	$(PY) -m grader grade "$(SUBMISSION)" --out "$(OUT)"
 
 grade-all: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n]"; exit 2; }
-	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS))
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n] [FORCE=1]"; exit 2; }
+	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
 
 check: $(STAMP)
 	$(PY) -m grader check "$(NOTEBOOK)"
