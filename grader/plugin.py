@@ -7,11 +7,13 @@ scored TestResult with a message for the student.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from grader import checks
 from grader.errors import ConfigError, StudentError, WorkerDied
 from grader.results import TestResult, TrainedModel
 from grader.rubric import Rubric
@@ -24,6 +26,13 @@ def record_model(model: TrainedModel) -> None:
     """Called by the accuracy tests: keep the grader-trained model for the feedback pictures."""
     if _current is not None:
         _current.model = model
+
+
+def input_salt(rubric: Rubric) -> int | None:
+    """A secret derived from the hidden seed: real grading draws the public tests' inputs with it."""
+    if rubric.hidden_seed is None:
+        return None
+    return int.from_bytes(hashlib.sha256(f"test inputs {rubric.hidden_seed}".encode()).digest()[:8], "big")
 
 
 def test_name(item: pytest.Item) -> str:
@@ -70,6 +79,7 @@ class GradingPlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         global _current
         _current = self
+        checks.set_input_salt(input_salt(self.rubric) if self.hidden_data is not None else None)
         for line in ("points(n): default points of a grading test (the rubric may override)",
                      "area(id): the rubric area a grading test belongs to",
                      "public: students may run this test with the self-check"):
@@ -78,6 +88,7 @@ class GradingPlugin:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         global _current
         _current = None
+        checks.set_input_salt(None)
 
     def _is_public(self, name: str, item: pytest.Item) -> bool:
         if self.rubric.public is not None:

@@ -22,7 +22,7 @@ GRADIENTS = ("dW1", "db1", "dW2", "db2")
 
 def case() -> tuple[oracle.Params, np.ndarray, np.ndarray]:
     """Weights, X and y with every hidden pre-activation away from relu's kink (redrawn until so)."""
-    rng = np.random.default_rng(SEED)
+    rng = checks.input_rng(SEED)
     while True:
         params, X = oracle.random_params(rng, 2, HIDDEN), rng.normal(size=(N, 2))
         if oracle.away_from_kink(params, X):

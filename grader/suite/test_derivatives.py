@@ -16,7 +16,7 @@ KINK_GAP = 0.1  # inputs of relu_derivative keep this distance from 0, where rel
 
 def inputs(seed: int) -> np.ndarray:
     """A (3, 4) array of pre-activations of either sign, none within KINK_GAP of 0."""
-    rng = np.random.default_rng(seed)
+    rng = checks.input_rng(seed)
     return rng.uniform(KINK_GAP, 4.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))
 
 

@@ -24,7 +24,7 @@ def written_out(params: oracle.Params, X: np.ndarray) -> dict[str, np.ndarray]:
 
 def run_forward(student, name: str) -> tuple[np.ndarray, np.ndarray]:
     """The student's and the grader's value of one output of forward_pass(X), for weights the grader set."""
-    rng = np.random.default_rng(SEED)
+    rng = checks.input_rng(SEED)
     params = oracle.random_params(rng, 2, HIDDEN)
     X = rng.normal(size=(N, 2))
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)

@@ -15,7 +15,7 @@ LARGE = np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -999.0], [1000.0, 9
 
 
 def logits(seed: int, shape: tuple[int, int]) -> np.ndarray:
-    return 3.0 * np.random.default_rng(seed).normal(size=shape)
+    return 3.0 * checks.input_rng(seed).normal(size=shape)
 
 
 @pytest.mark.points(2)

@@ -16,7 +16,7 @@ N, K = 5, 3
 
 def case(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Logits a (N, K) and one-hot targets t (N, K)."""
-    rng = np.random.default_rng(seed)
+    rng = checks.input_rng(seed)
     return 2.0 * rng.normal(size=(N, K)), np.eye(K)[rng.integers(0, K, size=N)]
 
 

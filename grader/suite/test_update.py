@@ -17,7 +17,7 @@ SEED = 901
 
 
 def check_step(student, names: tuple[str, ...]) -> None:
-    rng = np.random.default_rng(SEED)
+    rng = checks.input_rng(SEED)
     params, grads = oracle.random_params(rng, 2, HIDDEN), oracle.random_params(rng, 2, HIDDEN)
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params, learning_rate=LEARNING_RATE)
     model.set("learning_rate", LEARNING_RATE)
