@@ -25,6 +25,7 @@ TUNING = ("The grader trains TwoLayerPerceptron(2, **HYPERPARAMETERS) with your 
           "update lose points, fix those first; otherwise tune HYPERPARAMETERS (hidden_dim, learning_rate, epochs) "
           "until the training loss falls close to 0.")
 EXAMPLE = "dict(hidden_dim=..., learning_rate=..., batch_size=..., epochs=..., tol=...)"  # no tuned values
+HYPERPARAMETER_KEYS = ("hidden_dim", "learning_rate", "batch_size", "epochs", "tol")
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,20 @@ class Outcome:
 
 
 def hyperparameters(student) -> dict[str, Any]:
+    """The student's HYPERPARAMETERS: only the documented keys, each a number (nothing else reaches the grader's call)."""
     value = student.get("HYPERPARAMETERS")
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise checks.Mismatch(f"HYPERPARAMETERS: expected a dict such as {EXAMPLE}, got {checks.describe(value)}",
                               expected=f"a dict such as {EXAMPLE}", actual=checks.describe(value))
+    unknown = sorted(set(value) - set(HYPERPARAMETER_KEYS))
+    if unknown:
+        raise checks.Mismatch(f"HYPERPARAMETERS has keys the grader does not use: {', '.join(unknown)}; keep only "
+                              f"{', '.join(HYPERPARAMETER_KEYS)}", expected=f"a dict such as {EXAMPLE}",
+                              actual=f"extra keys {', '.join(unknown)}")
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise checks.Mismatch(f"HYPERPARAMETERS[{key!r}]: expected a number, got {checks.describe(number)}",
+                                  expected="a number", actual=checks.describe(number))
     return value
 
 
