@@ -55,6 +55,14 @@ class Remote:
         msg = {"op": "set", "handle": self.handle, "name": attr, "value": encode(value, blobs)}
         self._student._send(msg, blobs, f"setting {self.type_name}.{attr}", None)
 
+    def stub(self, method: str, value: Any) -> None:
+        """Make `method` return `value` whatever it is called with (the grader's own answer), so a test of another
+        method that calls it does not depend on it."""
+        self._check()
+        blobs: list[bytes] = []
+        msg = {"op": "set", "handle": self.handle, "name": method, "value": encode(value, blobs), "as_method": True}
+        self._student._send(msg, blobs, f"replacing {self.type_name}.{method}", None)
+
     def __repr__(self) -> str:
         return f"<Remote {self.type_name} #{self.handle}>"
 
@@ -229,7 +237,14 @@ class Student:
         return self._invoke({"op": "call", "name": name}, args, kwargs, f"`{name}`", _timeout)
 
     def new(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Remote:
-        reply = self._invoke({"op": "new", "name": name}, args, kwargs, f"`{name}`", _timeout, raw=True)
+        return self._remote(self._invoke({"op": "new", "name": name}, args, kwargs, f"`{name}`", _timeout, raw=True))
+
+    def new_bare(self, name: str, _timeout: float | None = None, **attributes: Any) -> Remote:
+        """An instance of class `name` made without running its __init__, with `attributes` set on it."""
+        msg = {"op": "new", "name": name, "bare": True}
+        return self._remote(self._invoke(msg, (), attributes, f"`{name}`", _timeout, raw=True))
+
+    def _remote(self, reply: dict) -> Remote:
         handle, type_name = reply.get("handle"), reply.get("type")
         if type(handle) is not int or type(type_name) is not str:
             raise ProtocolError("the worker's answer to `new` has no valid handle")

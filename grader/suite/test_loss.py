@@ -17,11 +17,13 @@ pytestmark = pytest.mark.area("loss")
 HIDDEN, N = 5, 20
 SATURATING_SCALE = 200.0  # weights this large push most logits past ±37, where sigmoid rounds to exactly 0 or 1
 COIN_FLIP = math.log(2.0)  # the loss of predicting 0.5 everywhere
-SATURATED_SEED = 708  # its weights and points round half the probabilities to exactly 1.0 and half to exactly 0.0
+SATURATED_SEED = 708
+MAX_DRAWS = 1000  # inputs are redrawn until they have the property a test needs
 
 
 def student_loss(student, params: oracle.Params, X: np.ndarray, y: np.ndarray, what: str) -> tuple[float, object]:
     model = checks.new_model(student, seed=701, hidden_dim=HIDDEN, params=params)
+    checks.isolate_forward(model, params, X)
     raw = model.call("cross_entropy_loss", X, y)
     return checks.as_float(raw, what), raw
 
@@ -30,7 +32,7 @@ def student_loss(student, params: oracle.Params, X: np.ndarray, y: np.ndarray, w
 @pytest.mark.public
 def test_loss_matches_log_loss(student):
     """matches sklearn.metrics.log_loss"""
-    rng = np.random.default_rng(702)
+    rng = checks.input_rng(702)
     params, X, y = oracle.random_params(rng, 2, HIDDEN), rng.normal(size=(N, 2)), rng.integers(0, 2, size=N)
     what = f"cross_entropy_loss(X, y) for X of shape {X.shape}"
     got, raw = student_loss(student, params, X, y, what)
@@ -38,12 +40,22 @@ def test_loss_matches_log_loss(student):
     checks.close(got, expected, what, hint=partial(hints.loss_hint, raw, expected, N))
 
 
+def saturated_case() -> tuple[oracle.Params, np.ndarray]:
+    """Huge weights and points, redrawn until some probabilities round to exactly 1.0 and some to exactly 0.0."""
+    rng = checks.input_rng(SATURATED_SEED)
+    for _ in range(MAX_DRAWS):
+        params, X = oracle.random_params(rng, 2, HIDDEN, scale=SATURATING_SCALE), rng.normal(size=(N, 2))
+        a2 = oracle.forward(params, X)["A2"]
+        if np.any(a2 == 1.0) and np.any(a2 == 0.0):
+            return params, X
+    raise RuntimeError("no saturated case found: raise SATURATING_SCALE")
+
+
 @pytest.mark.points(4)
 @pytest.mark.public
 def test_loss_finite_when_saturated(student):
     """finite on saturated outputs"""
-    rng = np.random.default_rng(SATURATED_SEED)
-    params, X = oracle.random_params(rng, 2, HIDDEN, scale=SATURATING_SCALE), rng.normal(size=(N, 2))
+    params, X = saturated_case()
     right = oracle.predict(params, X)
     for y, verdict in ((right, "right"), (1 - right, "wrong")):
         what = f"cross_entropy_loss(X, y) when every prediction is saturated and {verdict}"

@@ -14,13 +14,20 @@ pytestmark = pytest.mark.area("predict")
 HIDDEN, N = 5, 40
 SEED = 1001
 WEIGHT_SCALE = 0.5  # small weights keep many logits in (0, 0.5], where thresholding the logit gives other labels
+MAX_DRAWS = 1000
 
 
 def case(student) -> tuple[object, oracle.Params, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(SEED)
-    params = oracle.random_params(rng, 2, HIDDEN, scale=WEIGHT_SCALE)
-    X, y = rng.normal(size=(N, 2)), rng.integers(0, 2, size=N)
-    return checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params), params, X, y
+    rng = checks.input_rng(SEED)
+    for _ in range(MAX_DRAWS):  # redrawn until thresholding the logit and the probability give different labels
+        params = oracle.random_params(rng, 2, HIDDEN, scale=WEIGHT_SCALE)
+        X, y = rng.normal(size=(N, 2)), rng.integers(0, 2, size=N)
+        z = oracle.forward(params, X)["Z2"].ravel()
+        if np.any((z > 0) & (z <= 0.5)) and np.any(z > 0.5) and np.any(z < 0):
+            model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
+            checks.isolate_forward(model, params, X)
+            return model, params, X, y
+    raise RuntimeError("no separating predict case found: change WEIGHT_SCALE")
 
 
 @pytest.mark.points(3)

@@ -28,14 +28,14 @@ EPOCHS = 10  # enough for the grader's hyperparameters to fit XOR
 
 def opposite_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Fresh XOR-distributed points labelled the opposite way to the notebook's data (1 - XOR)."""
-    X, y = sample_xor(n, np.random.default_rng(seed))
+    X, y = sample_xor(n, checks.input_rng(seed))
     return X, 1 - y
 
 
 def run_train(student, X, y, X_val, y_val, *, epochs: int, tol: float,
               finite: bool = True) -> tuple[Any, dict[str, list[float]]]:
     """Train a model built with the grader's hyperparameters and starting weights; returns it and its history."""
-    start = oracle.starting_params(np.random.default_rng(SEED), 2, HIDDEN)
+    start = oracle.starting_params(checks.input_rng(SEED), 2, HIDDEN)
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=start, epochs=epochs, tol=tol)
     what = f"train(X, y, X_val, y_val) with epochs={epochs}, tol={tol:g}"
     return model, as_history(model.call("train", X, y, X_val, y_val), what, finite)
@@ -70,10 +70,17 @@ def check_epochs(history: dict[str, list[float]], expected: int, what: str, why:
 @pytest.mark.points(1)
 @pytest.mark.public
 def test_train_history(student, public_data):
-    """returns a history with one loss per epoch"""
+    """updates the weights and returns a history with one loss per epoch"""
     d = public_data
-    _, history = run_train(student, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=3, tol=0.0)
+    model, history = run_train(student, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=3, tol=0.0)
     check_epochs(history, 3, "train with epochs=3, tol=0", "no loss is below 0, so all 3 epochs run")
+    start = oracle.starting_params(checks.input_rng(SEED), 2, HIDDEN)
+    after = checks.get_params(model, "the model after train", HIDDEN)
+    if all(np.array_equal(np.reshape(after[k], np.shape(start[k])), start[k]) for k in oracle.PARAMS):
+        raise checks.Mismatch("train with epochs=3, tol=0: W1, b1, W2 and b2 are exactly the weights the model "
+                              "started with; train must run mini-batch SGD (forward_pass, backward_prop, "
+                              "update_weights) on each batch", expected="weights changed by training",
+                              actual="the starting weights")
 
 
 @pytest.mark.points(2)
