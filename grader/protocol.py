@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # the largest legitimate reply (a few arrays of a training set) is far smaller
+MAX_JSON_BYTES = 2 * 1024 * 1024  # structure only: arrays travel as blobs, so a reply's JSON stays small
 MAX_DEPTH = 64
 ARRAY_KINDS = frozenset("biufc")  # bool, signed, unsigned, float, complex
 _FRAME = struct.Struct("<Q")
@@ -58,6 +59,8 @@ def encode_value(value: Any, blobs: list[bytes], where: str = "the value", depth
     if type(value) in (int, float):
         return value
     if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
+        if value.dtype.kind == "c":  # JSON has no complex numbers: send it as a 0-d array
+            return {"a": _encode_array(np.asarray(value), blobs, where)}
         return value.item()  # a numpy scalar comes back as a Python number
     if isinstance(value, np.ndarray):
         return {"a": _encode_array(value, blobs, where)}
@@ -144,6 +147,8 @@ def decode_array(blob: bytes | memoryview) -> np.ndarray:
         shape, fortran, dtype = reader(head)
     except (ValueError, KeyError, SyntaxError, TypeError) as e:
         raise ChannelError(f"an array's header cannot be read: {str(e)[:100]}") from None
+    if any(type(d) is not int or d < 0 for d in shape):
+        raise ChannelError(f"an array's shape is not valid: {str(shape)[:100]}")
     if dtype.hasobject or dtype.kind not in ARRAY_KINDS or dtype.fields is not None:
         raise ChannelError(f"an array has the unsupported dtype {dtype}")
     count, offset = math.prod(shape), head.tell()
@@ -169,12 +174,15 @@ def pack(message: dict, blobs: list[bytes] = ()) -> bytes:
     return b"".join([_FRAME.pack(body_len), *parts])
 
 
-def unpack(body: bytes | bytearray | memoryview) -> tuple[dict, list[memoryview]]:
+def unpack(body: bytes | bytearray | memoryview, max_json: int = MAX_JSON_BYTES) -> tuple[dict, list[memoryview]]:
     """The message and blobs of a frame body; raises ChannelError unless the body is exactly well-formed."""
     body = memoryview(body)
     if len(body) < _JSON.size:
         raise ChannelError("a frame is too short")
     (n,) = _JSON.unpack_from(body)
+    if n > max_json:
+        raise ChannelError(f"a message's JSON part of {n} bytes is larger than the limit of {max_json}",
+                           reason="too_large")
     end = _JSON.size + n
     if end > len(body):
         raise ChannelError("a frame's JSON part is cut short")
@@ -216,12 +224,13 @@ def send_frame(fd: int, frame: bytes, deadline: float | None = None) -> None:
         view = view[n:]
 
 
-def receive(fd: int, max_bytes: int = MAX_MESSAGE_BYTES, deadline: float | None = None) -> tuple[dict, list[memoryview]]:
-    """Read one frame. Frames larger than max_bytes are refused before they are read."""
+def receive(fd: int, max_bytes: int = MAX_MESSAGE_BYTES, deadline: float | None = None,
+            max_json: int = MAX_JSON_BYTES) -> tuple[dict, list[memoryview]]:
+    """Read one frame. Frames larger than max_bytes, or JSON parts larger than max_json, are refused unparsed."""
     (size,) = _FRAME.unpack(_read_exact(fd, _FRAME.size, deadline))
     if size > max_bytes:
         raise ChannelError(f"a message of {size} bytes is larger than the limit of {max_bytes}", reason="too_large")
-    return unpack(_read_exact(fd, size, deadline))
+    return unpack(_read_exact(fd, size, deadline), max_json)
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytearray:
