@@ -59,7 +59,8 @@ def overview_text(report: GradeReport) -> str:
         lines.append(report.reason)
     failed = report.notebook.failed if report.notebook else ()
     for cell in failed:
-        what = "hit its time limit" if cell.status == "timeout" else f"raised {cell.error_type}: {cell.message}"
+        error = cell.message if cell.message.startswith(cell.error_type) else f"{cell.error_type}: {cell.message}"
+        what = "hit its time limit" if cell.status == "timeout" else f"raised {error}"
         lines.append(f"While your notebook ran, cell [{cell.index}] {what}")
     for item in report.manual:
         lines.append(f"Graded by hand later (0 of 0 here): {item.title}")
