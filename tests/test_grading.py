@@ -103,6 +103,8 @@ def test_a_single_bug_loses_points_in_exactly_its_areas(reports, variant: Varian
     report = report_of(reports, variant.name)
     assert report.status == "graded"
     assert lost_areas(report) == set(variant.areas), failures(report)
+    if variant.message:
+        assert any(variant.message in t.message for t in report.tests if not t.passed), failures(report)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])

@@ -38,6 +38,27 @@ def test_arrays_keep_dtype_shape_and_are_writable():
         out[...] = 0  # the grader may change what it received
 
 
+def test_a_complex_numpy_scalar_travels_as_a_0d_array():
+    out = roundtrip(np.complex128(1 + 2j))
+    assert isinstance(out, np.ndarray) and out.shape == () and out == 1 + 2j
+
+
+def test_a_json_part_over_the_limit_is_refused_unparsed():
+    body = protocol.pack({"v": [0] * (protocol.MAX_JSON_BYTES // 2 + 1)})[8:]
+    with pytest.raises(ChannelError, match="JSON part") as info:
+        protocol.unpack(body)
+    assert info.value.reason == "too_large"
+    assert protocol.unpack(body, max_json=len(body))[0]["v"][0] == 0  # the worker reads long cell sources
+
+
+def test_an_array_header_with_negative_dimensions_is_refused():
+    good = io.BytesIO()
+    np.save(good, np.zeros((2, 2)), allow_pickle=False)
+    forged = good.getvalue().replace(b"(2, 2)", b"(-2, -2)", 1)
+    with pytest.raises(ChannelError, match="shape"):
+        protocol.decode_array(forged)
+
+
 def test_numpy_scalars_become_python_numbers():
     out = roundtrip([np.float64(1.5), np.int32(7), np.bool_(True), np.float32(0.25)])
     assert out == [1.5, 7, True, 0.25] and [type(x) for x in out] == [float, int, bool, float]

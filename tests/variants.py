@@ -104,6 +104,9 @@ VARIANTS: tuple[Variant, ...] = (
     v("bad_hyperparameters", "HYPERPARAMETERS = dict(hidden_dim=16, learning_rate=0.5,",
       "HYPERPARAMETERS = dict(hidden_dim=16, learning_rate=0.0005,", "accuracy",
       "tune HYPERPARAMETERS"),
+    v("hyperparameters_smuggle_a_grader_option", "epochs=100, tol=0.02)", "epochs=100, tol=0.02, _timeout=1000)",
+      "accuracy", why="only the documented keys reach the grader's call: this one would set its time limit",
+      message="keys the grader does not use: _timeout"),
 )
 
 # Hostile single-bug variants: a function that returns the wrong type, nan, an object, raises, hangs or kills its
@@ -121,6 +124,8 @@ HOSTILE: tuple[Variant, ...] = (
       message="did not finish within"),
     v("kills_its_process", "    s = sigmoid(x)\n    out = s * (1.0 - s)", "    import os\n    os._exit(3)",
       "derivatives", message="process"),
+    v("returns_a_huge_integer", "E = float(-np.sum(t * log_y))", "E = 10 ** 400", "softmax_grad",
+      message="an integer with 401 digits"),
 )
 
 
