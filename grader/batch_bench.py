@@ -7,12 +7,15 @@ work per row is the same as with real grading, and 200 real grades would take ma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from grader import paths
@@ -21,6 +24,7 @@ SPEEDUP_COPIES = 20
 MEMORY_SIZES = (20, 200)
 SPEEDUP_TARGET = 1.7
 MEMORY_TOLERANCE = 0.10
+OTHERS_TOLERANCE = 0.2  # cores other processes may take before the speed-up is flagged as unreliable
 
 
 def make_class(folder: Path, copies: int, source: Path = paths.SOLUTION) -> Path:
@@ -31,13 +35,29 @@ def make_class(folder: Path, copies: int, source: Path = paths.SOLUTION) -> Path
     return folder
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used so far by the whole machine (from /proc/stat) and by our finished children."""
+    busy = 0.0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return busy, usage.ru_utime + usage.ru_stime
+
+
 def run_parent(folder: Path, out: Path, jobs: int, stub: Path | None = None) -> dict:
-    """One batch in a fresh process; returns its .batch/run.json (seconds, statuses, parent_peak_rss_kib)."""
+    """One batch in a fresh process; returns its .batch/run.json (seconds, statuses, parent_peak_rss_kib) plus
+    the cores the batch used and the cores other processes took meanwhile."""
     cmd = [sys.executable, "-m", "grader.batch_bench", "parent", str(folder), str(out), str(jobs)]
     if stub is not None:
         cmd.append(str(stub))
+    (busy0, ours0), started = cpu_seconds(), time.monotonic()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return json.loads((out / ".batch" / "run.json").read_text())
+    (busy1, ours1), wall = cpu_seconds(), time.monotonic() - started
+    stats = json.loads((out / ".batch" / "run.json").read_text())
+    ours, busy = (ours1 - ours0) / wall, (busy1 - busy0) / wall
+    return {**stats, "our_cores": ours, "other_cores": max(0.0, busy - ours)}
 
 
 def speedup(tmp: Path) -> tuple[dict, dict]:
@@ -55,21 +75,26 @@ def load_average() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
+def _cores(run: dict) -> str:
+    return f"the batch used {run['our_cores']:.2f} cores, other processes {run['other_cores']:.2f}"
+
+
 def report_lines(one: dict, two: dict, mem: dict[int, dict], load_before: float) -> list[str]:
     ratio = one["seconds"] / two["seconds"] if two["seconds"] else 0.0
     small, large = (mem[n]["parent_peak_rss_kib"] / 1024 for n in MEMORY_SIZES)
     growth = (large - small) / small if small else 0.0
     cores = os.cpu_count() or 1
-    busy = [f"  WARNING: the machine was busy before the bench (load average {load_before:.1f} on {cores} cores); "
-            "other processes share the cores, so the speed-up is not reliable"] if load_before > cores / 2 else []
+    others = max(one["other_cores"], two["other_cores"])
+    busy = [f"  WARNING: other processes took up to {others:.2f} of the {cores} cores while the bench ran, so the "
+            "speed-up is not a clean measurement"] if others > OTHERS_TOLERANCE else []
     return [
         f"batch: {SPEEDUP_COPIES} copies of the reference solution, {cores} cores, load average {load_before:.1f} "
         f"before, {load_average():.1f} after",
         *busy,
         f"  JOBS=1: {one['seconds']:.1f} s ({one['seconds'] / SPEEDUP_COPIES:.2f} s per submission), "
-        f"statuses {one['statuses']}",
+        f"statuses {one['statuses']}; {_cores(one)}",
         f"  JOBS=2: {two['seconds']:.1f} s, speed-up {ratio:.2f}x "
-        f"({'ok' if ratio >= SPEEDUP_TARGET else 'BELOW'} target {SPEEDUP_TARGET}x on 2 cores)",
+        f"({'ok' if ratio >= SPEEDUP_TARGET else 'BELOW'} target {SPEEDUP_TARGET}x on 2 cores); {_cores(two)}",
         f"  parent peak memory: {MEMORY_SIZES[0]} submissions {small:.1f} MiB, {MEMORY_SIZES[1]} submissions "
         f"{large:.1f} MiB ({growth:+.1%}; {'ok' if abs(growth) <= MEMORY_TOLERANCE else 'ABOVE'} target "
         f"{MEMORY_TOLERANCE:.0%}); real grading of {SPEEDUP_COPIES}: {two['parent_peak_rss_kib'] / 1024:.1f} MiB",
