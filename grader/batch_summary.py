@@ -83,7 +83,7 @@ def _problem_lines(stats: ClassStats, roster: Roster) -> list[str]:
     several = [f for f in roster.files if f.superseded]
     if several:
         lines += ["", "## Students with several files", "", "The newest file was graded (by its time, then by the "
-                  "LMS resubmission number).", "", "| student | graded | not graded |", "|---|---|---|"]
+                  "LMS resubmission number; a notebook wins over a .py file).", "", "| student | graded | not graded |", "|---|---|---|"]
         lines += [f"| {f.student} | {_md(f.file)} | {_md(', '.join(f.superseded))} |" for f in several]
     late = [f.student for f in roster.files if f.late]
     if late:
