@@ -50,8 +50,8 @@ BUGS: dict[str, tuple[str, str, set[str]]] = {
     "derivatives": ("out = s * (1.0 - s)", "out = s * (1.0 + s)", {"derivatives"}),
     "init": ("W1 = self.rng.normal(0.0, np.sqrt(2.0 / input_dim), size=(input_dim, hidden_dim))",
              "W1 = np.zeros((input_dim, hidden_dim))", {"init", "accuracy"}),
-    # predict and loss call the student's own forward_pass, so a forward bug costs them too
-    "forward": ("Z1 = X @ self.W1 + self.b1", "Z1 = X @ self.W1", {"forward", "loss", "predict", "accuracy"}),
+    # loss and predict get the grader's own forward values; accuracy trains the student's whole network
+    "forward": ("Z1 = X @ self.W1 + self.b1", "Z1 = X @ self.W1", {"forward", "accuracy"}),
     "loss": ("loss = float(np.mean(np.logaddexp(0.0, Z2) - y * Z2))",
              "loss = float(np.sum(np.logaddexp(0.0, Z2) - y * Z2))", {"loss"}),
     "backward": ("dZ2 = (A2 - y.reshape(-1, 1)) / n", "dZ2 = (A2 - y.reshape(-1, 1))", {"backward", "accuracy"}),
