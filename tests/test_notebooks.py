@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 
@@ -29,18 +32,21 @@ def centered_difference(f, a: np.ndarray, h: float = 1e-6) -> np.ndarray:
     return grad
 
 
-@pytest.fixture(scope="module")
-def solution_run(tmp_path_factory):
-    import os
-    import shutil
-    work = tmp_path_factory.mktemp("solution")
+def run_beside_the_data(tmp_path_factory, notebook):
+    """Run a notebook's cells in a fresh folder holding the public data, as a student's working directory."""
+    work = tmp_path_factory.mktemp(notebook.parent.name)
     shutil.copy(paths.PUBLIC_DATA, work / paths.DATA_NAME)
     old = os.getcwd()
     os.chdir(work)
     try:
-        return run_cells(paths.SOLUTION)
+        return run_cells(notebook)
     finally:
         os.chdir(old)
+
+
+@pytest.fixture(scope="module")
+def solution_run(tmp_path_factory):
+    return run_beside_the_data(tmp_path_factory, paths.SOLUTION)
 
 
 def test_every_solution_cell_runs(solution_run):
@@ -93,16 +99,7 @@ STUB_METHODS = {
 
 @pytest.fixture(scope="module")
 def skeleton_run(tmp_path_factory):
-    import os
-    import shutil
-    work = tmp_path_factory.mktemp("skeleton")
-    shutil.copy(paths.PUBLIC_DATA, work / paths.DATA_NAME)
-    old = os.getcwd()
-    os.chdir(work)
-    try:
-        return run_cells(paths.SKELETON)
-    finally:
-        os.chdir(old)
+    return run_beside_the_data(tmp_path_factory, paths.SKELETON)
 
 
 def test_skeleton_cells_fail_only_with_not_implemented(skeleton_run):
