@@ -66,9 +66,12 @@ def _notes(live, plugin: GradingPlugin, submission: Submission) -> tuple[str, ..
         notes.insert(0, "WARNING: this submission ran WITHOUT the bubblewrap sandbox (--sandbox none): "
                         "it was not isolated from this machine")
     if plugin.restarts:
-        notes.append(f"the notebook's process died during grading and was restarted {plugin.restarts} time(s)")
+        notes.append(f"the notebook's process died during grading and was restarted "
+                     f"{'once' if plugin.restarts == 1 else f'{plugin.restarts} times'}")
     if plugin.model is not None:
-        notes.append(f"the grader trained your model {plugin.model.attempts_used} time(s) for the accuracy tests")
+        n = plugin.model.attempts_used
+        notes.append(f"for the accuracy tests the grader trained your model {'once' if n == 1 else f'{n} times'}"
+                     + ("" if n == 1 else " (seeded attempts; the best one counts)"))
     return tuple(notes)
 
 
