@@ -24,19 +24,21 @@ from grader.batch_inputs import Roster, StudentFile, discover, open_class
 from grader.batch_progress import Progress, clock
 from grader.batch_run import Finished, Job, run_jobs
 from grader.batch_summary import write_summaries
+from grader.batch_worker import GradeTask, warm_up
 from grader.limits import Limits
 from grader.names import compile_patterns
 from grader.results import GradeReport
 
 STARTUP_SECONDS = 60.0  # a child's own start-up (imports, sandbox) on a loaded machine
 REQUESTS_BUDGET = 20  # calls into student code that may each run to the request limit before the batch steps in
-WORKER = (sys.executable, "-m", "grader.batch_worker")
+WORKER = (sys.executable, "-m", "grader.batch_worker")  # a child as a fresh interpreter: BatchOptions(worker=WORKER)
 MAX_LISTED = 10
 
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """What `grade-all` was asked to do. worker: the child command (tests and the bench substitute their own)."""
+    """What `grade-all` was asked to do. worker: None to fork each child from this warmed-up process, or a command
+    to exec instead (tests substitute a fake grader this way)."""
 
     source: Path
     out: Path
@@ -46,7 +48,7 @@ class BatchOptions:
     force: bool = False
     sandbox: str = "auto"
     timeout: float | None = None
-    worker: tuple[str, ...] = WORKER
+    worker: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,11 +131,12 @@ def plan(roster: Roster, out: Path, suffix: str, force: bool) -> tuple[dict[str,
 
 def _job(p: _Pending, opts: BatchOptions) -> Job:
     p.row.unlink(missing_ok=True)
-    argv = [*opts.worker, str(p.file.path.resolve()), "--student", p.file.student, "--file", p.file.file,
-            "--key", p.key, "--out", str(p.out_dir), "--row", str(p.row), "--sandbox", opts.sandbox]
-    if opts.rubric:
-        argv += ["--rubric", str(opts.rubric.resolve())]
-    return Job(p.file.student, tuple(argv), p.row.parent.parent / "logs" / f"{p.file.student}.log")
+    task = GradeTask(p.file.path.resolve(), p.file.student, p.file.file, p.key, p.out_dir, p.row,
+                     opts.rubric.resolve() if opts.rubric else None, opts.sandbox)
+    log = p.row.parent.parent / "logs" / f"{p.file.student}.log"
+    if opts.worker:
+        return Job(p.file.student, log, argv=(*opts.worker, *task.argv()))
+    return Job(p.file.student, log, target=task)
 
 
 def _failure_row(p: _Pending, done: Finished, timeout: float) -> Row:
@@ -225,6 +228,8 @@ def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book
         book.add(row)
         progress.advance(describe(row))
 
+    if opts.worker is None:
+        warm_up(opts.rubric)
     progress.start()
     try:
         run_jobs((_job(p, opts) for p in todo), workers=jobs, timeout=timeout, on_done=on_done,

@@ -1,6 +1,7 @@
 """Run one child process per submission, at most `workers` at a time, each bounded by a wall-clock timeout.
 
-Each child gets its own session (so a kill reaches its whole process group) and dies with the batch
+A job is either a command (exec'd) or a Python callable (run in a child forked from this process, so it starts
+with whatever the parent has imported). Each child gets its own session (so a kill reaches its whole process group) and dies with the batch
 (PR_SET_PDEATHSIG). The batch process makes itself a child subreaper, so anything a submission forks and detaches
 (setsid, double fork) is re-parented to the batch and killed: no process outlives its row.
 """
@@ -13,10 +14,10 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NoReturn, Protocol
 
 POLL_SECONDS = 0.05
 SWEEP_SECONDS = 0.5  # scanning /proc for orphans costs about a millisecond per hundred processes
@@ -25,13 +26,18 @@ PR_SET_CHILD_SUBREAPER = 36
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+EX_SOFTWARE = 70  # a forked child whose callable raised
+
+
 @dataclass(frozen=True)
 class Job:
-    """One child to run: `argv`, with stdout and stderr going to `log`."""
+    """One child to run, with stdout and stderr going to `log`: the command `argv`, or else `target()` in a forked
+    child, whose return value is the exit code."""
 
     name: str
-    argv: tuple[str, ...]
     log: Path
+    argv: tuple[str, ...] = ()
+    target: Callable[[], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,11 +125,72 @@ class Reaper:
             time.sleep(POLL_SECONDS)
 
 
+class _Child(Protocol):
+    pid: int
+
+    def wait(self) -> int: ...
+
+
+class _Forked:
+    """A forked child, with Popen's pid and wait()."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def wait(self) -> int:
+        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+
+def _fork(job: Job, cwd: Path) -> _Forked:
+    """Run job.target in a forked child: its own session, dying with the batch, writing to the job's log."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # or the child would write the parent's pending output into its log
+    log = os.open(job.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _forked_child(job, log, cwd, parent)
+    os.close(log)
+    return _Forked(pid)
+
+
+def _forked_child(job: Job, log: int, cwd: Path, parent: int) -> NoReturn:
+    code = EX_SOFTWARE
+    try:
+        os.setsid()
+        _die_with_parent()
+        if os.getppid() != parent:  # the batch died before the death signal was armed
+            os._exit(EX_SOFTWARE)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # the parent's streams may not be its fds (pytest)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        os.chdir(cwd)
+        os.environ.update({name: "1" for name in THREAD_VARS})
+        code = job.target()  # type: ignore[misc]
+    except BaseException:  # noqa: BLE001 - whatever happens, the child must end here, never return to the batch
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
 class _Running:
     def __init__(self, job: Job, timeout: float, env: dict[str, str], cwd: Path) -> None:
         self.job, self.started = job, time.monotonic()
         self.deadline = self.started + timeout
         job.log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc: _Child
+        if job.target is not None:
+            self.proc = _fork(job, cwd)
+            return
         with open(job.log, "wb") as log:
             self.proc = subprocess.Popen(job.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          cwd=cwd, env=env, start_new_session=True, preexec_fn=_die_with_parent)

@@ -248,15 +248,45 @@ def test_the_pool_kills_timeouts_and_detached_grandchildren(tmp_path):
     detach = ("import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import signal, time; "
               "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)', sys.argv[1]], "
               "start_new_session=True)")
-    jobs = [Job("hang", (sys.executable, "-c", "import time; time.sleep(300)", marker), tmp_path / "hang.log"),
-            Job("crash", (sys.executable, "-c", "import os; os._exit(7)"), tmp_path / "crash.log"),
-            Job("detach", (sys.executable, "-c", detach, marker), tmp_path / "detach.log")]
+    jobs = [Job("hang", tmp_path / "hang.log", argv=(sys.executable, "-c", "import time; time.sleep(300)", marker)),
+            Job("crash", tmp_path / "crash.log", argv=(sys.executable, "-c", "import os; os._exit(7)")),
+            Job("detach", tmp_path / "detach.log", argv=(sys.executable, "-c", detach, marker))]
     done = []
     started = time.monotonic()
     run_jobs(jobs, workers=3, timeout=2.0, on_done=done.append, cwd=tmp_path)
     ends = {d.job.name: (d.exit_code, d.timed_out) for d in done}
     assert ends == {"hang": (-signal.SIGKILL, True), "crash": (7, False), "detach": (0, False)}
     assert time.monotonic() - started < 10
+    assert processes_with(marker) == []
+
+
+def _sleep_forever() -> int:
+    time.sleep(300)
+    return 0
+
+
+def _raise() -> int:
+    print("about to fail")
+    raise RuntimeError("a bug in the grader")
+
+
+def _detach(marker: str) -> int:
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
+    subprocess.Popen([sys.executable, "-c", code, marker], start_new_session=True)
+    return 5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, process groups and /proc are Linux's")
+def test_forked_children_end_in_their_own_process_whatever_they_do(tmp_path):
+    marker = f"fork-marker-{os.getpid()}-{time.time_ns()}"
+    jobs = [Job("hang", tmp_path / "hang.log", target=_sleep_forever),
+            Job("bug", tmp_path / "bug.log", target=_raise),
+            Job("detach", tmp_path / "detach.log", target=lambda: _detach(marker))]
+    done = []
+    run_jobs(jobs, workers=3, timeout=2.0, on_done=done.append, cwd=tmp_path)
+    ends = {d.job.name: (d.exit_code, d.timed_out) for d in done}
+    assert ends == {"hang": (-signal.SIGKILL, True), "bug": (70, False), "detach": (5, False)}
+    assert "RuntimeError: a bug in the grader" in (tmp_path / "bug.log").read_text()
     assert processes_with(marker) == []
 
 
