@@ -186,6 +186,8 @@ class Student:
             outcomes.append(outcome)
             if outcome.index in self._skip and not self._closing:
                 self._recover(cells[:pos], deadline)
+        if outcomes and outcomes[-1].status == "timeout" and time.monotonic() >= deadline:
+            timed_out = not self._closing  # the last cell was cut by the notebook's limit, not only its own
         return NotebookRun(tuple(outcomes), seconds=time.monotonic() - start, timed_out=timed_out,
                            notes=tuple(self._notes))
 

@@ -310,3 +310,15 @@ def test_a_sandbox_that_fails_to_start_is_a_sandbox_error_not_a_student_error(tm
     with pytest.raises(SandboxError, match="the sandbox did not start: the notebook's process exited with code 1"):
         student.wait_ready()
     student.close()
+
+
+@pytest.mark.parametrize("cell_seconds, notebook_seconds, whole_notebook", [(5.0, 1.5, True), (1.0, 30.0, False)],
+                         ids=["notebook-limit", "cell-limit"])
+def test_a_hang_in_the_last_cell_counts_as_a_notebook_timeout_only_when_it_used_up_the_notebook(
+        tmp_path, cell_seconds, notebook_seconds, whole_notebook):
+    sub = script(tmp_path, "x = 1", "while True:\n    pass")
+    limits = Limits(cell_seconds=cell_seconds, notebook_seconds=notebook_seconds, request_seconds=5.0)
+    with open_submission(sub, limits) as student:
+        run = student.notebook
+        assert [c.status for c in run.cells] == ["ok", "timeout"] and run.timed_out is whole_notebook
+        assert student.get("x") == 1
