@@ -92,9 +92,11 @@ class _Spawner:
         while True:
             argv, pass_fds, done = self._jobs.get()
             try:
+                # env: a snapshot. Without it the child execs the live environ, which another thread's putenv
+                # (sklearn's import sets variables) can reallocate mid-spawn: execve then fails with EFAULT.
                 done.put((True, subprocess.Popen(argv, pass_fds=pass_fds, stdin=subprocess.DEVNULL,
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                 start_new_session=True)))
+                                                 start_new_session=True, env=dict(os.environ))))
             except BaseException as e:  # handed back to the caller's thread
                 done.put((False, e))
 

@@ -107,7 +107,7 @@ def _run_probe() -> str:
         return f"bubblewrap cannot be prepared: {e}"
     try:
         proc = subprocess.run(plan.argv, pass_fds=plan.pass_fds, capture_output=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=dict(os.environ))  # a snapshot: see process.py
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"bubblewrap cannot be started: {e}"
     finally:
