@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import io
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
-
-import grader.plugin
 from grader import __version__, paths
 from grader.client import open_submission
 from grader.data import hidden_set, public_data
 from grader.errors import GraderError, SubmissionError
 from grader.extract import Submission, read_submission
-from grader.plugin import GradingPlugin
 from grader.results import GradeReport, ManualItem, TestResult
 from grader.rubric import Rubric, load_rubric
+
+if TYPE_CHECKING:
+    from grader.plugin import GradingPlugin
 
 SUITE_DIR = Path(__file__).resolve().parent / "suite"
 PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:warnings", "-o", "addopts=", "-o", "console_output_style=classic")
@@ -49,8 +51,12 @@ def error_report(path: Path, student: str, reason: str, rubric: Rubric | None = 
                        max_score=0.0, reason=reason, grader_version=__version__)
 
 
-def run_suite(plugin: GradingPlugin) -> None:
+def run_suite(plugin: "GradingPlugin") -> None:
     """Run the grading suite in-process; pytest's own output is kept and shown only if pytest itself failed."""
+    import pytest  # noqa: PLC0415 - imported after the sandbox started, so the notebook runs meanwhile
+
+    import grader.plugin  # noqa: PLC0415
+
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
         code = pytest.main([str(SUITE_DIR), "--rootdir", str(SUITE_DIR), *PYTEST_ARGS],
@@ -60,7 +66,7 @@ def run_suite(plugin: GradingPlugin) -> None:
                           f"{captured.getvalue()[-3000:]}")
 
 
-def _notes(live, plugin: GradingPlugin, submission: Submission) -> tuple[str, ...]:
+def _notes(live, plugin: "GradingPlugin", submission: Submission) -> tuple[str, ...]:
     notes = list(submission.notes)
     if not live.isolated:
         notes.insert(0, "WARNING: this submission ran WITHOUT the bubblewrap sandbox (--sandbox none): "
@@ -73,6 +79,12 @@ def _notes(live, plugin: GradingPlugin, submission: Submission) -> tuple[str, ..
         notes.append(f"for the accuracy tests the grader trained your model {'once' if n == 1 else f'{n} times'}"
                      + ("" if n == 1 else " (seeded attempts; the best one counts)"))
     return tuple(notes)
+
+
+def _prewarm_pictures() -> None:
+    """Import the feedback pictures' libraries while the sandbox runs the notebook: the grader only waits then."""
+    threading.Thread(target=importlib.import_module, args=("grader.pictures",), daemon=True,
+                     name="prewarm-pictures").start()
 
 
 def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox: str = "auto",
@@ -88,6 +100,10 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
     hidden = None if public_only else hidden_set(rubric)
     with open_submission(submission, rubric.limits, sandbox=sandbox,
                          data_files={paths.DATA_NAME: paths.PUBLIC_DATA}) as live:
+        if not public_only:
+            _prewarm_pictures()
+        from grader.plugin import GradingPlugin  # noqa: PLC0415 - pytest loads after the sandbox has started
+
         plugin = GradingPlugin(live, rubric, public_only=public_only, public_data=public_data(), hidden_data=hidden)
         run_suite(plugin)
         notebook, mode, notes = live.notebook, live.mode, _notes(live, plugin, submission)
