@@ -105,11 +105,11 @@ def run_task(task: GradeTask) -> int:
     try:
         report = grade_submission(task.path, rubric=rubric, sandbox=task.sandbox, student=task.student)
     except GraderError as exc:  # the grader could not work (sandbox, suite): not the student's fault, so retry later
-        report, cacheable = error_report(task.path, task.student, f"the grader failed: {exc}", rubric), False
+        report, cacheable = error_report(task.path, task.student, f"the grader failed: {exc}"), False
     except Exception as exc:  # noqa: BLE001 - a grader bug must cost one row, not the batch
         traceback.print_exc()
         reason = f"the grader failed with {type(exc).__name__}: {exc}"
-        report, cacheable = error_report(task.path, task.student, reason, rubric), False
+        report, cacheable = error_report(task.path, task.student, reason), False
     write_outputs(report, task.out, rubric)
     row = row_from_report(report, file=task.file, key=task.key, cacheable=cacheable)
     write_atomic(task.row, row_to_json(row) + "\n")

@@ -8,11 +8,12 @@ biases (1, H) for (H,), labels (n, 1) for (n,), and a 0-d array for a float.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from grader import oracle
+from grader import hints, oracle
 from grader.errors import StudentError
 
 SHOWN_ENTRIES = 6  # how many entries of an array a message shows
@@ -202,6 +203,24 @@ def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: 
 
 
 OVERFLOW_WARNING = "RuntimeWarning: overflow"
+
+
+def call_array(student: Any, name: str, x: np.ndarray, arg: str = "x", hint: Hint = "") -> tuple[np.ndarray, str]:
+    """Call the student's one-argument `name` on x; returns the result, checked to be an array shaped like x, and
+    the words that describe the call in messages."""
+    what = f"{name}({arg}) for {arg} of shape {x.shape}"
+    return as_array(student.call(name, x), what, x.shape, hint=hint), what
+
+
+def check_stable(student: Any, name: str, large: np.ndarray, expected: np.ndarray, hint_text: str) -> None:
+    """`name` at logits of +-1000: the right values, and no overflow on the way there."""
+    what = f"{name}(x) for x = {large.tolist()}"
+    raw = student.call(name, large)
+    stderr = call_stderr(student)
+    hint = partial(hints.unstable_hint, raw, name)
+    got = as_array(raw, what, large.shape, hint=hint)
+    close(got, expected, what, hint=hint)
+    no_overflow(stderr, what, hint_text)
 
 
 def call_stderr(student: Any) -> str:

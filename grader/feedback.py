@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.report import (  # noqa: F401 - test_output_text and TEXT_CHARS are part of this module's API
-    EXCERPT_CHARS, TEXT_CHARS, excerpt as _excerpt, fmt_points, tail as _tail, test_output_text)
+from grader.report import excerpt as _excerpt, fmt_points, tail as _tail
 from grader.results import CellOutcome, GradeReport, TestResult
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ def manual_items(submission: Submission) -> tuple[ManualItem, ...]:
     return tuple(items)
 
 
-def error_report(path: Path, student: str, reason: str, rubric: Rubric | None = None) -> GradeReport:
+def error_report(path: Path, student: str, reason: str) -> GradeReport:
     """Score 0 with the reason: for a submission that could not be graded at all."""
     return GradeReport(student=student, submission=path.name, sha256=_file_sha256(path), status="error", score=0.0,
                        max_score=0.0, reason=reason, grader_version=__version__)
@@ -96,7 +96,7 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
     try:
         submission = read_submission(path)
     except SubmissionError as exc:
-        return error_report(path, name, str(exc), rubric)
+        return error_report(path, name, str(exc))
     hidden = None if public_only else hidden_set(rubric)
     with open_submission(submission, rubric.limits, sandbox=sandbox,
                          data_files={paths.DATA_NAME: paths.PUBLIC_DATA}) as live:

@@ -173,7 +173,7 @@ def grade_results(settings: Settings, grade: Callable) -> dict:
     rubric = load_rubric()
     found = find_submission(settings.submission_dir)
     if found.path is None:
-        report = error_report(settings.submission_dir, "submission", found.problem, rubric)
+        report = error_report(settings.submission_dir, "submission", found.problem)
         return results_dict(report)
     limits, factor = fit_limits(rubric.limits, settings.timeout_seconds)
     report = grade(found.path, rubric=replace(rubric, limits=limits), student=found.path.stem)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from grader import feedback, pictures
+from grader import report as text_report  # as a module: a bare test_output_text would be collected as a test
 from grader.data import hidden_set
 from grader.feedback import draw_pictures, render_feedback, write_feedback
 from grader.results import CellOutcome, GradeReport, ManualItem, NotebookRun, TrainedModel
@@ -97,7 +98,7 @@ def drawn():
 # --- text for results.json and the terminal ---------------------------------------------------------------------
 
 def test_output_text_of_a_failed_test_has_message_values_hint_and_traceback():
-    text = feedback.test_output_text(LOST)
+    text = text_report.test_output_text(LOST)
     assert text.startswith("dW1 differs from centered finite differences")
     assert "expected: shape (2, 16): [[0.1 0.2 ...]]" in text and "got:      shape (2, 16): [[0.2 0.4" in text
     assert "hint: Divide by the batch size: the mean loss." in text
@@ -107,13 +108,13 @@ def test_output_text_of_a_failed_test_has_message_values_hint_and_traceback():
 def test_output_text_keeps_the_hint_when_the_traceback_is_huge():
     long = Result("loss: finite", "loss", 0, 5, False, message="NaN", hint="Clip the probabilities.",
                       traceback="\n".join(f'  File "<cell 9>", line {i}' for i in range(5000)))
-    text = feedback.test_output_text(long)
-    assert "hint: Clip the probabilities." in text and len(text) <= feedback.TEXT_CHARS + 100
+    text = text_report.test_output_text(long)
+    assert "hint: Clip the probabilities." in text and len(text) <= text_report.TEXT_CHARS + 100
     assert "line 4999" in text and "line 10\n" not in text  # the end of a traceback is where the error is
 
 
 def test_output_text_of_a_passed_test():
-    assert feedback.test_output_text(KEPT) == "passed"
+    assert text_report.test_output_text(KEPT) == "passed"
 
 
 # --- what the page shows ----------------------------------------------------------------------------------------

@@ -10,13 +10,12 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from grader import paths, protocol
+from grader import paths
 from grader.client import open_submission
 from grader.errors import ProtocolError, StudentError, StudentTimeout, Unsendable, WorkerDied
-from grader.limits import GIB, Limits
+from grader.limits import Limits
 from grader.sandbox import probe_bwrap
 
 BWRAP_PROBLEM = probe_bwrap()

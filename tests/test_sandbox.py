@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from grader import paths, sandbox
-from grader.layout import traversable
 from grader.client import Student, open_submission
 from grader.errors import MissingName, SandboxError, StudentError, Unsendable, WorkerDied
 from grader.limits import Limits
