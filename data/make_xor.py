@@ -1,7 +1,7 @@
 """Regenerate data/xordata.pkl, the public XOR data, deterministically.
 
 Usage: python data/make_xor.py [--out PATH]
-The distribution is documented in grader/xor.py and in the README.
+The distribution is documented in grader/backprop/xor.py and in the README.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from grader.xor import make_dataset
+from grader.backprop.xor import make_dataset
 
 PUBLIC_SEED = 20261126
 PICKLE_PROTOCOL = 4  # fixed so the committed bytes do not change with the Python version

@@ -1,4 +1,4 @@
-"""Batch grading (grader/batch*.py): class input, the process pool, the gradebook, the summaries, reruns.
+"""Batch grading (grader/batch/): class input, the process pool, the gradebook, the summaries, reruns.
 
 These tests use a fake grading worker (a short script) so they run in seconds; tests/test_batch_class.py grades
 a real class end to end.
@@ -20,23 +20,23 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import BatchOptions, grade_class
-from grader.batch_book import Row, State, gradebook_csv, row_from_json, row_from_report, row_to_json
-from grader.batch_inputs import BatchInputError, discover, extract_zip, open_class, wrapper_depth
-from grader.batch_progress import Progress, clock
-from grader.batch_run import Job, run_jobs
-from grader.batch_summary import histogram, summary_markdown, summary_png
-from grader.results import GradeReport
-from grader.results import TestResult as Result
+from grader.batch.grade_all import BatchOptions, grade_class
+from grader.batch.book import Row, State, gradebook_csv, row_from_json, row_from_report, row_to_json
+from grader.batch.inputs import BatchInputError, discover, extract_zip, open_class, wrapper_depth
+from grader.batch.progress import Progress, clock
+from grader.batch.pool import Job, run_jobs
+from grader.batch.summary import histogram, summary_markdown, summary_png
+from grader.grading.results import GradeReport
+from grader.grading.results import TestResult as Result
 
 AREAS = ("softmax", "backward")
 FAKE_WORKER = textwrap.dedent('''
-    """A stand-in for grader.batch_worker: the submission's text says what to do."""
+    """A stand-in for grader.batch.worker: the submission's text says what to do."""
     import argparse, os, subprocess, sys, time
     from pathlib import Path
-    from grader.batch_book import row_from_report, row_to_json, write_atomic
-    from grader.report import write_results_json
-    from grader.results import GradeReport, TestResult
+    from grader.batch.book import row_from_report, row_to_json, write_atomic
+    from grader.report.text import write_results_json
+    from grader.grading.results import GradeReport, TestResult
 
     p = argparse.ArgumentParser()
     p.add_argument("path", type=Path)
@@ -153,7 +153,7 @@ def test_wrapper_depth_keeps_every_file_below_it():
 def test_a_custom_pattern_skips_files_it_does_not_match(tmp_path):
     for name in ("hw3-alice.ipynb", "bob.ipynb"):
         (tmp_path / name).write_text("{}")
-    from grader.names import compile_patterns
+    from grader.batch.names import compile_patterns
     roster = discover(tmp_path, compile_patterns([r"hw3-(?P<student>\w+)\.ipynb"]))
     assert [f.student for f in roster.files] == ["alice"]
     assert [(s.file, s.reason) for s in roster.skipped] == [("bob.ipynb", "its name does not match a submission "
@@ -356,9 +356,9 @@ def test_a_changed_rubric_regrades_everything(fake_class, tmp_path):
 
 DRIVER = textwrap.dedent('''
     import functools, sys
-    import grader.batch
-    from grader.__main__ import main
-    grader.batch.BatchOptions = functools.partial(grader.batch.BatchOptions, worker=tuple(sys.argv[1:3]))
+    import grader.batch.grade_all
+    from grader.cli import main
+    grader.batch.grade_all.BatchOptions = functools.partial(grader.batch.grade_all.BatchOptions, worker=tuple(sys.argv[1:3]))
     sys.exit(main(sys.argv[3:]))
 ''')
 

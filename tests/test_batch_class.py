@@ -22,7 +22,7 @@ import nbformat
 import pytest
 
 from grader import paths
-from grader.rubric import AREAS
+from grader.grading.rubric import AREAS
 
 ALL_AREAS = frozenset(AREAS)
 BATCH_TIMEOUT = 90  # seconds per submission; the limits below end every hostile notebook well before

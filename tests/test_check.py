@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-import grader.data
-import grader.grade
+import grader.backprop.data
+import grader.backprop
 from grader import paths
-from grader.__main__ import main
-from grader.cli_check import TODO_TIP, all_passed, check_lines
-from grader.results import GradeReport, NotebookRun, CellOutcome
-from grader.results import TestResult as Result  # not collected by pytest as a test class
+from grader.cli import main
+from grader.report.check import TODO_TIP, all_passed, check_lines
+from grader.grading.results import GradeReport, NotebookRun, CellOutcome
+from grader.grading.results import TestResult as Result  # not collected by pytest as a test class
 
 CHECK_SECONDS = 15  # the budget for a complete notebook
 
@@ -53,8 +53,8 @@ def test_check_on_the_solution_passes_quickly_and_never_touches_the_hidden_set(m
     def no_hidden(*args, **kwargs):
         raise AssertionError("the self-check asked for the hidden test set")
 
-    monkeypatch.setattr(grader.grade, "hidden_set", no_hidden)
-    monkeypatch.setattr(grader.data, "hidden_set", no_hidden)
+    monkeypatch.setattr(grader.backprop, "hidden_set", no_hidden)
+    monkeypatch.setattr(grader.backprop.data, "hidden_set", no_hidden)
     started = time.monotonic()
     code = main(["check", str(paths.SOLUTION)])
     seconds = time.monotonic() - started

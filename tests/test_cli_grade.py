@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from grader import paths
-from grader.__main__ import main
-from grader.rubric import AREAS
+from grader.cli import main
+from grader.grading.rubric import AREAS
 
 pytestmark = pytest.mark.slow
 

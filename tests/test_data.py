@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
 from grader import paths
-from grader.xor import MARGIN, make_dataset
+from grader.backprop.xor import MARGIN, make_dataset
 
 LINEAR_CEILING = 0.62  # "no linear model can fit above about 60%"
 NETWORK_FLOOR = 0.97  # "a 2-layer ReLU network separates it to at least 97%"

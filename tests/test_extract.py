@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from grader.errors import SubmissionError
-from grader.extract import neutralise, read_submission
+from grader.notebook.extract import neutralise, read_submission
 
 HERE = Path(__file__).parent / "submissions"
 

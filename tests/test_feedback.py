@@ -16,14 +16,14 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from grader import feedback, pictures
-from grader import report as text_report  # as a module: a bare test_output_text would be collected as a test
-from grader.data import hidden_set
-from grader.feedback import draw_pictures, render_feedback, write_feedback
-from grader.results import CellOutcome, GradeReport, ManualItem, NotebookRun, TrainedModel
-from grader.results import TestResult as Result  # not collected by pytest as a test class
-from grader.rubric import Rubric
-from grader.xor import sample_xor
+from grader.report import feedback, pictures
+from grader.report import text as text_report  # as a module: a bare test_output_text would be collected as a test
+from grader.backprop.data import hidden_set
+from grader.report.feedback import draw_pictures, render_feedback, write_feedback
+from grader.grading.results import CellOutcome, GradeReport, ManualItem, NotebookRun, TrainedModel
+from grader.grading.results import TestResult as Result  # not collected by pytest as a test class
+from grader.grading.rubric import Rubric
+from grader.backprop.xor import sample_xor
 
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/x.png"><a href="http://evil.example">'
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -21,10 +21,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import gradescope_run, paths
+from grader import paths
+from grader.bundles import gradescope_run
 from grader.errors import ConfigError
-from grader.limits import Limits
-from grader.rubric import load_rubric
+from grader.sandbox.limits import Limits
+from grader.grading.rubric import load_rubric
 from tests.schema_check import assert_gradescope_results
 
 SOLUTION_BUG = ("grad = softmax(a) - t", "grad = softmax(a) + t")  # one bug, in softmax_cross_entropy_grad only
@@ -62,9 +63,9 @@ def pins(text: str) -> dict[str, str]:
 def test_the_bundle_holds_the_grader_rubric_and_public_data_and_nothing_secret_to_students(bundle):
     names = zipfile.ZipFile(bundle).namelist()
     assert {"setup.sh", "run_autograder", "rubric.toml", "constraints.txt", "gradescope.json",
-            f"data/{paths.DATA_NAME}", "grader/__init__.py", "grader/grade.py", "grader/worker.py",
-            "grader/gradescope_run.py"} <= set(names)
-    assert any(n.startswith("grader/suite/test_") for n in names)
+            f"data/{paths.DATA_NAME}", "grader/__init__.py", "grader/grading/grade.py", "grader/sandbox/inside/worker.py",
+            "grader/bundles/gradescope_run.py"} <= set(names)
+    assert any(n.startswith("grader/backprop/suite/test_") for n in names)
     assert not [n for n in names if n.endswith(".ipynb") or n.startswith(("tests/", "solution/", "assignment/"))]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     zf = zipfile.ZipFile(bundle)
@@ -76,7 +77,7 @@ def test_the_scripts_are_executable_and_the_rubric_is_readable_by_root_only(bund
     modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zipfile.ZipFile(bundle).infolist()}
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
     assert modes["rubric.toml"] == 0o600
-    assert modes["grader/grade.py"] == 0o644
+    assert modes["grader/grading/grade.py"] == 0o644
 
 
 def test_the_same_sources_give_the_same_zip_and_the_timeout_is_kept(bundle, tmp_path):
@@ -295,7 +296,7 @@ def test_run_autograder_grades_each_kind_of_submission(source, tmp_path, case):
         assert (results["score"], failed) == (100, [])
         # what the notebook's unprivileged uid may not read: the hidden seed and the hidden tests' code
         assert (source / "rubric.toml").stat().st_mode & 0o777 == 0o600
-        assert (source / "grader" / "suite").stat().st_mode & 0o777 == 0o700
+        assert (source / "grader" / "backprop" / "suite").stat().st_mode & 0o777 == 0o700
     elif case == "skeleton":
         assert results["score"] == 0 and len(failed) == len(results["tests"])
     else:
@@ -318,7 +319,7 @@ def test_setup_sh_self_check_passes_on_the_bundle_and_fails_without_its_data(sou
     env = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(tmp_path), "BACKPROP_GRADER_ROOT": str(source),
            "PYTHONPATH": str(source)}
     (tmp_path / "source").symlink_to(source, target_is_directory=True)
-    check = [sys.executable, "-m", "grader.gradescope_run", "--check"]
+    check = [sys.executable, "-m", "grader.bundles.gradescope_run", "--check"]
     done = subprocess.run(check, env=env, capture_output=True, text=True, cwd="/")
     assert done.returncode == 0, done.stderr
     assert "time limit 600 s" in done.stdout and "sandbox: " in done.stdout

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import hints, paths
-from grader.grade import grade_submission
-from grader.results import GradeReport
-from grader.rubric import AREAS, Rubric, load_rubric
+from grader import paths
+from grader.backprop import hints
+from grader.grading.grade import grade_submission
+from grader.grading.results import GradeReport
+from grader.grading.rubric import AREAS, Rubric, load_rubric
 from tests.variants import HOSTILE, VARIANTS, Variant, write_variant
 
 pytestmark = pytest.mark.slow

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from grader import paths
-from grader.client import open_submission
+from grader.sandbox.client import open_submission
 from grader.errors import ProtocolError, StudentError, StudentTimeout, Unsendable, WorkerDied
-from grader.limits import Limits
-from grader.sandbox import probe_bwrap
+from grader.sandbox.limits import Limits
+from grader.sandbox.bwrap import probe_bwrap
 
 BWRAP_PROBLEM = probe_bwrap()
 needs_bwrap = pytest.mark.skipif(bool(BWRAP_PROBLEM), reason=f"bubblewrap unusable here: {BWRAP_PROBLEM}")
@@ -254,7 +254,7 @@ def walk():
         for name in dirs + files:
             full = os.path.join(root, name)
             if name in ("rubric.toml", "test_hostile.py", "backprop_grader") or full.endswith(
-                    ("solution/backprop.ipynb", "grader/suite", "grader/plugin.py", "data/xordata.pkl")):
+                    ("solution/backprop.ipynb", "grader/backprop/suite", "grader/grading/plugin.py", "data/xordata.pkl")):
                 found.append(full)
     return found
 
@@ -343,8 +343,8 @@ def test_burning_cpu_past_the_cpu_limit_kills_only_the_worker(tmp_path):
 
 GRADER = """
 import sys, time
-from grader.client import Student
-from grader.limits import Limits
+from grader.sandbox.client import Student
+from grader.sandbox.limits import Limits
 student = Student(sys.argv[1], Limits(cell_seconds=10, max_processes=128), sandbox="bwrap").start()
 student.call("spawn", sys.argv[2])
 print("spawned", flush=True)
@@ -382,8 +382,8 @@ def test_a_child_forked_in_a_cell_never_answers_for_the_worker(tmp_path, mode):
 
 
 def test_a_result_larger_than_the_message_limit_is_refused_by_the_worker(tmp_path):
-    from grader.process import WorkerProcess
-    from grader.replies import raise_for
+    from grader.sandbox.process import WorkerProcess
+    from grader.sandbox.replies import raise_for
 
     worker = WorkerProcess("bwrap" if not BWRAP_PROBLEM else "none", FAST, {}, max_message_bytes=1 << 20)
     try:

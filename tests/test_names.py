@@ -1,11 +1,11 @@
-"""Student identities from LMS file names (grader/names.py)."""
+"""Student identities from LMS file names (grader/batch/names.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from grader.errors import ConfigError
-from grader.names import Identity, compile_patterns, disambiguate, identify, junk_reason, safe_id
+from grader.batch.names import Identity, compile_patterns, disambiguate, identify, junk_reason, safe_id
 
 
 @pytest.mark.parametrize("relpath, student, late, resubmission, user_id", [

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
-from grader import checks, hints, oracle
+from grader.backprop import checks, hints, oracle
 
 # The suite's modules use the plugin's markers, which only the plugin registers.
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning
 
 def suite(name: str) -> ModuleType:
     """A grading-suite module, imported inside a test (importing it here would collect its tests too)."""
-    return importlib.import_module(f"grader.suite.{name}")
+    return importlib.import_module(f"grader.backprop.suite.{name}")
 
 
 def params(seed: int = 0, hidden: int = 5, scale: float = 1.0) -> oracle.Params:

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from grader import protocol
-from grader.protocol import ChannelError, NotPlainData
+from grader.sandbox.inside import protocol
+from grader.sandbox.inside.protocol import ChannelError, NotPlainData
 
 
 def roundtrip(value):

@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader import paths
-from grader.release import BEGIN, END, MarkerError, make_skeleton, render
+from grader.notebook.release import BEGIN, END, MarkerError, make_skeleton, render
 
 
 def solution():

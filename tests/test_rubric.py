@@ -6,8 +6,8 @@ import pytest
 
 from grader import paths
 from grader.errors import ConfigError
-from grader.limits import Limits
-from grader.rubric import AREAS, Rubric, load_rubric, parse_rubric
+from grader.sandbox.limits import Limits
+from grader.grading.rubric import AREAS, Rubric, load_rubric, parse_rubric
 
 
 def test_the_committed_rubric_is_valid_and_matches_the_contract_defaults():

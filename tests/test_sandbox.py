@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import paths, sandbox
-from grader.client import Student, open_submission
+from grader import paths
+from grader.sandbox import bwrap as sandbox
+from grader.sandbox.client import Student, open_submission
 from grader.errors import MissingName, SandboxError, StudentError, Unsendable, WorkerDied
-from grader.limits import Limits
+from grader.sandbox.limits import Limits
 
 HERE = Path(__file__).parent / "submissions"
 BWRAP_PROBLEM = sandbox.probe_bwrap()
@@ -254,7 +255,7 @@ os.execve(cfg["python"], [cfg["python"], "-c", cfg["code"], cfg["mode"]], {"PATH
 """
 AS_USER_CODE = """
 import os, sys
-from grader.client import open_submission
+from grader.sandbox.client import open_submission
 with open_submission("tests/submissions/small.py", sandbox=sys.argv[1]) as student:
     print(student.mode, student.isolated, student.call("relu", 2.0), os.getuid())
 """

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import hints, oracle, paths, student_kit
-from grader.kit_oracle import KIT_FUNCTIONS, SHIPPED_FUNCTIONS, kit_oracle_source
-from grader.oracle_replay import NotRecorded, call_key, decode, encode
-from grader.release import BEGIN, END
-from grader.rubric import Rubric, load_rubric
-from grader.student_kit import KitError, audit, needed_modules, public_rubric_text, public_suite_source
+from grader import paths
+from grader.backprop import hints, oracle
+from grader.bundles import student_kit
+from grader.bundles.kit_oracle import KIT_FUNCTIONS, SHIPPED_FUNCTIONS, kit_oracle_source
+from grader.bundles.oracle_replay import NotRecorded, call_key, decode, encode
+from grader.notebook.release import BEGIN, END
+from grader.grading.rubric import Rubric, load_rubric
+from grader.bundles.student_kit import KitError, audit, needed_modules, public_rubric_text, public_suite_source
 
 TOP = student_kit.TOP
 EXPECTED_TOP_LEVEL = {"README.md", "backprop.ipynb", "check.py", "grader", "requirements.txt", "rubric.toml",
@@ -82,14 +84,19 @@ def test_the_rubric_public_list_decides_when_it_is_given():
     assert kept == 1 and "def test_secret_hidden" in source and "def test_shown" not in source
 
 
-def test_module_closure_follows_imports_inside_functions_and_file_name_strings(tmp_path):
+def test_module_closure_follows_imports_inside_functions_module_strings_and_parent_packages(tmp_path):
     (tmp_path / "__init__.py").write_text("")
-    (tmp_path / "a.py").write_text("def f():\n    from grader import b\n    return 'c.py'\n")
-    (tmp_path / "b.py").write_text("import grader.d\n")
+    (tmp_path / "a.py").write_text("def f():\n    from grader.pkg import b\n    return 'grader.c'\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "b.py").write_text("import grader.pkg.deep.d\n")
+    (tmp_path / "pkg" / "deep").mkdir()
+    (tmp_path / "pkg" / "deep" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "deep" / "d.py").write_text("")
     (tmp_path / "c.py").write_text("")
-    (tmp_path / "d.py").write_text("")
     (tmp_path / "unused.py").write_text("from grader import a\n")
-    assert needed_modules(("a",), package=tmp_path) == ["__init__.py", "a.py", "b.py", "c.py", "d.py"]
+    assert needed_modules(("a",), package=tmp_path) == [
+        "__init__.py", "a.py", "c.py", "pkg/__init__.py", "pkg/b.py", "pkg/deep/__init__.py", "pkg/deep/d.py"]
 
 
 def test_the_public_rubric_has_limits_and_only_thresholds_the_shipped_tests_read():
@@ -106,7 +113,7 @@ def test_the_public_rubric_has_limits_and_only_thresholds_the_shipped_tests_read
     ({"grader/x.py": b"SEED = 731_902_455\n"}, "hidden seed"),
     ({"grader/x.py": b"SEED = 731902455\n"}, "hidden seed"),
     ({"rubric.toml": b"[hidden]\nsize = 5\n"}, "hidden-test settings"),
-    ({"grader/suite/test_loss.py": MIXED.encode()}, "not public"),
+    ({"grader/backprop/suite/test_loss.py": MIXED.encode()}, "not public"),
 ])
 def test_the_audit_refuses_a_kit_that_would_leak(leak, why):
     files = {"rubric.toml": b"[limits]\n", "grader/x.py": b"x = 1\n", **leak}
@@ -125,7 +132,7 @@ def test_replayed_answers_round_trip_and_restore_the_generator_state(tmp_path, m
              call_key("mean_bce", (np.ones(2),), {}): (0.25, []), call_key("away", (), {}): (True, [])}
     answers = decode(encode(table))
     assert answers[call_key("mean_bce", (np.ones(2),), {})] == (0.25, [])
-    from grader import oracle_replay
+    from grader.bundles import oracle_replay
     monkeypatch.setattr(oracle_replay, "_answers", answers)
     again = np.random.default_rng(5)
     assert again.bit_generator.state == before
@@ -184,11 +191,11 @@ def test_the_zip_holds_no_solution(kit):
     for name, text in texts(files).items():
         assert BEGIN not in text and END not in text, name
         assert not [line for line in lines if line in text], f"{name} holds lines of the reference solution"
-    kit_oracle = ast.parse(files["grader/oracle.py"].decode())
+    kit_oracle = ast.parse(files["grader/backprop/oracle.py"].decode())
     for node in kit_oracle.body:
         if isinstance(node, ast.FunctionDef) and node.name in REFERENCE_FUNCTIONS:
             assert "_replay(" in ast.unparse(node), f"the kit computes {node.name} itself"
-    assert "grader/release.py" not in files and not any("solution" in n.lower() for n in files)
+    assert "grader/notebook/release.py" not in files and not any("solution" in n.lower() for n in files)
 
 
 @pytest.mark.slow
@@ -196,13 +203,13 @@ def test_the_zip_holds_no_hidden_test_seed_threshold_or_generator_settings(kit):
     _, files = kit
     rubric = load_rubric()
     hidden_tests, public_tests = set(), set()
-    for path in (paths.ROOT / "grader" / "suite").glob("test_*.py"):
+    for path in (paths.ROOT / "grader" / "backprop" / "suite").glob("test_*.py"):
         for name, public in suite_tests(path.read_text(encoding="utf-8")).items():
             (public_tests if public else hidden_tests).add(name)
     assert hidden_tests, "the suite has hidden tests to leave out"
     shipped = {}
     for name, text in texts(files).items():
-        if name.startswith("grader/suite/test_"):
+        if name.startswith("grader/backprop/suite/test_"):
             shipped.update(suite_tests(text))
         for test in hidden_tests:
             assert f"def {test}(" not in text, f"{name} holds the hidden test {test}"
@@ -218,7 +225,7 @@ def test_the_zip_holds_no_hidden_test_seed_threshold_or_generator_settings(kit):
 def run_kit(kit_dir: Path, notebook: Path, cwd: Path) -> tuple[int, str, str]:
     """check.py's main, in a fresh process, from an unrelated folder; also reports which grader it imported."""
     probe = ("import sys; sys.path.insert(0, sys.argv[1]); import check; code = check.main([sys.argv[2]]); "
-             "import grader.oracle as o; print('GRADER-ORACLE', o.__file__, o.sigmoid.__doc__ or ''); sys.exit(code)")
+             "import grader.backprop.oracle as o; print('GRADER-ORACLE', o.__file__, o.sigmoid.__doc__ or ''); sys.exit(code)")
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_GRADER_ROOT", "PYTHONPATH")}
     proc = subprocess.run([sys.executable, "-c", probe, str(kit_dir), str(notebook)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=180)
@@ -235,7 +242,7 @@ def test_from_a_fresh_folder_the_kit_check_fails_the_skeleton_clearly_and_passes
     elsewhere.mkdir()
 
     code, out, err = run_kit(kit_dir, kit_dir / "backprop.ipynb", elsewhere)
-    assert f"GRADER-ORACLE {kit_dir / 'grader' / 'oracle.py'}" in out and "answered from the table" in out, err
+    assert f"GRADER-ORACLE {kit_dir / 'grader' / 'backprop' / 'oracle.py'}" in out and "answered from the table" in out, err
     results = [line for line in out.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert code == 1 and len(results) >= 20 and all(r.startswith("FAIL  ") for r in results), out + err
     assert out.count("NotImplementedError") >= len(results) and "the student kit cannot check" not in out

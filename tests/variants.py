@@ -15,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader import hints, paths
+from grader import paths
+from grader.backprop import hints
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,29 @@
+"""The backprop assignment: everything that belongs to this one homework, apart from the engine.
+
+In: the rubric (thresholds, the hidden seed). Out, through these names only, which the engine reads with
+`grader.grading.assignment.load()`:
+
+- AREAS: the rubric's area ids, in the order reports list them;
+- SUITE_DIR: the pytest grading suite, one module `test_<area>.py` per area;
+- DATA_FILES: file name -> path of what the notebook opens from its working directory (copied into the sandbox);
+- public_data() -> dict of arrays, the public split as the notebook makes it;
+- hidden_set(rubric) -> dict of arrays, or None when the rubric has no hidden seed;
+- set_input_salt(salt): real grading draws the tests' inputs with this secret; None keeps the public seeds.
+
+Everything else in this folder (oracle, hints, checks, the XOR sampler, the suite) is private to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader import paths
+from grader.backprop.checks import set_input_salt
+from grader.backprop.data import hidden_set, public_data
+
+AREAS = ("softmax", "softmax_grad", "activations", "derivatives", "init", "forward", "loss", "backward", "update",
+         "predict", "train", "accuracy")
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
+DATA_FILES = {paths.DATA_NAME: paths.PUBLIC_DATA}
+
+__all__ = ["AREAS", "SUITE_DIR", "DATA_FILES", "public_data", "hidden_set", "set_input_salt"]

@@ -1,0 +1,235 @@
+"""Checks that turn a value from the student's process into a verdict with a message a student can act on.
+
+Every check either returns the value in its canonical form (float64 array of the documented shape, a float) or
+raises Mismatch saying what was expected and what came back. The contract's equivalent forms are accepted:
+biases (1, H) for (H,), labels (n, 1) for (n,), and a 0-d array for a float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from grader.backprop import hints, oracle
+from grader.errors import StudentError
+
+SHOWN_ENTRIES = 6  # how many entries of an array a message shows
+Hint = str | Callable[[], str]
+_input_salt: int | None = None  # set by the plugin when grading for real; None keeps the public, fixed seeds
+
+
+def set_input_salt(salt: int | None) -> None:
+    global _input_salt
+    _input_salt = salt
+
+
+def input_rng(seed: int) -> np.random.Generator:
+    """The generator for one test's inputs. The self-check uses the fixed seed, so a student can reproduce a failure;
+    real grading mixes in a secret, so answers recorded from the public tests are no use there."""
+    return np.random.default_rng(seed if _input_salt is None else [seed, _input_salt])
+
+
+class Mismatch(AssertionError):
+    """A wrong answer: the plugin shows message, expected, actual and hint to the student."""
+
+    def __init__(self, message: str, *, expected: str = "", actual: str = "", hint: str = "") -> None:
+        super().__init__(message)
+        self.message, self.expected, self.actual, self.hint = message, expected, actual, hint
+
+
+def describe(value: Any) -> str:
+    """What a value is, in words: "an array of shape (4, 3)", "a tuple of length 2", "None"."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return f"the bool {value}"
+    if isinstance(value, int) and abs(value) > 10**15:
+        return f"an integer with {len(str(abs(value)))} digits"  # too large for a float
+    if isinstance(value, (int, float)):
+        return f"the number {value:.6g}"
+    if isinstance(value, np.ndarray):
+        kind = {"b": "a bool array", "c": "a complex array"}.get(value.dtype.kind, "an array")
+        return f"{kind} of shape {value.shape}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    return f"a {type(value).__name__}"
+
+
+def show(value: Any) -> str:
+    """A short deterministic rendering of numbers: "[0.09 0.24 0.67 ...]"."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        return describe(value)
+    flat = arr.ravel()
+    text = " ".join(f"{v:.3g}" for v in flat[:SHOWN_ENTRIES].tolist())
+    if arr.ndim == 0:
+        return text
+    return f"[{text}{' ...' if flat.size > SHOWN_ENTRIES else ''}]"
+
+
+def show_shaped(value: Any) -> str:
+    """show() plus the array's shape, for the expected/actual excerpts of the feedback."""
+    arr = np.asarray(value)
+    return f"{show(value)}, shape {arr.shape}" if arr.ndim and arr.dtype.kind in "biuf" else show(value)
+
+
+def _resolve(hint: Hint) -> str:
+    return hint() if callable(hint) else hint
+
+
+def shape_text(shapes: Sequence[tuple[int, ...]]) -> str:
+    return " or ".join(str(s) for s in shapes)
+
+
+def as_array(value: Any, what: str, shape: tuple[int, ...], *, also: Sequence[tuple[int, ...]] = (),
+             integer: bool = False, hint: Hint = "") -> np.ndarray:
+    """The value as an array of `shape` (float64, or int64 when `integer`); `also` lists accepted equivalents."""
+    wanted = shape_text([shape, *also])
+    kind_ok = isinstance(value, np.ndarray) and value.dtype.kind in ("iu" if integer else "biuf")
+    if not kind_ok or (value.shape != shape and value.shape not in also):
+        kind = "an int array" if integer else "an array"
+        got = describe(value)
+        if isinstance(value, np.ndarray) and value.shape in (shape, *also):
+            got = f"an array of dtype {value.dtype}"
+        raise Mismatch(f"{what}: expected {kind} of shape {wanted}, got {got}",
+                       expected=f"{kind} of shape {wanted}", actual=got, hint=_resolve(hint))
+    return value.reshape(shape).astype(np.int64 if integer else float)
+
+
+def as_float(value: Any, what: str) -> float:
+    """A Python int or float, or a 0-d numeric array, as a float."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return float(value)
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 10**300):
+        return float(value)
+    raise Mismatch(f"{what}: expected a float, got {describe(value)}", expected="a float", actual=describe(value))
+
+
+def unpack(value: Any, what: str, names: Sequence[str]) -> dict[str, Any]:
+    """A returned tuple (or list) of len(names) values, by name."""
+    if not isinstance(value, (tuple, list)) or len(value) != len(names):
+        wanted = f"a tuple ({', '.join(names)})"
+        raise Mismatch(f"{what}: expected {wanted}, got {describe(value)}", expected=wanted, actual=describe(value))
+    return dict(zip(names, value))
+
+
+def finite(value: np.ndarray | float, what: str, hint: Hint = "") -> None:
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        bad = "nan" if np.isnan(arr).any() else "inf"
+        raise Mismatch(f"{what}: expected finite values, got {bad} ({show(arr)})", expected="finite values",
+                       actual=show(arr), hint=_resolve(hint))
+
+
+def close(actual: np.ndarray | float, expected: np.ndarray | float, what: str, tol: float = oracle.VALUE_TOL,
+          hint: Hint = "") -> None:
+    """Values within relative error `tol` (oracle.rel_error); the hint is only computed on failure."""
+    finite(actual, what, hint)
+    err = oracle.rel_error(actual, expected)
+    if err > tol:
+        raise Mismatch(f"{what}: expected {show(expected)}, got {show(actual)} "
+                       f"(max relative error {err:.2g}, tolerance {tol:g})",
+                       expected=show_shaped(expected), actual=show_shaped(actual), hint=_resolve(hint))
+
+
+def equal(actual: np.ndarray, expected: np.ndarray, what: str, hint: Hint = "") -> None:
+    """Exactly equal labels; the message counts the entries that differ."""
+    wrong = int(np.sum(actual != expected))
+    if wrong:
+        raise Mismatch(f"{what}: {wrong} of {expected.size} entries differ: expected {show(expected)}, "
+                       f"got {show(actual)}", expected=show_shaped(expected), actual=show_shaped(actual),
+                       hint=_resolve(hint))
+
+
+def bias_shapes(size: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """The documented shape of a bias of `size` entries, and its accepted equivalent (1, size)."""
+    return (size,), ((1, size),)
+
+
+def param_shapes(input_dim: int, hidden_dim: int) -> dict[str, tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]]:
+    """For W1, b1, W2, b2: (documented shape, accepted equivalents)."""
+    return {"W1": ((input_dim, hidden_dim), ()), "b1": bias_shapes(hidden_dim),
+            "W2": ((hidden_dim, 1), ()), "b2": bias_shapes(1)}
+
+
+def as_params(values: dict[str, Any], what: str, input_dim: int, hidden_dim: int) -> oracle.Params:
+    """W1, b1, W2, b2 in their documented shapes, each checked for shape and finiteness."""
+    out = {}
+    for name, (shape, also) in param_shapes(input_dim, hidden_dim).items():
+        out[name] = as_array(values[name], f"{what}: {name}", shape, also=also)
+        finite(out[name], f"{what}: {name}")
+    return out
+
+
+MODEL_DEFAULTS = dict(learning_rate=0.5, batch_size=32, epochs=1, tol=0.0)  # the grader's own, for unit tests
+
+
+def new_model(student: Any, *, seed: int, hidden_dim: int, params: oracle.Params | None = None,
+              **hyperparameters: Any) -> Any:
+    """TwoLayerPerceptron(2, hidden_dim=..., ...) built after seeding the worker; `params` then replace its weights."""
+    student.seed(seed)
+    settings = {**MODEL_DEFAULTS, "hidden_dim": hidden_dim, **hyperparameters}
+    try:
+        model = student.new("TwoLayerPerceptron", 2, **settings)
+    except StudentError as exc:
+        if exc.kind != "raised" or params is None:
+            raise
+        # the constructor is graded in `init`; tests that set their own weights still test their method
+        model = student.new_bare("TwoLayerPerceptron", input_dim=2, **settings)
+    for name, value in (params or {}).items():
+        model.set(name, value)
+    return model
+
+
+def isolate_forward(model: Any, params: oracle.Params, X: np.ndarray) -> None:
+    """Make the model's forward_pass return the grader's own Z1, A1, Z2, A2 for X, so a test of a method that calls
+    it (the loss, predict) does not lose points for a bug in forward_pass, which `forward` grades."""
+    values = oracle.forward(params, X)
+    model.stub("forward_pass", tuple(values[k] for k in ("Z1", "A1", "Z2", "A2")))
+
+
+def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: int = 2) -> oracle.Params:
+    """The model's W1, b1, W2, b2, fetched from the student's process and checked (hidden_dim None: W1's width)."""
+    values = {name: model.get(name) for name in oracle.PARAMS}
+    if hidden_dim is None:
+        W1 = values["W1"]
+        hidden_dim = W1.shape[1] if isinstance(W1, np.ndarray) and W1.ndim == 2 else 1
+    return as_params(values, what, input_dim, hidden_dim)
+
+
+OVERFLOW_WARNING = "RuntimeWarning: overflow"
+
+
+def call_array(student: Any, name: str, x: np.ndarray, arg: str = "x", hint: Hint = "") -> tuple[np.ndarray, str]:
+    """Call the student's one-argument `name` on x; returns the result, checked to be an array shaped like x, and
+    the words that describe the call in messages."""
+    what = f"{name}({arg}) for {arg} of shape {x.shape}"
+    return as_array(student.call(name, x), what, x.shape, hint=hint), what
+
+
+def check_stable(student: Any, name: str, large: np.ndarray, expected: np.ndarray, hint_text: str) -> None:
+    """`name` at logits of +-1000: the right values, and no overflow on the way there."""
+    what = f"{name}(x) for x = {large.tolist()}"
+    raw = student.call(name, large)
+    stderr = call_stderr(student)
+    hint = partial(hints.unstable_hint, raw, name)
+    got = as_array(raw, what, large.shape, hint=hint)
+    close(got, expected, what, hint=hint)
+    no_overflow(stderr, what, hint_text)
+
+
+def call_stderr(student: Any) -> str:
+    """What the student's last call wrote to stderr (numpy's warnings among it); read it right after the call."""
+    return str(getattr(student, "last_stderr", "") or "")
+
+
+def no_overflow(stderr: str, what: str, hint: str) -> None:
+    """A right value reached through an overflow (numpy warned) still fails the stability check."""
+    if OVERFLOW_WARNING in stderr:
+        raise Mismatch(f"{what}: expected no overflow, got numpy's warning 'overflow encountered'",
+                       expected="no overflow warning", actual="RuntimeWarning: overflow", hint=hint)

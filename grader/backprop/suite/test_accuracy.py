@@ -1,0 +1,133 @@
+"""accuracy: the grader retrains with the student's HYPERPARAMETERS under fixed seeds and scores the result.
+
+The model is built as TwoLayerPerceptron(2, **HYPERPARAMETERS) and trained on the public training data with the
+public validation half. Its weights are fetched and every prediction is made by the grader's own forward pass, so
+the hidden test set never enters the student's process. A few seeded attempts (the rubric's `attempts`) keep a
+correct solution from failing by chance; the best attempt counts for both tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from grader.backprop import checks, oracle
+from grader.errors import GraderError
+from grader.grading.plugin import record_model
+from grader.grading.results import TrainedModel
+
+pytestmark = pytest.mark.area("accuracy")
+
+FIRST_SEED = 1201  # attempt k seeds the student's process with FIRST_SEED + k before building the model
+TUNING = ("The grader trains TwoLayerPerceptron(2, **HYPERPARAMETERS) with your own code: if forward, backward or "
+          "update lose points, fix those first; otherwise tune HYPERPARAMETERS (hidden_dim, learning_rate, epochs) "
+          "until the training loss falls close to 0.")
+EXAMPLE = "dict(hidden_dim=..., learning_rate=..., batch_size=..., epochs=..., tol=...)"  # no tuned values
+HYPERPARAMETER_KEYS = ("hidden_dim", "learning_rate", "batch_size", "epochs", "tol")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The best of the seeded trainings, or the error that stopped them."""
+
+    train_accuracy: float = 0.0
+    hidden_accuracy: float | None = None
+    attempts: int = 0
+    error: BaseException | None = None
+
+
+def hyperparameters(student) -> dict[str, Any]:
+    """The student's HYPERPARAMETERS: only the documented keys, each a number (nothing else reaches the grader's call)."""
+    value = student.get("HYPERPARAMETERS")
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise checks.Mismatch(f"HYPERPARAMETERS: expected a dict such as {EXAMPLE}, got {checks.describe(value)}",
+                              expected=f"a dict such as {EXAMPLE}", actual=checks.describe(value))
+    unknown = sorted(set(value) - set(HYPERPARAMETER_KEYS))
+    if unknown:
+        raise checks.Mismatch(f"HYPERPARAMETERS has keys the grader does not use: {', '.join(unknown)}; keep only "
+                              f"{', '.join(HYPERPARAMETER_KEYS)}", expected=f"a dict such as {EXAMPLE}",
+                              actual=f"extra keys {', '.join(unknown)}")
+    for key, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise checks.Mismatch(f"HYPERPARAMETERS[{key!r}]: expected a number, got {checks.describe(number)}",
+                                  expected="a number", actual=checks.describe(number))
+    return value
+
+
+def history_of(value: Any) -> dict[str, list[float]]:
+    """The history for the feedback pictures; whatever is not a list of numbers is left out."""
+    out = {}
+    for key in ("train_loss", "val_loss"):
+        entries = value.get(key) if isinstance(value, dict) else None
+        if isinstance(entries, (list, tuple)) and all(isinstance(v, (int, float)) for v in entries):
+            out[key] = [float(v) for v in entries]
+    return out
+
+
+def one_attempt(student, hyper: dict, seed: int, data: dict, hidden: dict | None) -> tuple[tuple, TrainedModel]:
+    """Train once; returns a sort key (passed, accuracies) and the trained model."""
+    student.seed(seed)
+    model = student.new("TwoLayerPerceptron", 2, **hyper)
+    history = model.call("train", data["X_train"], data["y_train"], data["X_val"], data["y_val"])
+    params = checks.get_params(model, "the model after train")
+    train_acc = oracle.accuracy(params, data["X_train"], data["y_train"])
+    hidden_acc = oracle.accuracy(params, hidden["X"], hidden["y"]) if hidden is not None else None
+    trained = TrainedModel(params=params, history=history_of(history), train_accuracy=train_acc,
+                           hidden_accuracy=hidden_acc)
+    return (train_acc, hidden_acc if hidden_acc is not None else 1.0), trained
+
+
+def train_best(student, rubric, data: dict, hidden: dict | None) -> Outcome:
+    """Seeded attempts until one reaches both thresholds (at most rubric.attempts); the best one is kept."""
+    hyper = hyperparameters(student)
+    goal = (rubric.threshold("train_accuracy"), rubric.threshold("hidden_accuracy"))
+    tried = []
+    for attempt in range(rubric.attempts):
+        key, trained = one_attempt(student, hyper, FIRST_SEED + attempt, data, hidden)
+        passed = key[0] >= goal[0] and key[1] >= goal[1]
+        tried.append(((passed, *key), trained))
+        if passed:
+            break
+    best = replace(max(tried, key=lambda t: t[0])[1], attempts_used=len(tried))
+    record_model(best)
+    return Outcome(best.train_accuracy, best.hidden_accuracy, len(tried))
+
+
+@pytest.fixture(scope="module")
+def outcome(student, rubric, public_data, request) -> Outcome:
+    try:
+        hidden = request.getfixturevalue("hidden_data")
+    except pytest.skip.Exception:
+        hidden = None
+    try:
+        return train_best(student, rubric, public_data, hidden)
+    except (GraderError, checks.Mismatch) as exc:  # each test reports it as its own failure
+        return Outcome(error=exc)
+
+
+def check(value: float, threshold: float, outcome: Outcome, what: str) -> None:
+    if value < threshold:
+        tries = f"the best of {outcome.attempts} seeded trainings" if outcome.attempts > 1 else "one seeded training"
+        raise checks.Mismatch(f"{what}: expected at least {threshold:.2f}, got {value:.3f} ({tries} of "
+                              "TwoLayerPerceptron(2, **HYPERPARAMETERS) on the public training data)",
+                              expected=f">= {threshold:.2f}", actual=f"{value:.3f}",
+                              hint=TUNING)
+
+
+@pytest.mark.points(5)
+@pytest.mark.public
+def test_accuracy_train(outcome, rubric):
+    """train accuracy reaches the threshold"""
+    if outcome.error is not None:
+        raise outcome.error
+    check(outcome.train_accuracy, rubric.threshold("train_accuracy"), outcome, "accuracy on the training data")
+
+
+@pytest.mark.points(10)
+def test_accuracy_hidden(outcome, rubric, hidden_data):
+    """accuracy on a hidden test set reaches the threshold"""
+    if outcome.error is not None:
+        raise outcome.error
+    check(outcome.hidden_accuracy, rubric.threshold("hidden_accuracy"), outcome, "accuracy on the hidden test set")

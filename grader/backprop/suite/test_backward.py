@@ -1,0 +1,74 @@
+"""backward: dW1, db1, dW2 and db2, each against centered finite differences of the grader's own mean BCE.
+
+The grader sets the weights, passes its own forward values Z1, A1, Z2, A2 to backward_prop, and differentiates
+its own loss, so neither the student's forward_pass nor cross_entropy_loss takes part.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from grader.backprop import checks, hints, oracle
+
+pytestmark = pytest.mark.area("backward")
+
+HIDDEN, N = 5, 8
+SEED = 801
+GRADIENTS = ("dW1", "db1", "dW2", "db2")
+
+
+def case() -> tuple[oracle.Params, np.ndarray, np.ndarray]:
+    """Weights, X and y with every hidden pre-activation away from relu's kink (redrawn until so)."""
+    rng = checks.input_rng(SEED)
+    while True:
+        params, X = oracle.random_params(rng, 2, HIDDEN), rng.normal(size=(N, 2))
+        if oracle.away_from_kink(params, X):
+            return params, X, rng.integers(0, 2, size=N)
+
+
+def check_gradient(student, name: str) -> None:
+    params, X, y = case()
+    model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
+    fwd = oracle.forward(params, X)
+    what = f"backward_prop(X, y, Z1, A1, Z2, A2) for a batch of {N} and hidden_dim={HIDDEN}"
+    grads = checks.unpack(model.call("backward_prop", X, y, fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"]),
+                          what, GRADIENTS)
+    param = name[1:]
+    expected = oracle.bce_grad(params, X, y, param)
+    raw = grads[name]
+    hint = partial(hints.gradient_hint, raw, expected, name, n=N, extra_factor=hints.half_mse_grad(params, X, y, param))
+    shape, also = checks.param_shapes(2, HIDDEN)[param]
+    got = checks.as_array(raw, f"{what}: {name}", shape, also=also, hint=hint)
+    checks.close(got, expected, f"{name} (against finite differences of the mean cross-entropy)",
+                 oracle.GRAD_TOL, hint=hint)
+
+
+@pytest.mark.points(5)
+@pytest.mark.public
+def test_backward_dw1(student):
+    """dW1 matches finite differences"""
+    check_gradient(student, "dW1")
+
+
+@pytest.mark.points(5)
+@pytest.mark.public
+def test_backward_db1(student):
+    """db1 matches finite differences"""
+    check_gradient(student, "db1")
+
+
+@pytest.mark.points(5)
+@pytest.mark.public
+def test_backward_dw2(student):
+    """dW2 matches finite differences"""
+    check_gradient(student, "dW2")
+
+
+@pytest.mark.points(5)
+@pytest.mark.public
+def test_backward_db2(student):
+    """db2 matches finite differences"""
+    check_gradient(student, "db2")

@@ -1,0 +1,7 @@
+"""Grading a whole class: `grade_all.grade_class`.
+
+In: a folder or an LMS zip (`inputs`, with student names from file names by `names`). Out: one graded folder per
+student, `gradebook.csv` (`book`), and `summary.md` / `summary.png` (`summary`). Submissions are graded in
+parallel child processes (`pool`, `worker`) with a progress bar (`progress`); finished rows are cached, so an
+interrupted run resumes.
+"""

@@ -1,0 +1,249 @@
+"""Batch stage: a class folder or LMS zip -> one graded row per student, gradebook.csv, summary.md and summary.png.
+
+Flow: open the class (extract a zip safely) -> discover one file per student -> skip what the rerun cache already
+holds -> grade the rest in parallel child processes (grader.batch.pool) -> write each row to disk as it arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from grader import __version__
+from grader.batch.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
+from grader.batch.inputs import Roster, StudentFile, discover, open_class
+from grader.batch.progress import Progress, clock
+from grader.batch.pool import Finished, Job, run_jobs
+from grader.batch.summary import write_summaries
+from grader.batch.worker import GradeTask, warm_up
+from grader.sandbox.limits import Limits
+from grader.batch.names import compile_patterns
+from grader.grading.results import GradeReport
+
+STARTUP_SECONDS = 60.0  # a child's own start-up (imports, sandbox) on a loaded machine
+REQUESTS_BUDGET = 20  # calls into student code that may each run to the request limit before the batch steps in
+WORKER = (sys.executable, "-m", "grader.batch.worker")  # a child as a fresh interpreter: BatchOptions(worker=WORKER)
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What `grade-all` was asked to do. worker: None to fork each child from this warmed-up process, or a command
+    to exec instead (tests substitute a fake grader this way)."""
+
+    source: Path
+    out: Path
+    jobs: int = 0
+    rubric: Path | None = None
+    patterns: tuple[str, ...] = ()
+    force: bool = False
+    sandbox: str = "auto"
+    timeout: float | None = None
+    worker: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """How a batch went. reused: rows taken from the previous run because nothing had changed."""
+
+    students: int
+    graded: int
+    reused: int
+    interrupted: bool
+    seconds: float
+    gradebook: Path
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A file to grade, with where its child writes: the student's folder and the row file."""
+
+    file: StudentFile
+    sha256: str
+    key: str
+    out_dir: Path
+    row: Path
+
+
+def default_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def batch_timeout(limits: Limits) -> float:
+    """Wall clock for grading one submission: the notebook run, a budget of grader calls, and start-up."""
+    return limits.notebook_seconds + REQUESTS_BUDGET * limits.request_seconds + STARTUP_SECONDS
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Book:
+    """The rows so far, mirrored to state.jsonl and gradebook.csv as each arrives."""
+
+    def __init__(self, out: Path, areas: tuple[str, ...], rows: dict[str, Row]) -> None:
+        self.out, self.areas, self.rows = out, areas, rows
+        self.state = State(out / ".batch" / "state.jsonl")
+
+    def add(self, row: Row) -> None:
+        self.state.append(row)
+        self.rows[row.student] = row
+        self.write()
+
+    def write(self) -> Path:
+        return write_atomic(self.out / "gradebook.csv", gradebook_csv(list(self.rows.values()), self.areas))
+
+
+def plan(roster: Roster, out: Path, suffix: str, force: bool) -> tuple[dict[str, Row], list[_Pending]]:
+    """Rows the previous run left that still hold (same content, grader and rubric), and the files to grade."""
+    previous = {} if force else State(out / ".batch" / "state.jsonl").load()
+    reused: dict[str, Row] = {}
+    todo: list[_Pending] = []
+    for f in roster.files:
+        sha = file_sha256(f.path)
+        key = f"{sha}:{suffix}"
+        old = previous.get(f.student)
+        if old and old.key == key and old.cacheable and (out / f.student / "results.json").exists():
+            reused[f.student] = dataclasses.replace(old, file=f.file)
+        else:
+            batch = out.resolve() / ".batch"
+            todo.append(_Pending(f, sha, key, out.resolve() / f.student, batch / "rows" / f"{f.student}.json"))
+    return reused, todo
+
+
+def _job(p: _Pending, opts: BatchOptions) -> Job:
+    p.row.unlink(missing_ok=True)
+    task = GradeTask(p.file.path.resolve(), p.file.student, p.file.file, p.key, p.out_dir, p.row,
+                     opts.rubric.resolve() if opts.rubric else None, opts.sandbox)
+    log = p.row.parent.parent / "logs" / f"{p.file.student}.log"
+    if opts.worker:
+        return Job(p.file.student, log, argv=(*opts.worker, *task.argv()))
+    return Job(p.file.student, log, target=task)
+
+
+def _failure_row(p: _Pending, done: Finished, timeout: float) -> Row:
+    """The row of a child that did not deliver one; its results.json says the same thing to the student."""
+    from grader.batch.worker import write_outputs
+
+    if done.timed_out:
+        status, reason = "timeout", f"grading took longer than {timeout:g} s, so it was stopped"
+    else:
+        status, reason = "error", f"the grader's process ended without a result (exit code {done.exit_code}); " \
+                                  f"see {done.job.log}"
+    report = GradeReport(student=p.file.student, submission=p.file.path.name, sha256=p.sha256, status=status,
+                         score=0.0, max_score=0.0, reason=reason, grader_version=__version__)
+    write_outputs(report, p.out_dir)
+    return Row(p.file.student, p.file.file, p.sha256, status, 0.0, 0.0, reason=reason, seconds=done.seconds,
+               key=p.key, cacheable=done.timed_out)
+
+
+def collect(p: _Pending, done: Finished, timeout: float) -> Row:
+    """The row the child wrote, with the parent's own name, file, hash and key; or a failure row."""
+    try:
+        row = row_from_json(p.row.read_text(encoding="utf-8"))
+        p.row.unlink()
+    except (OSError, ValueError, TypeError, KeyError):
+        return _failure_row(p, done, timeout)
+    return dataclasses.replace(row, student=p.file.student, file=p.file.file, sha256=p.sha256, key=p.key,
+                               seconds=done.seconds)
+
+
+def describe(row: Row) -> str:
+    """One progress line: who, how it went, and why when it did not go normally."""
+    if not row.tests:
+        return f"{row.student}: {row.status} ({row.seconds:.1f} s) - {row.reason}"
+    text = f"{row.student}: {row.status} {points(row.score)}/{points(row.max_score)} ({row.seconds:.1f} s)"
+    return text + (f" - {row.reason}" if row.status != "graded" else "")
+
+
+def report_roster(roster: Roster, stream: TextIO) -> None:
+    """Tell the TA which files were skipped and which students sent several."""
+    for f in roster.files:
+        if f.superseded:
+            print(f"{f.student}: {1 + len(f.superseded)} files; grading the newest, {f.file} "
+                  f"(not {', '.join(f.superseded)})", file=stream)
+    for s in roster.skipped[:MAX_LISTED]:
+        print(f"skipped {s.file}: {s.reason}", file=stream)
+    if len(roster.skipped) > MAX_LISTED:
+        print(f"... and {len(roster.skipped) - MAX_LISTED} more skipped files (listed in summary.md)", file=stream)
+
+
+def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | None = None) -> BatchResult:
+    """Grade every student's submission; always leaves gradebook.csv and the summaries, even when interrupted."""
+    from grader.grading.rubric import load_rubric
+
+    started = time.monotonic()
+    rubric = load_rubric(opts.rubric)
+    timeout = opts.timeout or batch_timeout(rubric.limits)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="grade-all-") as tmp:
+        root, zip_skips = open_class(opts.source, Path(tmp))
+        roster = discover(root, compile_patterns(opts.patterns), zip_skips, exclude=opts.out)
+        report_roster(roster, stream)
+        reused, todo = plan(roster, opts.out, f"{__version__}:{rubric.fingerprint()}", opts.force)
+        if reused:
+            print(f"skipping {len(reused)} unchanged submissions (already graded; --force regrades them)",
+                  file=stream)
+        book = _Book(opts.out, rubric.areas, dict(reused))
+        interrupted = _grade(todo, opts, timeout, book, Progress(len(todo), stream=stream, tty=tty))
+    book.write()
+    rows = list(book.rows.values())
+    statuses = {s: sum(1 for r in rows if r.status == s) for s in ("graded", "error", "timeout")}
+    note = f"Interrupted: {len(roster.files) - len(rows)} students not graded yet; run again to finish." \
+        if interrupted else ""
+    write_summaries(rows, rubric.areas, roster, opts.out, note)
+    result = BatchResult(len(roster.files), len(rows) - len(reused), len(reused), interrupted,
+                         round(time.monotonic() - started, 3), opts.out / "gradebook.csv", statuses)
+    _write_run_stats(opts, result)
+    return result
+
+
+def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book, progress: Progress) -> bool:
+    """Run the children; True when Ctrl-C (or SIGTERM) stopped the batch."""
+    if not todo:
+        return False
+    pending = {p.file.student: p for p in todo}
+    jobs = opts.jobs or default_jobs()
+
+    def on_done(done: Finished) -> None:
+        row = collect(pending.pop(done.job.name), done, timeout)
+        book.add(row)
+        progress.advance(describe(row))
+
+    if opts.worker is None:
+        warm_up(opts.rubric)
+    progress.start()
+    try:
+        run_jobs((_job(p, opts) for p in todo), workers=jobs, timeout=timeout, on_done=on_done,
+                 cwd=opts.out.resolve(), on_tick=progress.refresh)
+    except KeyboardInterrupt:
+        progress.finish()
+        return True
+    progress.finish()
+    return False
+
+
+def _write_run_stats(opts: BatchOptions, result: BatchResult) -> None:
+    """.batch/run.json: what the last run did, with the parent's peak memory (for `make bench`)."""
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stats = {**dataclasses.asdict(result), "gradebook": str(result.gradebook), "jobs": opts.jobs or default_jobs(),
+             "parent_peak_rss_kib": peak_kib, "elapsed": clock(result.seconds)}
+    write_atomic(opts.out / ".batch" / "run.json", json.dumps(stats, indent=2) + "\n")

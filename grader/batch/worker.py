@@ -1,0 +1,126 @@
+"""The child process of a batch: grade one submission, write what single grading writes (results.json and the
+feedback pages) into OUT/<student>/, and one gradebook row.
+
+The batch forks this child from a parent that has already imported the grader (warm_up), which saves each
+submission about a second of CPU. `python -m grader.batch.worker FILE --student S --file NAME --key K --out DIR
+--row ROW.json [--rubric R]` runs the same task in a fresh interpreter. The row is written last and atomically:
+a row file exists only for a grade that finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.batch.book import row_from_report, row_to_json, write_atomic
+from grader.errors import GraderError
+from grader.grading.results import GradeReport
+
+if TYPE_CHECKING:
+    from grader.grading.rubric import Rubric
+
+
+@dataclass(frozen=True)
+class GradeTask:
+    """One submission to grade, and where its outputs go. file: its name in the class folder or zip."""
+
+    path: Path
+    student: str
+    file: str
+    key: str
+    out: Path
+    row: Path
+    rubric: Path | None = None
+    sandbox: str = "auto"
+
+    def argv(self) -> list[str]:
+        """The same task as arguments of `python -m grader.batch.worker`."""
+        args = [str(self.path), "--student", self.student, "--file", self.file, "--key", self.key,
+                "--out", str(self.out), "--row", str(self.row), "--sandbox", self.sandbox]
+        return args + (["--rubric", str(self.rubric)] if self.rubric else [])
+
+    def __call__(self) -> int:
+        return run_task(self)
+
+
+def parse_args(argv: list[str] | None) -> GradeTask:
+    parser = argparse.ArgumentParser(prog="python -m grader.batch.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--student", required=True)
+    parser.add_argument("--file", required=True, help="the submission's name in the class folder or zip")
+    parser.add_argument("--key", required=True, help="the rerun cache key to store in the row")
+    parser.add_argument("--out", type=Path, required=True, help="the student's result folder")
+    parser.add_argument("--row", type=Path, required=True, help="where to write the gradebook row (JSON)")
+    parser.add_argument("--rubric", type=Path, default=None)
+    parser.add_argument("--sandbox", default="auto")
+    return GradeTask(**vars(parser.parse_args(argv)))
+
+
+def warm_up(rubric_path: Path | None) -> None:
+    """Import the grader and load the public data once, in the parent, so every forked child starts warm."""
+    from grader.report import feedback  # noqa: F401
+    from grader.grading import grade  # noqa: F401
+    from grader.report import pictures  # noqa: F401
+    from grader.grading import assignment
+    from grader.grading.rubric import load_rubric
+
+    rubric = load_rubric(rubric_path)
+    assignment.load(rubric.assignment).public_data()
+
+
+def write_outputs(report: GradeReport, out: Path, rubric: Rubric | None = None) -> None:
+    """What single grading writes: results.json, then the feedback pages. A page that cannot be drawn costs the
+    pages (the old ones are removed, so they cannot mislead), never the grade."""
+    from grader.report.feedback import STUDENT_PAGE, TA_PAGE, write_feedback
+    from grader.report.text import write_results_json
+
+    write_results_json(report, out)
+    try:
+        write_feedback(report, out, rubric)
+    except Exception:  # noqa: BLE001 - the grade stands without its pages
+        traceback.print_exc()
+        for page in (STUDENT_PAGE, TA_PAGE):
+            (out / page).unlink(missing_ok=True)
+
+
+def _one_blas_thread() -> None:
+    """The batch runs one process per core; a child forked after numpy was imported ignores OMP_NUM_THREADS."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(1)
+
+
+def run_task(task: GradeTask) -> int:
+    """Grade, write the outputs, then the row. A grader failure is an error row that a rerun will retry."""
+    from grader.grading.grade import error_report, grade_submission
+    from grader.grading.rubric import load_rubric
+
+    _one_blas_thread()
+    rubric = load_rubric(task.rubric)
+    cacheable = True
+    try:
+        report = grade_submission(task.path, rubric=rubric, sandbox=task.sandbox, student=task.student)
+    except GraderError as exc:  # the grader could not work (sandbox, suite): not the student's fault, so retry later
+        report, cacheable = error_report(task.path, task.student, f"the grader failed: {exc}"), False
+    except Exception as exc:  # noqa: BLE001 - a grader bug must cost one row, not the batch
+        traceback.print_exc()
+        reason = f"the grader failed with {type(exc).__name__}: {exc}"
+        report, cacheable = error_report(task.path, task.student, reason), False
+    write_outputs(report, task.out, rubric)
+    row = row_from_report(report, file=task.file, key=task.key, cacheable=cacheable)
+    write_atomic(task.row, row_to_json(row) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_task(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

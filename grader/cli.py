@@ -1,0 +1,200 @@
+"""Command line: `python -m grader VERB ...`. One subparser per verb; each verb's work lives in its stage.
+
+The parsers import nothing heavy; a verb's modules load only when that verb runs. Errors the core raises as
+GraderError become a one-line message and exit code 2 here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from grader import __version__, paths
+from grader.errors import ConfigError, GraderError
+
+SANDBOX_CHOICES = ("auto", "bwrap", "none")
+SANDBOX_HELP = ("bwrap: always isolate (fail if impossible); none: no isolation (loud warning); "
+                "auto: bwrap when the host allows it (default)")
+
+
+# --- the verbs: parse, then call into the stage that does the work ------------------------------------------------
+
+def _grade(args: argparse.Namespace) -> int:
+    from grader.grading.grade import grade_submission
+    from grader.grading.rubric import load_rubric
+    from grader.report.feedback import write_feedback
+    from grader.report.text import summary_lines, write_results_json
+
+    out = args.out or Path("out") / args.path.stem
+    rubric = load_rubric(args.rubric)
+    report = grade_submission(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student)
+    written = write_results_json(report, out)
+    student_page, ta_page = write_feedback(report, out, rubric)
+    print("\n".join(summary_lines(report)))
+    print(f"results:  {written}\nfeedback: {student_page} (for the student), {ta_page} (for TAs)")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from grader.report.check import run_check
+
+    return run_check(args.notebook, args.sandbox)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the batch the way Ctrl-C does: children killed, finished rows kept."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _grade_all(args: argparse.Namespace) -> int:
+    from grader.batch.grade_all import BatchOptions, grade_class
+    from grader.batch.summary import plural
+
+    if args.jobs < 0 or (args.timeout is not None and args.timeout <= 0):
+        raise ConfigError("--jobs must be 0 (all cores) or more, and --timeout a positive number of seconds")
+    _stop_on_sigterm()
+    opts = BatchOptions(source=args.submissions, out=args.out, jobs=args.jobs, rubric=args.rubric,
+                        patterns=tuple(args.pattern), force=args.force, sandbox=args.sandbox, timeout=args.timeout)
+    result = grade_class(opts)
+    counts = ", ".join(f"{n} {s}" for s, n in result.statuses.items() if n)
+    print(f"{plural(result.students, 'student')} ({counts or 'none'}); graded {result.graded} now, "
+          f"skipped {result.reused} unchanged, in {result.seconds:.1f} s")
+    print(f"gradebook: {result.gradebook}\nsummary:   {args.out / 'summary.md'}, {args.out / 'summary.png'}")
+    if result.interrupted:
+        print("interrupted: the finished rows are saved; run the same command again to finish", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grader.notebook.release import release
+
+    written = release(args.solution, args.out)
+    print(f"wrote {written} from {args.solution}")
+    return 0
+
+
+def _student_zip(args: argparse.Namespace) -> int:
+    from grader.bundles.student_kit import TOP, build_student_zip
+    from grader.grading.rubric import load_rubric
+
+    written, files = build_student_zip(args.out, load_rubric(args.rubric))
+    tests = sum(1 for name in files if "/suite/test_" in name)
+    print(f"wrote {written}: {len(files)} files under {TOP}/ ({tests} public test modules); "
+          "audited: no solution, no hidden tests, no hidden seed or thresholds")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from grader.bundles.gradescope import run
+
+    return run(args.out, args.timeout)
+
+
+# --- the parsers ---------------------------------------------------------------------------------------------------
+
+def _add_grade(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", type=Path, default=paths.SOLUTION,
+                   help="the notebook (.ipynb) or script (.py) to grade (default: the reference solution)")
+    p.add_argument("--out", type=Path, default=None, help="folder for results.json, feedback.html and "
+                   "feedback_ta.html (default: out/<file name without extension>)")
+    p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
+    p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto", help=SANDBOX_HELP)
+    p.add_argument("--student", default=None, help="the student's name for the report (default: file name)")
+    p.epilog = ("Exit code 0 when the submission was graded, whatever its score; non-zero only when the grader "
+                "itself could not work.")
+
+
+def _add_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("notebook", type=Path, help="your notebook (.ipynb) or script (.py)")
+    p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
+                   help="auto (default): isolate with bubblewrap where this computer allows it")
+    p.epilog = ("Runs the public tests only; the grader also runs hidden tests on data you never see. "
+                "Exit code 0 when every public test passes, 1 otherwise.")
+
+
+def _add_grade_all(p: argparse.ArgumentParser) -> None:
+    p.add_argument("submissions", type=Path,
+                   help="a folder of submissions, or the .zip the LMS exports (Canvas names are understood)")
+    p.add_argument("--out", type=Path, default=Path("out/class"), help="folder for gradebook.csv, summary.md, "
+                   "summary.png and <student>/results.json (default: %(default)s)")
+    p.add_argument("--jobs", "-j", type=int, default=0,
+                   help="submissions graded at once, one sandboxed process each (default: all cores)")
+    p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
+    p.add_argument("--pattern", action="append", default=[], metavar="REGEX",
+                   help="how file names name students: a regular expression with a (?P<student>...) group, "
+                        "matched against each path inside the class folder; may be repeated (default: Canvas "
+                        "names, one folder per student, or <student>.ipynb)")
+    p.add_argument("--force", action="store_true", help="regrade everything, even submissions unchanged since "
+                   "the last run")
+    p.add_argument("--timeout", type=float, default=None, help="seconds to grade one submission before it is "
+                   "stopped and marked timeout (default: from the rubric's limits)")
+    p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
+                   help="passed to each grading process (default: %(default)s)")
+    p.epilog = ("Exit code 0 when every student has a row (whatever the scores), 130 when interrupted; run "
+                "again to finish: unchanged submissions are skipped.")
+
+
+def _add_release(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--solution", type=Path, default=paths.SOLUTION,
+                   help="the reference notebook with solution regions (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=paths.SKELETON, help="where to write the skeleton (default: %(default)s)")
+
+
+def _add_student_zip(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("dist") / "student.zip",
+                   help="where to write the zip (default: %(default)s)")
+    p.add_argument("--rubric", type=Path, default=None,
+                   help="the grading rubric the public part is taken from (default: rubric.toml)")
+
+
+def _add_gradescope(p: argparse.ArgumentParser) -> None:
+    from grader.bundles.gradescope_run import DEFAULT_TIMEOUT
+
+    p.add_argument("--out", type=Path, default=Path("dist/autograder.zip"),
+                   help="where to write the bundle (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="the autograder timeout set on "
+                   "Gradescope, in seconds; the notebook's limits are scaled to fit it (default: %(default)g)")
+
+
+# verb -> (one-line help, add the verb's arguments, run it)
+VERBS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "release": ("generate the student skeleton (assignment/) from the reference solution", _add_release, _release),
+    "grade": ("grade one submission and write OUT/results.json", _add_grade, _grade),
+    "gradescope": ("build the autograder bundle (dist/autograder.zip) to upload to Gradescope", _add_gradescope,
+                   _gradescope),
+    "grade-all": ("grade a whole class (folder or LMS zip) in parallel into OUT/gradebook.csv", _add_grade_all,
+                  _grade_all),
+    "check": ("student self-check: run only the public tests on a notebook, through the sandbox", _add_check,
+              _check),
+    "student-zip": ("build the student release: skeleton, public data and self-check", _add_student_zip,
+                    _student_zip),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, (help_text, add, run) in VERBS.items():
+        sub = verbs.add_parser(verb, help=help_text, description=help_text)
+        add(sub)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except GraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,24 @@
+"""Which assignment the engine grades: a folder beside the engine (grader/<name>/) with the interface that
+grader/backprop/__init__.py documents. The rubric's [assignment] name picks it; "backprop" by default."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from grader.errors import ConfigError
+
+DEFAULT = "backprop"
+NAMES = ("AREAS", "SUITE_DIR", "DATA_FILES", "public_data", "hidden_set", "set_input_salt")
+
+
+def load(name: str = DEFAULT) -> ModuleType:
+    """The assignment's package, checked for every name the engine uses."""
+    try:
+        module = importlib.import_module(f"grader.{name}")
+    except ImportError as exc:
+        raise ConfigError(f"assignment {name!r}: no package grader/{name} ({exc})") from None
+    missing = [n for n in NAMES if not hasattr(module, n)]
+    if missing:
+        raise ConfigError(f"assignment {name!r}: grader/{name}/__init__.py lacks {', '.join(missing)}")
+    return module

@@ -1,0 +1,118 @@
+"""Grade one submission: extract, start the sandbox, run the grading suite against it, build a GradeReport."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import io
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader import __version__
+from grader.sandbox.client import open_submission
+from grader.grading import assignment
+from grader.errors import GraderError, SubmissionError
+from grader.notebook.extract import Submission, read_submission
+from grader.grading.results import GradeReport, ManualItem, TestResult
+from grader.grading.rubric import Rubric, load_rubric
+
+if TYPE_CHECKING:
+    from grader.grading.plugin import GradingPlugin
+
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:warnings", "-o", "addopts=", "-o", "console_output_style=classic")
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def manual_items(submission: Submission) -> tuple[ManualItem, ...]:
+    """The Markdown cells marked for grading by hand, with the student's text, for TAs."""
+    items = []
+    for cell in submission.markdown:
+        meta = cell.metadata.get("grader", {}) if isinstance(cell.metadata, dict) else {}
+        if isinstance(meta, dict) and meta.get("manual"):
+            items.append(ManualItem(id=str(meta.get("id", f"cell-{cell.index}")),
+                                    title=str(meta.get("title", "Graded by hand")), text=cell.source,
+                                    cell_index=cell.index))
+    return tuple(items)
+
+
+def error_report(path: Path, student: str, reason: str) -> GradeReport:
+    """Score 0 with the reason: for a submission that could not be graded at all."""
+    return GradeReport(student=student, submission=path.name, sha256=_file_sha256(path), status="error", score=0.0,
+                       max_score=0.0, reason=reason, grader_version=__version__)
+
+
+def run_suite(plugin: "GradingPlugin") -> None:
+    """Run the grading suite in-process; pytest's own output is kept and shown only if pytest itself failed."""
+    import pytest  # noqa: PLC0415 - imported after the sandbox started, so the notebook runs meanwhile
+
+    import grader.grading.plugin  # noqa: PLC0415
+
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+        suite = str(assignment.load(plugin.rubric.assignment).SUITE_DIR)
+        code = pytest.main([suite, "--rootdir", suite, *PYTEST_ARGS],
+                           plugins=[plugin, grader.grading.plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise GraderError(f"the grading suite could not run (pytest exit code {int(code)}):\n"
+                          f"{captured.getvalue()[-3000:]}")
+
+
+def _notes(live, plugin: "GradingPlugin", submission: Submission) -> tuple[str, ...]:
+    notes = list(submission.notes)
+    if not live.isolated:
+        notes.insert(0, "WARNING: this submission ran WITHOUT the bubblewrap sandbox (--sandbox none): "
+                        "it was not isolated from this machine")
+    if plugin.restarts:
+        notes.append(f"the notebook's process died during grading and was restarted "
+                     f"{'once' if plugin.restarts == 1 else f'{plugin.restarts} times'}")
+    if plugin.model is not None:
+        n = plugin.model.attempts_used
+        notes.append(f"for the accuracy tests the grader trained your model {'once' if n == 1 else f'{n} times'}"
+                     + ("" if n == 1 else " (seeded attempts; the best one counts)"))
+    return tuple(notes)
+
+
+def _prewarm_pictures() -> None:
+    """Import the feedback pictures' libraries while the sandbox runs the notebook: the grader only waits then."""
+    threading.Thread(target=importlib.import_module, args=("grader.report.pictures",), daemon=True,
+                     name="prewarm-pictures").start()
+
+
+def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox: str = "auto",
+                     student: str | None = None, public_only: bool = False) -> GradeReport:
+    """Grade one notebook or script. A submission that cannot be read gets status "error" and score 0."""
+    started, path = time.monotonic(), Path(path)
+    rubric = rubric or load_rubric()
+    name = student or path.stem
+    try:
+        submission = read_submission(path)
+    except SubmissionError as exc:
+        return error_report(path, name, str(exc))
+    task = assignment.load(rubric.assignment)
+    hidden = None if public_only else task.hidden_set(rubric)
+    with open_submission(submission, rubric.limits, sandbox=sandbox,
+                         data_files=dict(task.DATA_FILES)) as live:
+        if not public_only:
+            _prewarm_pictures()
+        from grader.grading.plugin import GradingPlugin  # noqa: PLC0415 - pytest loads after the sandbox has started
+
+        plugin = GradingPlugin(live, rubric, public_only=public_only, public_data=task.public_data(), hidden_data=hidden)
+        run_suite(plugin)
+        notebook, mode, notes = live.notebook, live.mode, _notes(live, plugin, submission)
+    tests: tuple[TestResult, ...] = tuple(plugin.results)
+    return GradeReport(
+        student=name, submission=path.name, sha256=submission.sha256,
+        status="timeout" if notebook.timed_out else "graded",
+        score=sum(t.score for t in tests), max_score=sum(t.max_score for t in tests), tests=tests,
+        notebook=notebook, manual=manual_items(submission), sandbox_mode=mode, grader_version=__version__,
+        execution_time=round(time.monotonic() - started, 3), notes=notes, model=plugin.model,
+        reason="the notebook ran past its time limit; the tests ran on what it had defined" if notebook.timed_out else "")
