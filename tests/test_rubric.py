@@ -56,3 +56,26 @@ def test_a_missing_rubric_file_given_explicitly_is_an_error(tmp_path):
 def test_the_fingerprint_changes_with_the_text():
     assert parse_rubric("[thresholds]\nattempts = 2\n").fingerprint() != parse_rubric("").fingerprint()
     assert Rubric().fingerprint() == parse_rubric("").fingerprint()
+
+
+def test_the_assignment_table_picks_a_folder_beside_the_engine_and_an_unknown_one_is_named():
+    rubric = parse_rubric('[assignment]\nname = "backprop"\n')
+    assert rubric.assignment == "backprop" and rubric.areas == AREAS
+    with pytest.raises(ConfigError, match=r"line 2: \[assignment\] name"):
+        parse_rubric('[assignment]\nname = "../etc"\n', "course/rubric.toml")
+    with pytest.raises(ConfigError, match="no package grader/algebra"):
+        parse_rubric('[assignment]\nname = "algebra"\n')
+
+
+def test_an_assignment_package_lacking_a_name_of_the_interface_is_refused(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from grader.grading import assignment
+
+    half = types.ModuleType("grader.halfdone")
+    half.AREAS = ("one",)
+    monkeypatch.setitem(sys.modules, "grader.halfdone", half)
+    with pytest.raises(ConfigError, match="lacks SUITE_DIR, DATA_FILES"):
+        assignment.load("halfdone")
+    assert set(assignment.NAMES) <= set(dir(assignment.load()))
