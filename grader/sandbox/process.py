@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from grader.sandbox.inside import protocol
-from grader.sandbox import bwrap as sandbox
+from grader.sandbox import bwrap as sandbox, replies
 from grader.sandbox.proctree import exited, kill_tree, namespaces_below
 from grader.errors import ProtocolError, SandboxError, WorkerDied
 from grader.sandbox.limits import Limits
@@ -178,9 +178,14 @@ class WorkerProcess:
 
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[bytes]]:
         try:
-            return protocol.receive(self._rep, self.max_message_bytes, deadline)
+            reply, blobs = protocol.receive(self._rep, self.max_message_bytes, deadline)
         except protocol.ChannelError as e:
             self._fail(e, what)
+        try:
+            return replies.checked(reply), blobs  # the one place every reply's fields are validated
+        except ProtocolError:
+            self.kill("it sent a malformed message")
+            raise
 
     def _fail(self, e: protocol.ChannelError, what: str) -> None:
         if e.reason == "timeout":
