@@ -85,7 +85,8 @@ def default_jobs() -> int:
 
 def batch_timeout(limits: Limits) -> float:
     """Wall clock for grading one submission: the notebook run, a budget of grader calls, and start-up."""
-    return limits.notebook_seconds + REQUESTS_BUDGET * limits.request_seconds + STARTUP_SECONDS
+    return min(limits.notebook_seconds + REQUESTS_BUDGET * limits.request_seconds,
+               limits.grading_seconds) + STARTUP_SECONDS
 
 
 def file_sha256(path: Path) -> str:

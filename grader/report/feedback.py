@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -254,6 +255,21 @@ def write_feedback(report: GradeReport, out_dir: str | Path, rubric: "Rubric | N
     pictures, notes = draw_pictures(report, rubric) if report.status != "error" else ((), ())
     return (_write(out / STUDENT_PAGE, page(report, pictures, notes, ta=False)),
             _write(out / TA_PAGE, page(report, pictures, notes, ta=True)))
+
+
+def write_all(report: GradeReport, out_dir: str | Path, rubric: "Rubric | None" = None) -> tuple[Path, Path, Path]:
+    """results.json, then both pages: the stage boundary of reporting. Should the full pages fail, plain ones
+    without pictures are written instead, so a grade always comes with its pages."""
+    from grader.report.text import write_results_json
+
+    written = write_results_json(report, out_dir)
+    try:
+        return (written, *write_feedback(report, out_dir, rubric))
+    except Exception:  # noqa: BLE001 - the grade stands; the pictures are what can fail
+        traceback.print_exc()
+        out = Path(out_dir)
+        return (written, _write(out / STUDENT_PAGE, page(report, ta=False)),
+                _write(out / TA_PAGE, page(report, ta=True)))
 
 
 def page(report: GradeReport, pictures: tuple[Picture, ...] = (), notes: tuple[str, ...] = (), *,
