@@ -2,22 +2,22 @@
 
 Enters: notebook JSON, worker replies, file names, cached batch rows -> valid_text / clean_tree / file_name (valid
 UTF-8, so every later write and print can encode it). Leaves: a terminal or log line -> terminal (control
-characters escaped, so nothing redraws the screen); a Markdown table cell -> markdown (punctuation and HTML escaped,
-so nothing renders as a link, an image or markup).
+characters escaped, so nothing redraws the screen); a Markdown table cell -> markdown (a code span, so nothing
+renders as a link, an image or markup).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
-from typing import Any
+from typing import Any, TextIO
 
 REPLACEMENT = "\ufffd"
 MAX_TREE_DEPTH = 200  # far deeper than any notebook Jupyter writes
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls, DEL, and the invisible marks that reorder or hide text on screen (bidi, zero width)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-_MD_SPECIAL = re.compile(r"([!\"#$'()*+,\-./:;=?@\[\\\]^_`{|}~])")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
 
 
@@ -65,10 +65,15 @@ def terminal(text: str) -> str:
 
 
 def markdown(text: str) -> str:
-    """Text for one Markdown table cell: on one line, every Markdown punctuation escaped, HTML's <, > and & as
-    entities, so a name renders as itself and never as a link, an image or a tag."""
-    text = _MD_SPECIAL.sub(r"\\\1", terminal(text))
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for one Markdown table cell, rendered exactly as itself: a code span (no emphasis, link, autolink,
+    image or HTML can start inside one), fenced by more backticks than the text holds in a row, with the pipes that
+    would end the table cell escaped and control characters escaped."""
+    text = terminal(text).replace("|", "\\|")
+    if not text:
+        return ""
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", text)), default=0))
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def clip(text: str, limit: int) -> str:
@@ -76,3 +81,23 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}\n… ({len(text) - limit} more characters)"
+
+
+class LogStream(io.TextIOBase):
+    """A text stream for a log a TA reads: every line passes through terminal() (the line breaks stay)."""
+
+    def __init__(self, raw: TextIO) -> None:
+        self.raw = raw
+
+    def write(self, s: str) -> int:
+        self.raw.write("\n".join(terminal(part) for part in s.split("\n")))
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
