@@ -49,7 +49,7 @@ def false_utf8_names(data: bytes | mmap.mmap) -> list[tuple[int, int, bytes]]:
 
 def repair_copy(archive: Path, copy: Path) -> dict[str, str]:
     """Copy `archive` to `copy` with the false UTF-8 flags cleared. Returns {name as zipfile reads it now: the name
-    to extract it as}, the original bytes with what is not UTF-8 shown as \\xNN, as a folder of files shows it."""
+    to extract it as}: the original bytes, with what is not UTF-8 shown as U+FFFD."""
     with open(archive, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         bad = false_utf8_names(data)
         flags = [(at, struct.unpack_from("<H", data, at)[0]) for central, local, _ in bad
@@ -59,4 +59,4 @@ def repair_copy(archive: Path, copy: Path) -> dict[str, str]:
         for at, value in flags:
             f.seek(at)
             f.write(struct.pack("<H", value & ~UTF8_FLAG))
-    return {raw.decode("cp437"): raw.decode("utf-8", "backslashreplace") for _, _, raw in bad}
+    return {raw.decode("cp437"): raw.decode("utf-8", "replace") for _, _, raw in bad}  # no "\\": a separator here

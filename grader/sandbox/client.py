@@ -116,7 +116,8 @@ class Student:
 
     @property
     def confinement(self) -> str:
-        """What bounds memory, CPU and processes for this submission's sandbox, in words."""
+        """What bounds memory, CPU and processes for this submission's sandbox, in words (once it has started)."""
+        self.wait_ready()
         return self._worker.plan.confinement.summary if self._worker is not None else ""
 
     @property

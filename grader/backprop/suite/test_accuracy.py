@@ -56,12 +56,16 @@ def hyperparameters(student) -> dict[str, Any]:
     return value
 
 
+def _plottable(v: Any) -> bool:
+    return isinstance(v, float) or (isinstance(v, int) and abs(v) <= 1e308)  # an int past 1e308 has no float
+
+
 def history_of(value: Any) -> dict[str, list[float]]:
     """The history for the feedback pictures; whatever is not a list of numbers is left out."""
     out = {}
     for key in ("train_loss", "val_loss"):
         entries = value.get(key) if isinstance(value, dict) else None
-        if isinstance(entries, (list, tuple)) and all(isinstance(v, (int, float)) and not abs(v) > 1e308 for v in entries):
+        if isinstance(entries, (list, tuple)) and all(_plottable(v) for v in entries):
             out[key] = [float(v) for v in entries]
     return out
 
