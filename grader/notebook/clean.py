@@ -96,6 +96,10 @@ class LogStream(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
     def flush(self) -> None:
         self.raw.flush()
 

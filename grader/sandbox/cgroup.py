@@ -97,22 +97,33 @@ def v1_bases() -> dict[str, Path]:
 
 
 def v2_base() -> tuple[Path | None, str]:
-    """The grader's own v2 group when it can delegate memory, pids and cpu to children, else (None, why not)."""
+    """The v2 group to make sandbox groups in: the grader's own, or else its nearest ancestor, whose children get
+    memory, pids and cpu (a group holding processes cannot enable them for its children, the root excepted)."""
     own = _own_paths().get("")
     mount = next(((r, p) for r, p, kind, _ in _mounts() if kind == "cgroup2"), None)
-    if own is None or mount is None:
-        return None, "no cgroup v2 hierarchy"
-    base = _join(*mount, own)
+    base = _join(*mount, own) if own is not None and mount is not None else None
     if base is None:
-        return None, "the grader's cgroup v2 group is not visible"
+        return None, "no cgroup v2 hierarchy holds the grader"
+    top = Path(mount[1])
+    for group in [base, *[p for p in base.parents if p == top or top in p.parents]]:
+        if _delegates(group, enable=group == base) and os.access(group, os.W_OK):
+            return group, ""
+    return None, f"no cgroup v2 group from {base} up delegates {', '.join(CONTROLLERS)} to this user"
+
+
+def _delegates(group: Path, enable: bool) -> bool:
+    """Whether children of `group` get every controller; in the grader's own group (enable) what is missing is
+    switched on where allowed. An ancestor is only used as it is: the grader changes no one else's groups."""
     try:
-        enabled = set((base / "cgroup.subtree_control").read_text().split())
+        enabled = set((group / "cgroup.subtree_control").read_text().split())
         missing = [c for c in CONTROLLERS if c not in enabled]
+        if missing and not enable:
+            return False
         if missing:
-            (base / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
-    except OSError as e:
-        return None, f"cgroup v2 controllers cannot be delegated below {base} ({e.strerror})"
-    return base, ""
+            (group / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
+    except OSError:
+        return False
+    return True
 
 
 def _write(directory: Path, name: str, value: object) -> None:

@@ -100,7 +100,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "seconds": _number(0.0, MAX_SECONDS),
     "message": _text_field, "traceback": _text_field, "exc_type": _text_field, "type_name": _text_field,
     "where": _text_field, "type": _text_field, "stdout": _text_field, "stderr": _text_field,
-    "value": lambda v: clean.clean_tree(v, protocol.MAX_DEPTH + 2),
+    "value": clean.clean_tree,  # decode_value checks its structure; here its strings become valid text
 }
 
 
