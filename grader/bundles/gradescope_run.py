@@ -123,7 +123,8 @@ def fit_limits(limits: Limits, timeout_seconds: float) -> tuple[Limits, float]:
     worst = limits.notebook_seconds + TEST_PHASE_REQUESTS * limits.request_seconds
     usable = timeout_seconds - WATCHDOG_MARGIN - STARTUP_SECONDS
     factor = max(MIN_FACTOR, min(1.0, usable / worst))
-    return (limits if factor == 1.0 else limits.scaled(factor)), factor
+    fitted = limits if factor == 1.0 else limits.scaled(factor)
+    return replace(fitted, grading_seconds=max(1.0, min(fitted.grading_seconds, usable))), factor
 
 
 class ResultsWriter:
