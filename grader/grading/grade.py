@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from grader import __version__
 from grader.sandbox.client import open_submission
 from grader.grading import assignment
-from grader.errors import ConfigError, GraderError, SubmissionError
+from grader.errors import ConfigError, GraderError, SandboxError, SubmissionError
 from grader.notebook import clean
 from grader.notebook.extract import Submission, read_submission
 from grader.grading.results import GradeReport, ManualItem, TestResult
@@ -60,8 +60,8 @@ def grade_safely(path: str | Path, *, rubric: Rubric, sandbox: str = "auto", stu
     path = Path(path)
     try:
         return grade_submission(path, rubric=rubric, sandbox=sandbox, student=student, public_only=public_only), True
-    except ConfigError:
-        raise  # the instructor's rubric or setup, not the submission: the CLI reports it
+    except (ConfigError, SandboxError):
+        raise  # the rubric or this machine, before any student code ran: the CLI reports it and exits non-zero
     except GraderError as exc:
         return error_report(path, student or path.stem, f"the grader failed: {exc}"), False
     except Exception as exc:  # noqa: BLE001 - a submission must never stop the grader from writing a result
