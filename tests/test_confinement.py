@@ -135,7 +135,8 @@ with open_submission(path, limits, sandbox="bwrap") as crowd, open_submission(pa
 
 
 @needs_bwrap
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not traversable(os.path.realpath(sys.executable)),
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
+                    or not traversable(os.path.realpath(sys.executable)),
                     reason="needs root to become another user, and an interpreter that user can run")
 def test_an_unprivileged_grader_falls_back_and_says_so(tmp_path):
     source = HOG + "\ndef spawn(n):\n    for _ in range(n):\n        if os.fork() == 0:\n" \

@@ -170,7 +170,8 @@ def _pictures(pictures: tuple[Picture, ...], notes: tuple[str, ...]) -> str:
 
 
 def _cell(cell: CellOutcome, chars: int) -> str:
-    what = "hit its time limit" if cell.status == "timeout" else f"raised {_excerpt(cell.error_type, 200) or 'an error'}"
+    error = _excerpt(cell.error_type, 200) or "an error"
+    what = "hit its time limit" if cell.status == "timeout" else f"raised {error}"
     body = _pre(_excerpt(_tail(cell.traceback) if cell.traceback else cell.message, 2 * chars))
     return f"<li><b>Cell [{cell.index}]</b> {_e(what)}: {body}</li>"  # no timings: the page is the same every run
 
@@ -214,8 +215,8 @@ def _header(report: GradeReport, ta: bool, chars: int) -> str:
     head = [f"<h1>Feedback: {_e(who)}</h1>",
             f'<p class="total">Automatic score: {fmt_points(report.score)} / {fmt_points(report.max_score)}</p>']
     if report.status == "error":
-        head.append(f'<p class="banner"><b>This submission could not be graded:</b> {_e(_excerpt(report.reason, chars))}'
-                    "</p>")
+        reason = _e(_excerpt(report.reason, chars))
+        head.append(f'<p class="banner"><b>This submission could not be graded:</b> {reason}</p>')
     elif report.reason:
         head.append(f'<p class="banner">{_e(_excerpt(report.reason, chars))}</p>')
     head += _paragraphs(report.notes, "notes", chars)
