@@ -11,7 +11,7 @@ JOBS ?=
 NOTEBOOK ?= assignment/backprop.ipynb
 PYTEST_ARGS ?=
 
-.PHONY: venv test grade grade-all check assignment release gradescope bench data clean
+.PHONY: venv test fuzz grade grade-all check assignment release gradescope bench data clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	@sh tests/tools/ensure_chromium.sh  # for the feedback rendering test; never fails
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+fuzz: $(STAMP)  # the property-based tests at full strength (random seeds, many examples)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m fuzz $(PYTEST_ARGS)
 
 grade: $(STAMP)
 	$(PY) -m grader grade "$(SUBMISSION)" --out "$(OUT)"

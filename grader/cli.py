@@ -23,18 +23,19 @@ SANDBOX_HELP = ("bwrap: always isolate (fail if impossible); none: no isolation 
 # --- the verbs: parse, then call into the stage that does the work ------------------------------------------------
 
 def _grade(args: argparse.Namespace) -> int:
-    from grader.grading.grade import grade_submission
+    from grader.grading.grade import grade_safely
     from grader.grading.rubric import load_rubric
-    from grader.report.feedback import write_feedback
-    from grader.report.text import summary_lines, write_results_json
+    from grader.notebook.clean import terminal
+    from grader.report.feedback import write_all
+    from grader.report.text import summary_lines
 
     out = args.out or Path("out") / args.path.stem
     rubric = load_rubric(args.rubric)
-    report = grade_submission(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student)
-    written = write_results_json(report, out)
-    student_page, ta_page = write_feedback(report, out, rubric)
+    report, _ = grade_safely(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student)
+    written, student_page, ta_page = write_all(report, out, rubric)
     print("\n".join(summary_lines(report)))
-    print(f"results:  {written}\nfeedback: {student_page} (for the student), {ta_page} (for TAs)")
+    print(terminal(f"results:  {written}") + "\n" + terminal(f"feedback: {student_page} (for the student), "
+                                                                f"{ta_page} (for TAs)"))
     return 0
 
 
@@ -189,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a name or message the escaping missed still never crashes a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

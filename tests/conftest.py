@@ -11,7 +11,16 @@ import pytest
 
 matplotlib.use("Agg")
 
+from hypothesis import HealthCheck, settings  # noqa: E402
+
 from grader import paths  # noqa: E402
+
+# `make test`: a fixed seed and few examples, so runs are fast and repeatable; `make fuzz`: the full search.
+settings.register_profile("ci", max_examples=25, derandomize=True, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("fuzz", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

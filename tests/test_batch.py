@@ -219,7 +219,7 @@ def test_summary_counts_failures_per_test_and_area_and_lists_problems(tmp_path):
     text = summary_markdown(rows, AREAS, roster)
     assert "4 students: 3 graded, 1 could not be graded, 0 timed out." in text
     assert "| backward: dW1 | 2 | 67% |" in text and "| softmax: values | 1 | 33% |" in text
-    assert "| backward | 2 | 67% |" in text and "| d | d.ipynb | error | not a notebook \\| bad |" in text
+    assert "| backward | 2 | 67% |" in text and "| `d` | `d.ipynb` | error | `not a notebook \\| bad` |" in text
     assert histogram([0, 25, 12.5, 24], 25) == [("0-2.5", 1)] + [(f"{x:g}-{x + 2.5:g}", 0) for x in
                                                                  (2.5, 5, 7.5, 10)] + [("12.5-15", 1)] + \
         [(f"{x:g}-{x + 2.5:g}", 0) for x in (15, 17.5, 20)] + [("22.5-25", 2)]
@@ -316,7 +316,7 @@ def test_a_batch_gives_every_student_a_row_and_a_rerun_skips_them(fake_class, tm
     assert (first.graded, first.reused) == (5, 0) and processes_with(f"marker-{tmp_path.name}") == []
     assert {p.name for p in (tmp_path / "out" / "carol").iterdir()} == {"results.json", "feedback.html",
                                                                          "feedback_ta.html"}
-    assert "| README.txt | not a notebook" in (tmp_path / "out" / "summary.md").read_text()
+    assert "| `README.txt` | `not a notebook" in (tmp_path / "out" / "summary.md").read_text()
     (folder / "bob.ipynb").write_text("ok now")
     log = io.StringIO()
     second = grade_class(opts, stream=log)

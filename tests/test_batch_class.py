@@ -208,8 +208,8 @@ def test_a_whole_class_is_graded_in_one_command(tmp_path):
     assert forged["score"] == 0 and not (out / "results.json").exists()
     assert book["twice"]["file"] == "twice_404_907_backprop-1.ipynb"
     summary = (out / "summary.md").read_text()
-    assert "| twice | twice_404_907_backprop-1.ipynb | twice_404_906_backprop.ipynb |" in summary
-    assert "| README.txt | not a notebook" in summary and "| .DS_Store | hidden" in summary
+    assert "| `twice` | `twice_404_907_backprop-1.ipynb` | `twice_404_906_backprop.ipynb` |" in summary
+    assert "| `README.txt` | `not a notebook" in summary and "| `.DS_Store` | `hidden" in summary
     assert (out / "summary.png").read_bytes()[:4] == b"\x89PNG"
     assert "graded 30 now, skipped 0 unchanged" in first.stdout
 

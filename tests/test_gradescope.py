@@ -6,6 +6,7 @@ and run its run_autograder with this venv's Python (GRADER_PYTHON) instead of th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -158,7 +159,8 @@ def test_no_notebook_or_several_say_what_was_found(tmp_path, names, says):
 
 def test_default_limits_fit_gradescopes_default_timeout_unchanged_and_shorter_ones_scaled():
     limits = Limits()
-    assert gradescope_run.fit_limits(limits, 600) == (limits, 1.0)
+    usable = 600 - gradescope_run.STARTUP_SECONDS - gradescope_run.WATCHDOG_MARGIN  # the whole grading fits too
+    assert gradescope_run.fit_limits(limits, 600) == (dataclasses.replace(limits, grading_seconds=usable), 1.0)
     scaled, factor = gradescope_run.fit_limits(limits, 300)
     assert 0 < factor < 1 and scaled.notebook_seconds == pytest.approx(limits.notebook_seconds * factor)
     worst = scaled.notebook_seconds + gradescope_run.TEST_PHASE_REQUESTS * scaled.request_seconds

@@ -17,6 +17,7 @@ from grader.backprop import hints, oracle
 from grader.errors import StudentError
 
 SHOWN_ENTRIES = 6  # how many entries of an array a message shows
+MAX_HIDDEN = 4096  # the widest hidden layer the grader computes with, so its own memory stays bounded
 Hint = str | Callable[[], str]
 _input_salt: int | None = None  # set by the plugin when grading for real; None keeps the public, fixed seeds
 
@@ -194,11 +195,15 @@ def isolate_forward(model: Any, params: oracle.Params, X: np.ndarray) -> None:
 
 
 def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: int = 2) -> oracle.Params:
-    """The model's W1, b1, W2, b2, fetched from the student's process and checked (hidden_dim None: W1's width)."""
+    """The model's W1, b1, W2, b2, fetched from the student's process and checked against the declared hidden_dim
+    (None: W1's own width), which may not exceed MAX_HIDDEN, before the grader computes anything with them."""
     values = {name: model.get(name) for name in oracle.PARAMS}
     if hidden_dim is None:
         W1 = values["W1"]
         hidden_dim = W1.shape[1] if isinstance(W1, np.ndarray) and W1.ndim == 2 else 1
+    if hidden_dim > MAX_HIDDEN:
+        raise Mismatch(f"{what}: a hidden layer of {hidden_dim} units is wider than the grader accepts "
+                       f"({MAX_HIDDEN})", expected=f"at most {MAX_HIDDEN} hidden units", actual=f"{hidden_dim}")
     return as_params(values, what, input_dim, hidden_dim)
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.grading.results import GradeReport
+from grader.notebook.clean import clean_tree
 
 STATUSES = ("graded", "error", "timeout")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -61,7 +62,7 @@ def row_to_json(row: Row) -> str:
 
 def row_from_json(text: str) -> Row:
     """A row written by row_to_json; test names are interned so a thousand rows share one copy of each."""
-    data = json.loads(text)
+    data = clean_tree(json.loads(text))  # a row cached by an older grader may hold names that are not valid text
     data["areas"] = tuple((str(a), float(s), float(m)) for a, s, m in data.get("areas", ()))
     data["tests"] = tuple(sys.intern(str(t)) for t in data.get("tests", ()))
     data["failed"] = tuple(sys.intern(str(t)) for t in data.get("failed", ()))
@@ -82,11 +83,11 @@ class State:
         rows: dict[str, Row] = {}
         if not self.path.exists():
             return rows
-        with open(self.path, encoding="utf-8") as f:
+        with open(self.path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
                     row = row_from_json(line)
-                except (ValueError, TypeError, KeyError):
+                except (ValueError, TypeError, KeyError, RecursionError):
                     continue
                 rows[row.student] = row
         return rows

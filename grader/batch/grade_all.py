@@ -27,6 +27,7 @@ from grader.batch.summary import write_summaries
 from grader.batch.worker import GradeTask, warm_up
 from grader.sandbox.limits import Limits
 from grader.batch.names import compile_patterns
+from grader.notebook.clean import terminal
 from grader.grading.results import GradeReport
 
 STARTUP_SECONDS = 60.0  # a child's own start-up (imports, sandbox) on a loaded machine
@@ -85,7 +86,8 @@ def default_jobs() -> int:
 
 def batch_timeout(limits: Limits) -> float:
     """Wall clock for grading one submission: the notebook run, a budget of grader calls, and start-up."""
-    return limits.notebook_seconds + REQUESTS_BUDGET * limits.request_seconds + STARTUP_SECONDS
+    return min(limits.notebook_seconds + REQUESTS_BUDGET * limits.request_seconds,
+               limits.grading_seconds) + STARTUP_SECONDS
 
 
 def file_sha256(path: Path) -> str:
@@ -167,21 +169,21 @@ def collect(p: _Pending, done: Finished, timeout: float) -> Row:
 
 
 def describe(row: Row) -> str:
-    """One progress line: who, how it went, and why when it did not go normally."""
+    """One progress line: who, how it went, and why when it did not go normally (control characters escaped)."""
     if not row.tests:
-        return f"{row.student}: {row.status} ({row.seconds:.1f} s) - {row.reason}"
+        return terminal(f"{row.student}: {row.status} ({row.seconds:.1f} s) - {row.reason}")
     text = f"{row.student}: {row.status} {points(row.score)}/{points(row.max_score)} ({row.seconds:.1f} s)"
-    return text + (f" - {row.reason}" if row.status != "graded" else "")
+    return terminal(text + (f" - {row.reason}" if row.status != "graded" else ""))
 
 
 def report_roster(roster: Roster, stream: TextIO) -> None:
     """Tell the TA which files were skipped and which students sent several."""
     for f in roster.files:
         if f.superseded:
-            print(f"{f.student}: {1 + len(f.superseded)} files; grading the newest, {f.file} "
-                  f"(not {', '.join(f.superseded)})", file=stream)
+            print(terminal(f"{f.student}: {1 + len(f.superseded)} files; grading the newest, {f.file} "
+                           f"(not {', '.join(f.superseded)})"), file=stream)
     for s in roster.skipped[:MAX_LISTED]:
-        print(f"skipped {s.file}: {s.reason}", file=stream)
+        print(terminal(f"skipped {s.file}: {s.reason}"), file=stream)
     if len(roster.skipped) > MAX_LISTED:
         print(f"... and {len(roster.skipped) - MAX_LISTED} more skipped files (listed in summary.md)", file=stream)
 

@@ -10,12 +10,16 @@ import contextlib
 import os
 import re
 import stat
+import struct
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.batch import zipnames
 from grader.errors import GraderError
+from grader.notebook.clean import file_name
 from grader.batch.names import DEFAULT_PATTERNS, Identity, disambiguate, identify, junk_reason
 
 MAX_ENTRIES = 20_000
@@ -73,23 +77,30 @@ def extract_zip(archive: Path, dest: Path, *, max_total: int = MAX_TOTAL_BYTES,
                 max_entries: int = MAX_ENTRIES, max_entry: int = MAX_ENTRY_BYTES) -> tuple[Skipped, ...]:
     """Extract the regular files of `archive` under `dest`, keeping each entry's time as the file's mtime."""
     dest.mkdir(parents=True, exist_ok=True)
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BatchInputError(f"{archive}: cannot be read as a zip archive ({exc})") from None
-    with zf:
-        return _extract_all(archive, zf, dest, max_total, max_entries, max_entry)
+    with tempfile.TemporaryDirectory(prefix="grade-all-zip-") as tmp:
+        renamed: dict[str, str] = {}
+        try:
+            try:
+                zf = zipfile.ZipFile(archive)
+            except UnicodeDecodeError:  # an entry flagged UTF-8 whose name is not: read a copy with the flag off
+                repaired = Path(tmp) / "repaired.zip"
+                renamed = zipnames.repair_copy(archive, repaired)
+                zf = zipfile.ZipFile(repaired)
+        except (zipfile.BadZipFile, OSError, ValueError, struct.error) as exc:
+            raise BatchInputError(f"{archive}: cannot be read as a zip archive ({exc})") from None
+        with zf:
+            return _extract_all(archive, zf, dest, max_total, max_entries, max_entry, renamed)
 
 
 def _extract_all(archive: Path, zf: zipfile.ZipFile, dest: Path, max_total: int, max_entries: int,
-                 max_entry: int) -> tuple[Skipped, ...]:
+                 max_entry: int, renamed: dict[str, str] | None = None) -> tuple[Skipped, ...]:
     entries = zf.infolist()
     if len(entries) > max_entries:
         raise BatchInputError(f"{archive}: {len(entries)} entries, more than the limit of {max_entries}")
     skipped: list[Skipped] = []
     budget = [max_total]
     for info in entries:
-        name = info.filename.replace("\\", "/")
+        name = (renamed or {}).get(info.filename, info.filename).replace("\\", "/")
         if info.is_dir():
             continue
         reason = unsafe_entry_reason(name, info) or _extract_entry(zf, info, dest / name, max_entry, budget)
@@ -165,27 +176,29 @@ def discover(root: Path, patterns: tuple[re.Pattern[str], ...] = DEFAULT_PATTERN
     names = disambiguate(list(idents.values()))
     groups: dict[str, list[StudentFile]] = {}
     for rel, ident in idents.items():
-        entry = StudentFile(names[ident], root / rel, rel, found[rel], ident.late, ident.resubmission)
+        path, mtime = found[rel]
+        entry = StudentFile(names[ident], path, rel, mtime, ident.late, ident.resubmission)
         groups.setdefault(entry.student, []).append(entry)
     files = tuple(newest(g) for _, g in sorted(groups.items()))
     return Roster(files, tuple(sorted(skips, key=lambda s: s.file)))
 
 
-def _scan(root: Path, exclude: Path | None = None) -> tuple[dict[str, float], list[Skipped]]:
-    """Candidate files (relative path -> mtime) and the junk, walking without following links."""
-    found: dict[str, float] = {}
+def _scan(root: Path, exclude: Path | None = None) -> tuple[dict[str, tuple[Path, float]], list[Skipped]]:
+    """Candidate files (relative path as text -> real path, mtime) and the junk, walking without following links.
+    A name that is not UTF-8 (Latin-1 "M\\xfcller.ipynb") is shown with \\xNN escapes: it becomes text here, once."""
+    found: dict[str, tuple[Path, float]] = {}
     skips: list[Skipped] = []
     skip_dir = exclude.resolve() if exclude else None
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if Path(folder, d).resolve() != skip_dir)
         for name in sorted(files):
             path = Path(folder, name)
-            rel = path.relative_to(root).as_posix()
+            rel = file_name(path.relative_to(root).as_posix())
             reason = junk_reason(rel) or ("a symbolic link" if path.is_symlink() else "")
             if reason:
                 skips.append(Skipped(rel, reason))
             else:
-                found[rel] = path.stat().st_mtime
+                found[rel] = (path, path.stat().st_mtime)
     return found, skips
 
 

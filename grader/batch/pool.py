@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NoReturn, Protocol
 
+from grader.notebook.clean import LogStream
+
 POLL_SECONDS = 0.05
 SWEEP_SECONDS = 0.5  # scanning /proc for orphans costs about a millisecond per hundred processes
 PR_SET_PDEATHSIG = 1
@@ -166,8 +168,8 @@ def _forked_child(job: Job, log: int, cwd: Path, parent: int) -> NoReturn:
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # the parent's streams may not be its fds (pytest)
-        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        sys.stdout = LogStream(open(1, "w", buffering=1, closefd=False))  # not the parent's streams (pytest's);
+        sys.stderr = LogStream(open(2, "w", buffering=1, closefd=False))  # what a submission wrote stays inert
         os.chdir(cwd)
         os.environ.update({name: "1" for name in THREAD_VARS})
         code = job.target()  # type: ignore[misc]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.batch.book import Row, points, write_atomic
+from grader.notebook.clean import markdown
 from grader.batch.inputs import Roster
 
 BINS = 10
@@ -79,24 +80,24 @@ def _problem_lines(stats: ClassStats, roster: Roster) -> list[str]:
     bad = [r for r in stats.rows if r.status != "graded" or r.reason]
     if bad:
         lines += ["", "## Not graded normally", "", "| student | file | status | reason |", "|---|---|---|---|"]
-        lines += [f"| {r.student} | {_md(r.file)} | {r.status} | {_md(r.reason)} |" for r in bad]
+        lines += [f"| {_md(r.student)} | {_md(r.file)} | {r.status} | {_md(r.reason)} |" for r in bad]
     several = [f for f in roster.files if f.superseded]
     if several:
         lines += ["", "## Students with several files", "", "The newest file was graded (by its time, then by the "
                   "LMS resubmission number; a notebook wins over a .py file).", "", "| student | graded | not graded |", "|---|---|---|"]
-        lines += [f"| {f.student} | {_md(f.file)} | {_md(', '.join(f.superseded))} |" for f in several]
+        lines += [f"| {_md(f.student)} | {_md(f.file)} | {_md(', '.join(f.superseded))} |" for f in several]
     late = [f.student for f in roster.files if f.late]
     if late:
-        lines += ["", "## Marked late by the LMS", "", ", ".join(late)]
+        lines += ["", "## Marked late by the LMS", "", _md(", ".join(late))]
     if roster.skipped:
         lines += ["", "## Files skipped (not submissions)", "", "| file | reason |", "|---|---|"]
-        lines += [f"| {_md(s.file)} | {s.reason} |" for s in roster.skipped]
+        lines += [f"| {_md(s.file)} | {_md(s.reason)} |" for s in roster.skipped]
     return lines
 
 
 def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from a submission, safe in a Markdown table cell: it renders as itself, never as a link, image or tag."""
+    return markdown(text)
 
 
 def summary_markdown(rows: list[Row], areas: tuple[str, ...], roster: Roster, header: str = "") -> str:

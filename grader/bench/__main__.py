@@ -94,10 +94,18 @@ def bench_grading() -> list[str]:
     return section()
 
 
+def bench_neighbour() -> list[str]:
+    """An honest submission's grading time next to a CPU-hungry neighbour (JOBS=2), as a ratio to a calm one."""
+    from grader.bench.neighbour import bench_neighbour as section  # noqa: PLC0415
+
+    return section()
+
+
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("sandbox", bench_sandbox),
     ("grading", bench_grading),
     ("batch", bench_batch),
+    ("neighbour", bench_neighbour),
 ]
 
 

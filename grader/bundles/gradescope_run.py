@@ -21,6 +21,7 @@ from pathlib import Path
 import grader
 from grader import __version__, paths
 from grader.errors import ConfigError
+from grader.notebook.clean import file_name
 from grader.sandbox.limits import Limits
 
 ROOT_ENV = "GRADER_AUTOGRADER_ROOT"
@@ -104,7 +105,7 @@ def visible_files(folder: Path) -> list[Path]:
 def find_submission(folder: Path) -> Found:
     """The one notebook (or, without a notebook, the one .py file) in the folder."""
     files = visible_files(folder)
-    names = tuple(str(p.relative_to(folder)) for p in files)
+    names = tuple(file_name(str(p.relative_to(folder))) for p in files)  # text, whatever bytes the names hold
     for suffix in SUBMISSION_TYPES:
         matches = [p for p in files if p.suffix.lower() == suffix]
         if len(matches) == 1:
@@ -123,7 +124,8 @@ def fit_limits(limits: Limits, timeout_seconds: float) -> tuple[Limits, float]:
     worst = limits.notebook_seconds + TEST_PHASE_REQUESTS * limits.request_seconds
     usable = timeout_seconds - WATCHDOG_MARGIN - STARTUP_SECONDS
     factor = max(MIN_FACTOR, min(1.0, usable / worst))
-    return (limits if factor == 1.0 else limits.scaled(factor)), factor
+    fitted = limits if factor == 1.0 else limits.scaled(factor)
+    return replace(fitted, grading_seconds=max(1.0, min(fitted.grading_seconds, usable))), factor
 
 
 class ResultsWriter:
@@ -167,7 +169,7 @@ def what_ran(found: Found, path: Path, limits: Limits, factor: float, settings: 
 def grade_results(settings: Settings, grade: Callable) -> dict:
     """Find, grade and turn the grade into Gradescope's results: the whole job, minus the safety nets."""
     from grader.grading.grade import error_report
-    from grader.report.text import results_dict, summary_lines
+    from grader.report.text import results_dict, results_json, summary_lines
     from grader.grading.rubric import load_rubric
 
     rubric = load_rubric()
@@ -177,7 +179,7 @@ def grade_results(settings: Settings, grade: Callable) -> dict:
         return results_dict(report)
     limits, factor = fit_limits(rubric.limits, settings.timeout_seconds)
     report = grade(found.path, rubric=replace(rubric, limits=limits), student=found.path.stem)
-    results = results_dict(report)
+    results = json.loads(results_json(report))  # under the size cap, whatever the notebook printed
     graded = report.status != "error"
     results["output"] = what_ran(found, found.path, limits, factor, settings, graded) + "\n\n" + results["output"]
     results["extra_data"].update(time_limit_factor=round(factor, 3), received=list(found.files),

@@ -8,13 +8,15 @@ import importlib
 import io
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.sandbox.client import open_submission
 from grader.grading import assignment
-from grader.errors import GraderError, SubmissionError
+from grader.errors import ConfigError, GraderError, SandboxError, SubmissionError
+from grader.notebook import clean
 from grader.notebook.extract import Submission, read_submission
 from grader.grading.results import GradeReport, ManualItem, TestResult
 from grader.grading.rubric import Rubric, load_rubric
@@ -46,8 +48,25 @@ def manual_items(submission: Submission) -> tuple[ManualItem, ...]:
 
 def error_report(path: Path, student: str, reason: str) -> GradeReport:
     """Score 0 with the reason: for a submission that could not be graded at all."""
-    return GradeReport(student=student, submission=path.name, sha256=_file_sha256(path), status="error", score=0.0,
-                       max_score=0.0, reason=reason, grader_version=__version__)
+    return GradeReport(student=clean.file_name(student), submission=clean.file_name(path.name),
+                       sha256=_file_sha256(path), status="error", score=0.0, max_score=0.0,
+                       reason=clean.valid_text(reason), grader_version=__version__)
+
+
+def grade_safely(path: str | Path, *, rubric: Rubric, sandbox: str = "auto", student: str | None = None,
+                 public_only: bool = False) -> tuple[GradeReport, bool]:
+    """The stage boundary of one grading: whatever the file holds, a report comes back (status "error" with the
+    reason when grading broke down). The flag is False when the grader itself failed, so a rerun should retry."""
+    path = Path(path)
+    try:
+        return grade_submission(path, rubric=rubric, sandbox=sandbox, student=student, public_only=public_only), True
+    except (ConfigError, SandboxError):
+        raise  # the rubric or this machine, before any student code ran: the CLI reports it and exits non-zero
+    except GraderError as exc:
+        return error_report(path, student or path.stem, f"the grader failed: {exc}"), False
+    except Exception as exc:  # noqa: BLE001 - a submission must never stop the grader from writing a result
+        traceback.print_exc()
+        return error_report(path, student or path.stem, f"the grader failed with {type(exc).__name__}: {exc}"), False
 
 
 def run_suite(plugin: "GradingPlugin") -> None:
@@ -74,6 +93,9 @@ def _notes(live, plugin: "GradingPlugin", submission: Submission) -> tuple[str, 
     if plugin.restarts:
         notes.append(f"the notebook's process died during grading and was restarted "
                      f"{'once' if plugin.restarts == 1 else f'{plugin.restarts} times'}")
+    if live.remaining() <= 0:
+        notes.append(f"the grading time limit of {plugin.rubric.limits.grading_seconds:g} s was used up; the tests "
+                     "not run by then count as failed")
     if plugin.model is not None:
         n = plugin.model.attempts_used
         notes.append(f"for the accuracy tests the grader trained your model {'once' if n == 1 else f'{n} times'}"
@@ -92,15 +114,16 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
     """Grade one notebook or script. A submission that cannot be read gets status "error" and score 0."""
     started, path = time.monotonic(), Path(path)
     rubric = rubric or load_rubric()
-    name = student or path.stem
+    name = clean.file_name(student or path.stem)
+    deadline = started + rubric.limits.grading_seconds
     try:
         submission = read_submission(path)
     except SubmissionError as exc:
         return error_report(path, name, str(exc))
     task = assignment.load(rubric.assignment)
     hidden = None if public_only else task.hidden_set(rubric)
-    with open_submission(submission, rubric.limits, sandbox=sandbox,
-                         data_files=dict(task.DATA_FILES)) as live:
+    with open_submission(submission, rubric.limits, sandbox=sandbox, data_files=dict(task.DATA_FILES),
+                         deadline=deadline) as live:
         if not public_only:
             _prewarm_pictures()
         from grader.grading.plugin import GradingPlugin  # noqa: PLC0415 - pytest loads after the sandbox has started
@@ -108,9 +131,10 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
         plugin = GradingPlugin(live, rubric, public_only=public_only, public_data=task.public_data(), hidden_data=hidden)
         run_suite(plugin)
         notebook, mode, notes = live.notebook, live.mode, _notes(live, plugin, submission)
+        confinement = live.confinement
     tests: tuple[TestResult, ...] = tuple(plugin.results)
     return GradeReport(
-        student=name, submission=path.name, sha256=submission.sha256,
+        student=name, submission=clean.file_name(path.name), sha256=submission.sha256, confinement=confinement,
         status="timeout" if notebook.timed_out else "graded",
         score=sum(t.score for t in tests), max_score=sum(t.max_score for t in tests), tests=tests,
         notebook=notebook, manual=manual_items(submission), sandbox_mode=mode, grader_version=__version__,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from grader.grading import assignment
-from grader.errors import ConfigError, StudentError, WorkerDied
+from grader.errors import ConfigError, StudentError, StudentTimeout, WorkerDied
 from grader.grading.results import TestResult, TrainedModel
 from grader.grading.rubric import Rubric
 
@@ -109,7 +109,12 @@ class GradingPlugin:
         items[:] = keep
 
     def revive_student(self) -> None:
-        """A test that killed the student's process must not sink the next ones: restart it (a few times)."""
+        """Past the grading's deadline every test left fails at once, as timed out, so the results are written in
+        time. Otherwise a test that killed the student's process must not sink the next ones: restart it (a few
+        times)."""
+        if getattr(self.student, "remaining", lambda: 1.0)() <= 0:
+            raise StudentTimeout(f"not run: the grading time limit of {self.rubric.limits.grading_seconds:g} s was "
+                                 "used up before this test")
         if not getattr(self.student, "alive", True) and self.restarts < MAX_RESTARTS:
             self.restarts += 1
             self.student.restart()

@@ -100,6 +100,7 @@ class GradeReport:
     execution_time: float = 0.0
     notes: tuple[str, ...] = ()
     model: TrainedModel | None = field(default=None, compare=False)
+    confinement: str = ""  # what bounded memory, CPU and processes for this sandbox, in words
 
     def area_scores(self) -> dict[str, tuple[float, float]]:
         """Score and maximum per rubric area, in the order the areas first appear."""

@@ -22,6 +22,7 @@ DEFAULT_HIDDEN_SIZE = 2000  # the hidden seed has no default in code: code ships
 # rubric key -> (Limits field, unit multiplier, whole number?)
 LIMIT_KEYS: dict[str, tuple[str, float, bool]] = {
     "cell_seconds": ("cell_seconds", 1, False), "notebook_seconds": ("notebook_seconds", 1, False),
+    "grading_seconds": ("grading_seconds", 1, False),
     "request_seconds": ("request_seconds", 1, False), "memory_mb": ("memory_bytes", MIB, True),
     "cpu_seconds": ("cpu_seconds", 1, True), "max_processes": ("max_processes", 1, True),
     "file_mb": ("file_bytes", MIB, True), "open_files": ("open_files", 1, True),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import SubmissionError
+from grader.notebook import clean
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 
@@ -116,7 +117,10 @@ def _notebook_cells(text: str, path: Path) -> tuple[list[RawCell], tuple[str, ..
     import nbformat  # noqa: PLC0415 - imported here so that reading a .py needs no nbformat
 
     try:
-        raw = json.loads(text)
+        raw = clean.clean_tree(json.loads(text))  # lone surrogates (JSON escapes) become U+FFFD, here, once
+    except (RecursionError, clean.TooDeep):
+        raise SubmissionError(f"this file is not a Jupyter notebook: {path.name} nests its JSON more than "
+                              f"{clean.MAX_TREE_DEPTH} levels deep; download it from Jupyter again") from None
     except ValueError as e:
         raise SubmissionError(
             f"this file is not a Jupyter notebook: {path.name} is not valid JSON (line {getattr(e, 'lineno', '?')}: "
@@ -130,7 +134,7 @@ def _notebook_cells(text: str, path: Path) -> tuple[list[RawCell], tuple[str, ..
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            nb = nbformat.reads(text, as_version=4)
+            nb = nbformat.reads(json.dumps(raw), as_version=4)  # the cleaned text
         return [_raw_cell(c, i) for i, c in enumerate(nb.cells)], ()
     except nbformat.NBFormatError as e:
         raise SubmissionError(

@@ -10,14 +10,18 @@ from __future__ import annotations
 import base64
 import html
 import os
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.report.text import excerpt as _excerpt, fmt_points, tail as _tail
+from grader.report.text import EXCERPT_CHARS, MAX_LISTED, excerpt as _excerpt, fitted, fmt_points, listed
+from grader.report.text import tail as _tail
 from grader.grading.results import CellOutcome, GradeReport, TestResult
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from grader.grading.rubric import Rubric
 
 STUDENT_PAGE = "feedback.html"
@@ -43,20 +47,31 @@ def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[
         return (), ("No pictures: the grader could not train your model (see the `train` and `accuracy` tests).",)
     from grader.report import pictures  # matplotlib and sklearn load only when there is something to draw
 
-    drawn, notes = [], []
-    try:
+    def boundary() -> Picture:
         X, y, where = _boundary_points(rubric)
-        drawn.append(Picture("Decision boundary", f"P(label 1) of the model the grader trained with your code and "
-                             f"HYPERPARAMETERS, over {where}. Black line: the 0.5 boundary; crosses: misclassified "
-                             "points.", pictures.decision_boundary_png(report.model.params, X, y)))
-    except pictures.PictureError as exc:
-        notes.append(f"The decision boundary could not be drawn: {exc}.")
+        return Picture("Decision boundary", f"P(label 1) of the model the grader trained with your code and "
+                       f"HYPERPARAMETERS, over {where}. Black line: the 0.5 boundary; crosses: misclassified points.",
+                       pictures.decision_boundary_png(report.model.params, X, y))
+
+    def losses() -> Picture:
+        return Picture("Loss curves", "Mean binary cross-entropy per epoch, from the history your `train` returned.",
+                       pictures.loss_curves_png(report.model.history))
+
+    outcomes = [attempt(draw, what) for draw, what in ((boundary, "decision boundary"), (losses, "loss curves"))]
+    return (tuple(p for p in outcomes if isinstance(p, Picture)),
+            tuple(n for n in outcomes if isinstance(n, str)))
+
+
+def attempt(draw: "Callable[[], Picture]", what: str) -> "Picture | str":
+    """The picture, or a note saying why it could not be drawn: a picture never costs the page."""
+    from grader.report.pictures import PictureError
+
     try:
-        drawn.append(Picture("Loss curves", "Mean binary cross-entropy per epoch, from the history your `train` "
-                             "returned.", pictures.loss_curves_png(report.model.history)))
-    except pictures.PictureError as exc:
-        notes.append(f"The loss curves could not be drawn: {exc}.")
-    return tuple(drawn), tuple(notes)
+        return draw()
+    except PictureError as exc:
+        return f"The {what} could not be drawn: {exc}."
+    except Exception as exc:  # noqa: BLE001 - values the student's code chose can break a plotting library
+        return f"The {what} could not be drawn: the plotting library refused the values ({type(exc).__name__})."
 
 
 def _boundary_points(rubric: "Rubric | None"):
@@ -118,23 +133,25 @@ def _area_table(report: GradeReport) -> str:
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def _lost_test(test: TestResult) -> str:
+def _lost_test(test: TestResult, chars: int) -> str:
     checked = test.name.split(": ", 1)[-1]
-    values = "".join(f"<dt>{label}</dt><dd>{_pre(_excerpt(value))}</dd>"
+    values = "".join(f"<dt>{label}</dt><dd>{_pre(_excerpt(value, chars))}</dd>"
                      for label, value in (("expected", test.expected), ("got", test.actual)) if value)
     parts = [f'<h3>{_e(test.name)} <span class="lost-points">−{fmt_points(test.max_score - test.score)}</span></h3>',
-             f"<p><b>What was checked:</b> {_e(checked)}.</p>", _pre(_excerpt(test.message or "failed"), "message"),
+             f"<p><b>What was checked:</b> {_e(checked)}.</p>",
+             _pre(_excerpt(test.message or "failed", chars), "message"),
              f'<dl class="values">{values}</dl>' if values else "",
-             f'<div class="hint"><b>Hint:</b> {_e(test.hint)}</div>' if test.hint else "",
-             f"<p><b>Traceback</b> (your code):</p>{_pre(_tail(test.traceback))}" if test.traceback else ""]
+             f'<div class="hint"><b>Hint:</b> {_e(_excerpt(test.hint, chars))}</div>' if test.hint else "",
+             f"<p><b>Traceback</b> (your code):</p>{_pre(_excerpt(_tail(test.traceback), 2 * chars))}"
+             if test.traceback else ""]
     return f'<section class="test">{"".join(parts)}</section>'
 
 
-def _lost_points(report: GradeReport) -> str:
+def _lost_points(report: GradeReport, chars: int) -> str:
     lost = [t for t in report.tests if t.score < t.max_score]
     if not lost:
         return "<h2>Lost points</h2><p>None: every automatic test passed.</p>" if report.tests else ""
-    return f"<h2>Lost points ({len(lost)} tests)</h2>" + "".join(_lost_test(t) for t in lost)
+    return f"<h2>Lost points ({len(lost)} tests)</h2>" + "".join(_lost_test(t, chars) for t in lost)
 
 
 def _passed(report: GradeReport) -> str:
@@ -152,61 +169,72 @@ def _pictures(pictures: tuple[Picture, ...], notes: tuple[str, ...]) -> str:
     return "<h2>Your model, trained by the grader</h2>" + figures + "".join(f"<p>{_e(n)}</p>" for n in notes)
 
 
-def _cell(cell: CellOutcome) -> str:
-    what = "hit its time limit" if cell.status == "timeout" else f"raised {cell.error_type or 'an error'}"
-    body = _pre(_tail(cell.traceback) if cell.traceback else cell.message)
+def _cell(cell: CellOutcome, chars: int) -> str:
+    error = _excerpt(cell.error_type, 200) or "an error"
+    what = "hit its time limit" if cell.status == "timeout" else f"raised {error}"
+    body = _pre(_excerpt(_tail(cell.traceback) if cell.traceback else cell.message, 2 * chars))
     return f"<li><b>Cell [{cell.index}]</b> {_e(what)}: {body}</li>"  # no timings: the page is the same every run
 
 
-def _notebook(report: GradeReport) -> str:
+def _paragraphs(lines: "list[str] | tuple[str, ...]", what: str, chars: int) -> list[str]:
+    return [f"<p>{_e(_excerpt(n, chars))}</p>" for n in listed(lines, what)]
+
+
+def _notebook(report: GradeReport, chars: int) -> str:
     run = report.notebook
     if run is None:
         return ""
     parts = ['<p class="banner">Your notebook hit its overall time limit; the tests ran on what it had defined '
              "by then.</p>" if run.timed_out else ""]
     failed = run.failed
-    parts.append(f"<ul>{''.join(_cell(c) for c in failed)}</ul>" if failed else
+    cells = [_cell(c, chars) for c in failed[:MAX_LISTED]]
+    more = [f"<li>… and {len(failed) - MAX_LISTED} more cells that failed</li>"] if len(failed) > MAX_LISTED else []
+    parts.append(f"<ul>{''.join(cells + more)}</ul>" if failed else
                  f"<p>All {len(run.cells)} code cells ran without an error.</p>")
-    parts += [f"<p>{_e(n)}</p>" for n in run.notes]
+    parts += _paragraphs(run.notes, "notes", chars)
     return "<h2>How your notebook ran</h2>" + "".join(parts)
 
 
-def _manual(report: GradeReport, ta: bool) -> str:
+def _manual(report: GradeReport, ta: bool, chars: int) -> str:
     if not report.manual:
         return ""
+    shown, more = report.manual[:MAX_LISTED], len(report.manual) - MAX_LISTED
+    rest = f"<p>… and {more} more items (see the notebook)</p>" if more > 0 else ""
     if not ta:
-        titles = "".join(f"<li>{_e(m.title)}</li>" for m in report.manual)
-        return f"<h2>Graded by hand</h2><p>A TA grades these later (0 of 0 here):</p><ul>{titles}</ul>"
-    items = "".join(f'<article class="manual" id="manual-{_e(m.id)}"><h3>{_e(m.title)}</h3>'
-                    f'<p class="meta">item <code>{_e(m.id)}</code>, notebook cell [{m.cell_index}]</p>'
-                    f'{_pre(m.text, "answer") or "<p><i>(empty)</i></p>"}<p>Points: ______</p></article>'
-                    for m in report.manual)
-    return f'<section class="ta" id="ta-section"><h2>For TAs: grade by hand</h2>{items}</section>'
+        titles = "".join(f"<li>{_e(_excerpt(m.title, 200))}</li>" for m in shown)
+        return f"<h2>Graded by hand</h2><p>A TA grades these later (0 of 0 here):</p><ul>{titles}</ul>{rest}"
+    items = "".join(f'<article class="manual" id="manual-{_e(_excerpt(m.id, 200))}"><h3>{_e(_excerpt(m.title, 200))}'
+                    f'</h3><p class="meta">item <code>{_e(_excerpt(m.id, 200))}</code>, notebook cell [{m.cell_index}]'
+                    f'</p>{_pre(_excerpt(m.text, 10 * chars), "answer") or "<p><i>(empty)</i></p>"}'
+                    "<p>Points: ______</p></article>" for m in shown)
+    return f'<section class="ta" id="ta-section"><h2>For TAs: grade by hand</h2>{items}{rest}</section>'
 
 
-def _header(report: GradeReport, ta: bool) -> str:
+def _header(report: GradeReport, ta: bool, chars: int) -> str:
     who = f"{report.student} — {report.submission}" + (" (TA copy)" if ta else "")
     head = [f"<h1>Feedback: {_e(who)}</h1>",
             f'<p class="total">Automatic score: {fmt_points(report.score)} / {fmt_points(report.max_score)}</p>']
     if report.status == "error":
-        head.append(f'<p class="banner"><b>This submission could not be graded:</b> {_e(report.reason)}</p>')
+        reason = _e(_excerpt(report.reason, chars))
+        head.append(f'<p class="banner"><b>This submission could not be graded:</b> {reason}</p>')
     elif report.reason:
-        head.append(f'<p class="banner">{_e(report.reason)}</p>')
-    head += [f"<p>{_e(n)}</p>" for n in report.notes]
+        head.append(f'<p class="banner">{_e(_excerpt(report.reason, chars))}</p>')
+    head += _paragraphs(report.notes, "notes", chars)
     return "".join(head)
 
 
 def render_feedback(report: GradeReport, pictures: tuple[Picture, ...] = (), picture_notes: tuple[str, ...] = (),
-                    *, ta: bool = False) -> str:
-    """The whole page as one HTML string. ta=True adds the hand-graded items for TAs."""
-    body = [_header(report, ta)]
+                    *, ta: bool = False, chars: int = EXCERPT_CHARS) -> str:
+    """The whole page as one HTML string. ta=True adds the hand-graded items for TAs; `chars` clips each text."""
+    body = [_header(report, ta, chars)]
     if report.tests:
-        body += ["<h2>Points by area</h2>", _area_table(report), _lost_points(report), _passed(report)]
+        body += ["<h2>Points by area</h2>", _area_table(report), _lost_points(report, chars), _passed(report)]
     if pictures or picture_notes:
         body.append(_pictures(pictures, picture_notes))
-    body += [_notebook(report), _manual(report, ta)]
+    body += [_notebook(report, chars), _manual(report, ta, chars)]
+    limits = f" · limits per sandbox: {_e(report.confinement)}" if report.confinement else ""
     footer = (f'<p class="meta">grader {_e(report.grader_version)} · sandbox {_e(report.sandbox_mode or "n/a")} · '
-              f"submission sha256 {_e(report.sha256[:16])}</p>")
+              f"submission sha256 {_e(report.sha256[:16])}{limits}</p>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -226,5 +254,26 @@ def write_feedback(report: GradeReport, out_dir: str | Path, rubric: "Rubric | N
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pictures, notes = draw_pictures(report, rubric) if report.status != "error" else ((), ())
-    return (_write(out / STUDENT_PAGE, render_feedback(report, pictures, notes, ta=False)),
-            _write(out / TA_PAGE, render_feedback(report, pictures, notes, ta=True)))
+    return (_write(out / STUDENT_PAGE, page(report, pictures, notes, ta=False)),
+            _write(out / TA_PAGE, page(report, pictures, notes, ta=True)))
+
+
+def write_all(report: GradeReport, out_dir: str | Path, rubric: "Rubric | None" = None) -> tuple[Path, Path, Path]:
+    """results.json, then both pages: the stage boundary of reporting. Should the full pages fail, plain ones
+    without pictures are written instead, so a grade always comes with its pages."""
+    from grader.report.text import write_results_json
+
+    written = write_results_json(report, out_dir)
+    try:
+        return (written, *write_feedback(report, out_dir, rubric))
+    except Exception:  # noqa: BLE001 - the grade stands; the pictures are what can fail
+        traceback.print_exc()
+        out = Path(out_dir)
+        return (written, _write(out / STUDENT_PAGE, page(report, ta=False)),
+                _write(out / TA_PAGE, page(report, ta=True)))
+
+
+def page(report: GradeReport, pictures: tuple[Picture, ...] = (), notes: tuple[str, ...] = (), *,
+         ta: bool = False) -> str:
+    """render_feedback, with texts clipped tighter until the page is under MAX_FILE_BYTES."""
+    return fitted(lambda chars: render_feedback(report, pictures, notes, ta=ta, chars=chars), EXCERPT_CHARS)

@@ -18,6 +18,10 @@ GRID_STEPS = 200  # grid points per axis of the decision-boundary background
 MARGIN = 0.5  # room around the outermost point, in feature units
 DPI = 100
 LOG_SCALE_RATIO = 20.0  # loss curves use a log axis when the losses span more than this factor
+MAX_HIDDEN = 4096  # the widest hidden layer drawn; the grader's own memory stays bounded whatever came back
+CHUNK_POINTS = 4096  # points per forward pass, so a wide layer needs CHUNK_POINTS x hidden floats at a time
+MAX_PLOTTED = 1e100  # losses beyond this (1e308, say) overflow the plotting library's axis arithmetic
+MAX_EPOCHS = 100_000
 
 
 class PictureError(ValueError):
@@ -45,9 +49,12 @@ def probabilities(params: Mapping[str, Any], X: np.ndarray) -> np.ndarray:
     if W1.ndim != 2 or W1.shape[0] != X.shape[1]:
         raise PictureError(f"W1 has shape {W1.shape}; expected ({X.shape[1]}, hidden_dim)")
     hidden = W1.shape[1]
+    if hidden > MAX_HIDDEN:
+        raise PictureError(f"the hidden layer has {hidden} units, more than the {MAX_HIDDEN} the grader draws")
     if b1.size != hidden or W2.size != hidden or b2.size != 1:
         raise PictureError(f"shapes do not fit together: W1 {W1.shape}, b1 {b1.shape}, W2 {W2.shape}, b2 {b2.shape}")
-    logits = np.maximum(0.0, X @ W1 + b1.reshape(-1)) @ W2.reshape(-1) + b2.reshape(-1)[0]
+    logits = np.concatenate([np.maximum(0.0, X[i:i + CHUNK_POINTS] @ W1 + b1.reshape(-1)) @ W2.reshape(-1)
+                             for i in range(0, len(X), CHUNK_POINTS)] or [np.zeros(0)]) + b2.reshape(-1)[0]
     return 0.5 * (1.0 + np.tanh(0.5 * logits))  # the logistic function, without overflow for large |logits|
 
 
@@ -84,9 +91,14 @@ def decision_boundary_png(params: Mapping[str, Any], X: np.ndarray, y: np.ndarra
 
 def _finite_series(history: Mapping[str, Sequence[float]], key: str) -> np.ndarray:
     try:
-        return np.asarray(history.get(key, []), dtype=float).reshape(-1)
-    except (TypeError, ValueError):
+        values = np.asarray(history.get(key, []), dtype=float).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
         raise PictureError(f"history[{key!r}] is not a list of numbers") from None
+    if values.size > MAX_EPOCHS:
+        raise PictureError(f"history[{key!r}] has {values.size} entries, more than {MAX_EPOCHS}")
+    if np.any(np.abs(values[np.isfinite(values)]) > MAX_PLOTTED):
+        raise PictureError(f"history[{key!r}] holds losses too large to plot (beyond ±{MAX_PLOTTED:g})")
+    return values
 
 
 def loss_curves_png(history: Mapping[str, Sequence[float]]) -> bytes:

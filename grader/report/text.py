@@ -1,19 +1,26 @@
 """Reports of one grade: Gradescope's results.json and the terminal summary.
 
 Nothing time-dependent goes into any text here except `execution_time`, so grading twice gives the same file.
+Whatever the notebook printed, results.json stays under MAX_FILE_BYTES (lists are capped, texts clipped, and the clip
+tightened until the file fits), and every terminal line has its control characters escaped.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.grading.results import GradeReport, TestResult
+from grader.notebook.clean import terminal
 
 EXCERPT_CHARS = 1500  # one expected/actual value or message
 TRACEBACK_LINES = 40  # the end of a traceback, where the student's own frames are
 TEXT_CHARS = 3000  # one test's plain-text output (results.json, terminal); Gradescope pages slow down past this
+MAX_FILE_BYTES = 1 << 20  # results.json and each feedback page, whatever the notebook prints
+MAX_LISTED = 20  # notes, failed cells and hand-graded items listed in full; the rest are counted
+MIN_CHARS = 40  # the tightest clip tried when fitting a file under MAX_FILE_BYTES
 
 
 def fmt_points(x: float) -> str:
@@ -30,52 +37,69 @@ def tail(traceback: str, lines: int = TRACEBACK_LINES) -> str:
     return "\n".join((["…"] if len(kept) > lines else []) + kept[-lines:])
 
 
-def test_output_text(result: TestResult) -> str:
+def listed(items: list[str] | tuple[str, ...], what: str, limit: int = MAX_LISTED) -> list[str]:
+    """The first `limit` items, and a line counting the rest, so a flood of notes cannot flood the report."""
+    items = list(items)
+    return items[:limit] + ([f"… and {len(items) - limit} more {what}"] if len(items) > limit else [])
+
+
+def fitted(render: Callable[[int], str], chars: int) -> str:
+    """render(chars), with chars halved until the text is under MAX_FILE_BYTES (in UTF-8)."""
+    text = render(chars)
+    while len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES and chars > MIN_CHARS:
+        chars //= 2
+        text = render(chars)
+    return text
+
+
+def test_output_text(result: TestResult, chars: int = TEXT_CHARS) -> str:
     """One test as plain text, for results.json and the terminal: message, expected/actual, hint, traceback.
 
     The hint comes before the traceback, so cutting a long output never drops it.
     """
     if result.passed:
-        return result.message or "passed"
-    parts = [excerpt(result.message or "failed")]
+        return excerpt(result.message or "passed", chars)
+    each = min(EXCERPT_CHARS, chars)
+    parts = [excerpt(result.message or "failed", each)]
     if result.expected:
-        parts.append(f"expected: {excerpt(result.expected)}")
+        parts.append(f"expected: {excerpt(result.expected, each)}")
     if result.actual:
-        parts.append(f"got:      {excerpt(result.actual)}")
+        parts.append(f"got:      {excerpt(result.actual, each)}")
     if result.hint:
-        parts.append(f"hint: {result.hint}")
+        parts.append(f"hint: {excerpt(result.hint, each)}")
     if result.traceback:
         parts.append("traceback (your code):\n" + tail(result.traceback))
-    return excerpt("\n".join(parts), TEXT_CHARS)
+    return excerpt("\n".join(parts), chars)
 
 
-def overview_text(report: GradeReport) -> str:
+def overview_text(report: GradeReport, chars: int = EXCERPT_CHARS) -> str:
     """The top-level `output`: the total, how the notebook ran, and what still needs a human."""
     if report.status == "error":
-        return f"This submission could not be graded: {report.reason}\nScore: 0"
+        return f"This submission could not be graded: {excerpt(report.reason, chars)}\nScore: 0"
     lines = [f"Score: {fmt_points(report.score)} / {fmt_points(report.max_score)} (automatic tests)."]
-    lines += list(report.notes)
+    lines += listed(report.notes, "notes")
     if report.reason:
         lines.append(report.reason)
     failed = report.notebook.failed if report.notebook else ()
+    cells = []
     for cell in failed:
         error = cell.message if cell.message.startswith(cell.error_type) else f"{cell.error_type}: {cell.message}"
         what = "hit its time limit" if cell.status == "timeout" else f"raised {error}"
-        lines.append(f"While your notebook ran, cell [{cell.index}] {what}")
-    for item in report.manual:
-        lines.append(f"Graded by hand later (0 of 0 here): {item.title}")
-    return "\n".join(lines)
+        cells.append(f"While your notebook ran, cell [{cell.index}] {what}")
+    lines += listed(cells, "cells that failed")
+    lines += listed([f"Graded by hand later (0 of 0 here): {item.title}" for item in report.manual], "items")
+    return "\n".join(excerpt(line, chars) for line in lines)
 
 
-def results_dict(report: GradeReport) -> dict:
-    """Gradescope's autograder results format."""
+def results_dict(report: GradeReport, chars: int = TEXT_CHARS) -> dict:
+    """Gradescope's autograder results format; `chars` clips each test's output."""
     tests = [{"name": t.name, "number": str(i), "score": t.score, "max_score": t.max_score,
-              "status": "passed" if t.passed else "failed", "output": test_output_text(t),
+              "status": "passed" if t.passed else "failed", "output": test_output_text(t, chars),
               "visibility": t.visibility, "tags": [t.area]} for i, t in enumerate(report.tests, 1)]
     return {
         "score": report.score,
         "execution_time": report.execution_time,
-        "output": overview_text(report),
+        "output": overview_text(report, min(chars, EXCERPT_CHARS)),
         "output_format": "text",
         "test_output_format": "text",
         "stdout_visibility": "hidden",
@@ -83,31 +107,43 @@ def results_dict(report: GradeReport) -> dict:
         "extra_data": {
             "grader_version": report.grader_version, "sha256": report.sha256, "sandbox": report.sandbox_mode,
             "status": report.status, "student": report.student, "submission": report.submission,
-            "max_score": report.max_score, "reason": report.reason,
+            "max_score": report.max_score, "reason": excerpt(report.reason, chars),
+            "confinement": report.confinement,
             "areas": {a: {"score": s, "max_score": m} for a, (s, m) in report.area_scores().items()},
         },
     }
 
 
-def write_json_atomic(path: Path, data: dict) -> Path:
+def write_json_atomic(path: Path, data: dict | str) -> Path:
     """Write via a temporary file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    text = data if isinstance(data, str) else json.dumps(data, indent=2, sort_keys=False) + "\n"
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
+def results_json(report: GradeReport) -> str:
+    """results.json's text, under MAX_FILE_BYTES whatever the notebook printed."""
+    return fitted(lambda chars: json.dumps(results_dict(report, chars), indent=2) + "\n", TEXT_CHARS)
+
+
 def write_results_json(report: GradeReport, out_dir: str | Path) -> Path:
-    return write_json_atomic(Path(out_dir) / "results.json", results_dict(report))
+    return write_json_atomic(Path(out_dir) / "results.json", results_json(report))
 
 
 def summary_lines(report: GradeReport) -> list[str]:
-    """The terminal summary: one line per area with points, then the total and each failed test."""
+    """The terminal summary: one line per area with points, then the total and each failed test. Every line has its
+    control characters escaped, so nothing the submission wrote can redraw the terminal."""
     if report.status == "error":
-        return [f"{report.submission}: could not be graded: {report.reason}", "total: 0"]
+        lines = [f"{report.submission}: could not be graded: {excerpt(report.reason)}", "total: 0"]
+        return [terminal(line) for line in lines]
     lines = [f"{report.submission}  (sandbox: {report.sandbox_mode or 'n/a'})"]
-    lines += [f"  WARNING: {n}" if n.startswith("WARNING") else f"  note: {n}" for n in report.notes]
+    if report.confinement:
+        lines.append(f"  limits per sandbox: {report.confinement}")
+    notes = [f"  WARNING: {n}" if n.startswith("WARNING") else f"  note: {n}" for n in report.notes]
+    lines += listed(notes, "notes (see the feedback page)")
     for area, (got, top) in report.area_scores().items():
         mark = "ok " if got == top else "-- "
         lines.append(f"  {mark}{area:<14}{fmt_points(got):>6} / {fmt_points(top)}")
@@ -115,5 +151,6 @@ def summary_lines(report: GradeReport) -> list[str]:
     for test in report.tests:
         if not test.passed:
             first = test.message.splitlines()[0] if test.message else "failed"
-            lines.append(f"  FAILED {test.name}: {first}" + (f"\n         hint: {test.hint}" if test.hint else ""))
-    return lines
+            lines.append(f"  FAILED {test.name}: {excerpt(first)}")
+            lines += [f"         hint: {excerpt(test.hint)}"] if test.hint else []
+    return [terminal(line) for line in lines]

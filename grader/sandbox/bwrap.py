@@ -20,10 +20,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.errors import SandboxError
+from grader.sandbox import cgroup
+from grader.sandbox.cgroup import Confinement
 from grader.sandbox.layout import INSIDE_DIR, LAUNCHER, WORKER_DIR, Layout, layout, python_paths, traversable, under
 from grader.sandbox.limits import Limits
 
@@ -47,6 +49,7 @@ class Plan:
     cleanup: tuple[Path, ...] = ()
     notes: tuple[str, ...] = ()
     open_fds: tuple[int, ...] = field(default=(), compare=False)
+    confinement: Confinement = field(default_factory=Confinement, compare=False)
 
 
 def worker_uid() -> int | None:
@@ -123,18 +126,25 @@ def _run_probe() -> str:
     return f"bubblewrap cannot create a sandbox here: {detail}{hint}"
 
 
-def rlimits(limits: Limits, uid: int | None) -> dict[str, int | list[int]]:
-    """The rlimits for a sandbox. RLIMIT_NPROC counts every process of the uid: a fresh uid counts only the
-    sandbox's; the grader's own uid also counts the processes it already has."""
-    nproc = limits.max_processes if uid is not None else limits.max_processes + _processes_of(os.getuid())
-    return {
+def rlimits(limits: Limits, uid: int | None, nproc: int | None = None,
+            namespaced: bool = False) -> dict[str, int | list[int]]:
+    """The rlimits for a sandbox; nproc defaults to max_processes. RLIMIT_NPROC counts every process of the uid: a
+    fresh uid counts only the sandbox's. The grader's own uid counts all the user's processes, other sandboxes'
+    too: with a user namespace (namespaced) it is left alone here and the worker sets it inside, where only the
+    sandbox's own processes count; without one it is raised by what the uid already runs."""
+    nproc = limits.max_processes if nproc is None else nproc
+    out: dict[str, int | list[int]] = {
         "AS": limits.memory_bytes,
         "CPU": [int(limits.cpu_seconds), int(limits.cpu_seconds) + 1],  # SIGXCPU first, so the reason is known
-        "NPROC": nproc,
         "FSIZE": limits.file_bytes,
         "NOFILE": limits.open_files,
         "CORE": 0,
     }
+    if uid is not None:
+        out["NPROC"] = nproc
+    elif not namespaced:
+        out["NPROC"] = nproc + _processes_of(os.getuid())
+    return out
 
 
 def _processes_of(uid: int) -> int:
@@ -169,8 +179,11 @@ def check_names(files: dict[str, Path]) -> None:
             raise SandboxError(f"a scratch file name must be a plain file name, not {name!r}")
 
 
-def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, lay: Layout | None = None) -> Plan:
-    """The launcher command that starts `command` under bubblewrap (as a fresh unprivileged uid when root)."""
+def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, lay: Layout | None = None,
+               conf: Confinement | None = None) -> Plan:
+    """The launcher command that starts `command` under bubblewrap (as a fresh unprivileged uid when root), inside
+    the control groups of `conf` when there are any."""
+    conf = conf or Confinement()
     check_names(files)
     lay = lay or layout()
     uid, binary, binds, stage, cleanup = worker_uid(), bwrap_binary(), list(lay.binds), [], []
@@ -182,9 +195,10 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
         binary = _restage(binary, stage)
     fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files.values()]
     args = [binary, *_bwrap_args(lay, binds, limits, files, fds)]
-    config = {"stage": stage, "rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "argv": [*args, "--", *command]}
+    config = {"stage": stage, "rlimits": rlimits(limits, uid, conf.nproc or None, namespaced=True), "uid": uid,
+              "gid": uid, "cgroups": list(conf.procs), "argv": [*args, "--", *command]}
     argv = (sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(config))
-    return Plan("bwrap", argv, tuple(fds), tuple(cleanup), (), tuple(fds))
+    return Plan("bwrap", argv, tuple(fds), tuple(cleanup), (), tuple(fds), conf)
 
 
 def _stage(roots: list[str]) -> tuple[list[list[str]], Path]:
@@ -226,9 +240,11 @@ def _restage(path: str, stage: list[list[str]]) -> str:
     return path
 
 
-def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: str) -> Plan:
+def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: str,
+              conf: Confinement | None = None) -> Plan:
     """The fallback: the worker in a temporary directory under rlimits and a guard process, not isolated."""
     check_names(files)
+    conf = conf or Confinement()
     exe, _, sites = python_paths()
     scratch = Path(tempfile.mkdtemp(prefix=f"grader-run-{os.getpid()}-"))
     for name, path in files.items():
@@ -245,20 +261,29 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
     env = {**worker_env(str(scratch), token), "MPLCONFIGDIR": str(scratch / ".matplotlib")}
     cfg = {**worker_cfg, "site": sites}
     command = [exe, "-I", "-S", str(INSIDE_DIR / "worker.py"), json.dumps(cfg)]
-    config = {"rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "cwd": str(scratch), "guard": True,
-              "argv": command, "env": env}
+    config = {"rlimits": rlimits(limits, uid, conf.nproc or None), "uid": uid, "gid": uid, "cwd": str(scratch),
+              "guard": True, "cgroups": list(conf.procs), "argv": command, "env": env}
+    if uid is None and "cgroup" not in conf.processes:
+        conf = replace(conf, processes=f"{conf.nproc} more than the grader's user already runs (no user namespace "
+                                       "in mode none: shared with the user's other processes)")
     argv = (sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(config))
-    return Plan("none", argv, (), (scratch,), tuple(notes))
+    return Plan("none", argv, (), (scratch,), tuple(notes), (), conf)
 
 
 def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: dict, token: str) -> Plan:
     """The plan that starts worker.py (with worker_cfg: its channel fds and settings) in the given mode."""
     sweep_stale_dirs()
-    if mode != "bwrap":
-        return none_plan(limits, files, worker_cfg, token)
-    lay = layout()
-    command = [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps({**worker_cfg, "site": list(lay.sites)})]
-    return bwrap_plan(limits, files, command, lay=lay)
+    conf = cgroup.confine(limits)
+    try:
+        if mode != "bwrap":
+            return none_plan(limits, files, worker_cfg, token, conf)
+        lay = layout()
+        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc}  # set inside its own user namespace
+        command = [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps(cfg)]
+        return bwrap_plan(limits, files, command, lay=lay, conf=conf)
+    except BaseException:
+        cgroup.release(conf)
+        raise
 
 
 def sweep_stale_dirs() -> None:

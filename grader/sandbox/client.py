@@ -71,7 +71,9 @@ class Student:
     """A submission running in a worker. Start it with start() (or open_submission), end it with close()."""
 
     def __init__(self, submission: str | Path | Submission, limits: Limits | None = None, *, sandbox: str = "auto",
-                 data_files: Mapping[str, Path] | None = None, run_cells: bool = True, seed: int | None = None) -> None:
+                 data_files: Mapping[str, Path] | None = None, run_cells: bool = True, seed: int | None = None,
+                 deadline: float | None = None) -> None:
+        self.deadline = deadline  # time.monotonic() past which nothing more runs (the whole grading's limit)
         self.submission = submission if isinstance(submission, Submission) else read_submission(submission)
         self.limits = limits or Limits()
         self.mode = available_mode(sandbox)
@@ -113,6 +115,12 @@ class Student:
         return self.wait_ready()
 
     @property
+    def confinement(self) -> str:
+        """What bounds memory, CPU and processes for this submission's sandbox, in words (once it has started)."""
+        self.wait_ready()
+        return self._worker.plan.confinement.summary if self._worker is not None else ""
+
+    @property
     def alive(self) -> bool:
         return self._worker is not None and self._worker.alive
 
@@ -122,7 +130,7 @@ class Student:
         self.restarts += 1
         self._spawn()
         if self.run_cells:
-            self._replay(list(self.submission.cells), time.monotonic() + self.limits.notebook_seconds)
+            self._replay(list(self.submission.cells), self._cells_deadline(time.monotonic()))
 
     def close(self) -> None:
         """Kill the worker's whole tree, also one the background thread may be starting right now."""
@@ -171,7 +179,7 @@ class Student:
 
     def _run_notebook(self) -> NotebookRun:
         start = time.monotonic()
-        deadline = start + self.limits.notebook_seconds
+        deadline = self._cells_deadline(start)
         cells, outcomes, timed_out = list(self.submission.cells), [], False
         for pos, cell in enumerate(cells):
             if time.monotonic() >= deadline or self._closing:
@@ -277,7 +285,11 @@ class Student:
         worker = self._worker
         if worker is None or not worker.alive:
             raise WorkerDied(worker.exit_reason() if worker else "the notebook's process is not running")
-        seconds = float(timeout if timeout is not None else self.limits.request_seconds)
+        seconds, left = float(timeout if timeout is not None else self.limits.request_seconds), self.remaining()
+        if left <= 0:
+            raise StudentTimeout(f"{label} was not run: the grading time limit of {self.limits.grading_seconds:g} s "
+                                 "was used up")
+        seconds = min(seconds, left)
         try:
             reply, out = worker.request(msg, blobs, seconds)
         except TimeoutError:
@@ -287,6 +299,13 @@ class Student:
         self.last_stdout, self.last_stderr = text(reply.get("stdout")), text(reply.get("stderr"))
         raise_for(reply, label, seconds, msg.get("op", ""))
         return reply, out
+
+    def remaining(self) -> float:
+        """Seconds left before the grading's deadline (infinite without one)."""
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def _cells_deadline(self, start: float) -> float:
+        return min(start + self.limits.notebook_seconds, start + self.remaining())
 
     def _decode(self, reply: dict, out: list[bytes], label: str) -> Any:
         try:
@@ -299,10 +318,10 @@ class Student:
 @contextmanager
 def open_submission(path_or_submission: str | Path | Submission, limits: Limits | None = None, *,
                     sandbox: str = "auto", data_files: Mapping[str, Path] | None = None, run_cells: bool = True,
-                    seed: int | None = None) -> Iterator[Student]:
+                    seed: int | None = None, deadline: float | None = None) -> Iterator[Student]:
     """Start the submission in a sandbox (cells run in the background) and kill its whole process tree at the end."""
     student = Student(path_or_submission, limits, sandbox=sandbox, data_files=data_files, run_cells=run_cells,
-                      seed=seed)
+                      seed=seed, deadline=deadline)
     student.start()
     try:
         yield student

@@ -4,6 +4,7 @@ Run by the grader as `python -I -S launch.py CONFIG_JSON`, with the standard lib
 the grader's own (threaded) process between fork and exec. The config holds:
   stage: [[src, dst], ...]  bind src on dst in a private mount namespace (root only), so that bubblewrap running
                             as the unprivileged uid can reach an interpreter under a directory it cannot traverse;
+  cgroups: [path, ...]      the cgroup.procs files of the sandbox's control groups, joined first;
   rlimits: {"AS": n, ...}   soft (= hard) limits or [soft, hard], inherited by bubblewrap and everything in the sandbox;
   uid, gid: ints or null    the identity to drop to before exec (the grader is root);
   guard: bool               stay as the worker's parent (mode "none"), reap orphans, and kill them at the end;
@@ -41,6 +42,13 @@ def stage(pairs: list[list[str]]) -> None:
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "making / private")
     for src, dst in pairs:
         _check(libc.mount(src.encode(), dst.encode(), None, MS_BIND | MS_REC, None), f"binding {src}")
+
+
+def join_groups(procs_files: list[str]) -> None:
+    """Move this process into the sandbox's control groups; everything it starts is born inside them."""
+    for path in procs_files:
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
 
 
 def set_rlimits(limits: dict[str, int | list[int]]) -> None:
@@ -111,6 +119,7 @@ def guard(argv: list[str], env: dict[str, str]) -> None:
 
 def main(argv: list[str]) -> None:
     cfg = json.loads(argv[1])
+    join_groups(cfg.get("cgroups", []))
     if cfg.get("stage"):
         stage(cfg["stage"])
     set_rlimits(cfg.get("rlimits", {}))

@@ -15,6 +15,8 @@ class Limits:
 
     cell_seconds: wall clock for one notebook cell; the notebook goes on with the next cell after it.
     notebook_seconds: wall clock for all cells together.
+    grading_seconds: wall clock for the whole grading of one submission; past it, the tests not yet run fail as
+        timed out and the results are written at once.
     request_seconds: wall clock for one grader request (a call into the student's code).
     memory_bytes: address-space rlimit (RLIMIT_AS).
     cpu_seconds: CPU-time rlimit for the whole process (RLIMIT_CPU).
@@ -26,6 +28,7 @@ class Limits:
 
     cell_seconds: float = 60.0
     notebook_seconds: float = 300.0
+    grading_seconds: float = 600.0
     request_seconds: float = 20.0
     memory_bytes: int = 2 * GIB
     cpu_seconds: int = 900
@@ -39,6 +42,7 @@ class Limits:
         return Limits(
             cell_seconds=self.cell_seconds * factor,
             notebook_seconds=self.notebook_seconds * factor,
+            grading_seconds=self.grading_seconds * factor,
             request_seconds=self.request_seconds * factor,
             memory_bytes=self.memory_bytes,
             cpu_seconds=max(1, int(self.cpu_seconds * factor)),

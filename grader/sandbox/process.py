@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from grader.sandbox.inside import protocol
-from grader.sandbox import bwrap as sandbox
+from grader.sandbox import bwrap as sandbox, cgroup, replies
 from grader.sandbox.proctree import exited, kill_tree, namespaces_below
 from grader.errors import ProtocolError, SandboxError, WorkerDied
 from grader.sandbox.limits import Limits
@@ -125,6 +125,7 @@ class WorkerProcess:
             self.proc = _SPAWNER.popen(self.plan.argv, pass_fds=(req_r, rep_w, *self.plan.pass_fds))
         except OSError as e:
             sandbox.remove_dirs(self.plan)
+            cgroup.release(self.plan.confinement)
             raise SandboxError(f"the sandbox could not be started: {e}") from None
         finally:
             os.close(req_r)
@@ -137,6 +138,7 @@ class WorkerProcess:
         self.ready_seconds = 0.0
         self.namespaces: frozenset[str] = frozenset()
         self.retired = False
+        self.oom_kills = 0
 
     @property
     def alive(self) -> bool:
@@ -178,9 +180,14 @@ class WorkerProcess:
 
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[bytes]]:
         try:
-            return protocol.receive(self._rep, self.max_message_bytes, deadline)
+            reply, blobs = protocol.receive(self._rep, self.max_message_bytes, deadline)
         except protocol.ChannelError as e:
             self._fail(e, what)
+        try:
+            return replies.checked(reply), blobs  # the one place every reply's fields are validated
+        except ProtocolError:
+            self.kill("it sent a malformed message")
+            raise
 
     def _fail(self, e: protocol.ChannelError, what: str) -> None:
         if e.reason == "timeout":
@@ -203,7 +210,10 @@ class WorkerProcess:
         code = self.proc.poll()
         if code is None:
             return "the notebook's process is still running"
-        return describe_exit(code, self.limits, self.output.text("stderr"))
+        ooms = self.oom_kills if self.retired else cgroup.oom_kills(self.plan.confinement)
+        memory = (f"; the sandbox's memory limit of {self.limits.memory_bytes >> 20} MB for all its processes "
+                  "together was reached") if ooms else ""
+        return describe_exit(code, self.limits, self.output.text("stderr")) + memory
 
     def kill(self, because: str = "") -> None:
         """SIGKILL the whole tree (the sandbox's PID namespace, or in mode none the tagged processes) and clean up."""
@@ -219,6 +229,8 @@ class WorkerProcess:
         kill_tree(None, token, self.namespaces)
         if self.retired:
             return
+        self.oom_kills = cgroup.oom_kills(self.plan.confinement)
+        cgroup.release(self.plan.confinement)  # kills whatever is left in the groups, which no process can leave
         self.output.stop()
         for fd in (self._req, self._rep):
             try:

@@ -1,10 +1,14 @@
 """Turn the worker's replies, which are untrusted data, into typed errors and CellOutcomes for the grading suite.
-Every field is type-checked and clipped: a reply is never trusted to be well-formed."""
+Every field of every reply is type- and range-checked in one place, `checked` (called where replies arrive, in
+process.py), and every string is clipped and made valid text: a reply is never trusted to be well-formed."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
+from grader.notebook import clean
 from grader.sandbox.inside import protocol
 from grader.errors import MissingName, ProtocolError, StudentError, StudentTimeout, Unsendable
 from grader.notebook.extract import Cell
@@ -46,14 +50,14 @@ def encode(value: Any, blobs: list[bytes]) -> Any:
 
 
 def text(value: Any) -> str:
-    """A reply's string field, clipped, and valid UTF-8 (a lone surrogate printed by a student becomes "?")."""
-    return value[:TEXT_LIMIT].encode("utf-8", "replace").decode("utf-8") if type(value) is str else ""
+    """A reply's string field, clipped, and valid UTF-8 (a lone surrogate printed by a student becomes U+FFFD)."""
+    return clean.valid_text(value[:TEXT_LIMIT]) if type(value) is str else ""
 
 
 def cell_outcome(index: int, reply: dict) -> CellOutcome:
+    reply = checked(reply)
     status = {"raised": "error", "timeout": "timeout"}.get(reply.get("kind"), "ok" if reply.get("ok") is True else "error")
-    seconds = reply.get("seconds")
-    return CellOutcome(index=index, status=status, seconds=float(seconds) if type(seconds) in (int, float) else 0.0,
+    return CellOutcome(index=index, status=status, seconds=reply.get("seconds", 0.0),
                        error_type=text(reply.get("exc_type"))[:200], message=text(reply.get("message"))[:2000],
                        traceback=text(reply.get("traceback")), stdout=text(reply.get("stdout")),
                        stderr=text(reply.get("stderr")))
@@ -61,3 +65,55 @@ def cell_outcome(index: int, reply: dict) -> CellOutcome:
 
 def not_run(cell: Cell, why: str) -> CellOutcome:
     return CellOutcome(cell.index, "timeout" if "time limit" in why else "error", message=why)
+
+
+# ---- every reply's fields, checked once where replies enter (process.WorkerProcess._receive) -----------------
+
+KINDS = frozenset({"raised", "timeout", "missing", "unsendable", "too_large", "internal"})
+MAX_SECONDS = 1e7  # no cell or request runs longer than this; a larger claim is a forgery
+MAX_ID = 2**62
+
+
+def _text_field(value: Any) -> str | None:
+    return text(value) if type(value) is str else None
+
+
+def _number(low: float, high: float) -> Callable[[Any], float | None]:
+    def check(value: Any) -> float | None:
+        if type(value) is int and low <= value <= high:  # compared as ints: 10**400 never becomes a float
+            return float(value)
+        if type(value) is float and math.isfinite(value) and low <= value <= high:
+            return value
+        return None
+    return check
+
+
+def _whole(low: int, high: int) -> Callable[[Any], int | None]:
+    return lambda value: value if type(value) is int and low <= value <= high else None
+
+
+FIELDS: dict[str, Callable[[Any], Any]] = {
+    "ok": lambda v: v if type(v) is bool else None,
+    "kind": lambda v: v if type(v) is str and v in KINDS else None,
+    "op": lambda v: v if v == "ready" else None,
+    "id": _whole(0, MAX_ID), "pid": _whole(0, MAX_ID), "handle": _whole(0, MAX_ID), "size": _whole(0, 2**63),
+    "seconds": _number(0.0, MAX_SECONDS),
+    "message": _text_field, "traceback": _text_field, "exc_type": _text_field, "type_name": _text_field,
+    "where": _text_field, "type": _text_field, "stdout": _text_field, "stderr": _text_field,
+    "value": clean.clean_tree,  # decode_value checks its structure; here its strings become valid text
+}
+
+
+def checked(reply: dict) -> dict:
+    """The reply with only known fields, each of the right type and range (others dropped, so they read as absent),
+    and every string valid text. The one place a reply's fields are validated."""
+    out = {}
+    for name, check in FIELDS.items():
+        if name in reply:
+            try:
+                value = check(reply[name])
+            except clean.TooDeep:
+                raise ProtocolError("the worker sent a value nested too deeply") from None
+            if value is not None:
+                out[name] = value
+    return out

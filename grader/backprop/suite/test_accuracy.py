@@ -56,12 +56,16 @@ def hyperparameters(student) -> dict[str, Any]:
     return value
 
 
+def _plottable(v: Any) -> bool:
+    return isinstance(v, float) or (isinstance(v, int) and abs(v) <= 1e308)  # an int past 1e308 has no float
+
+
 def history_of(value: Any) -> dict[str, list[float]]:
     """The history for the feedback pictures; whatever is not a list of numbers is left out."""
     out = {}
     for key in ("train_loss", "val_loss"):
         entries = value.get(key) if isinstance(value, dict) else None
-        if isinstance(entries, (list, tuple)) and all(isinstance(v, (int, float)) for v in entries):
+        if isinstance(entries, (list, tuple)) and all(_plottable(v) for v in entries):
             out[key] = [float(v) for v in entries]
     return out
 
@@ -71,7 +75,8 @@ def one_attempt(student, hyper: dict, seed: int, data: dict, hidden: dict | None
     student.seed(seed)
     model = student.new("TwoLayerPerceptron", 2, **hyper)
     history = model.call("train", data["X_train"], data["y_train"], data["X_val"], data["y_val"])
-    params = checks.get_params(model, "the model after train")
+    declared = hyper.get("hidden_dim") if type(hyper.get("hidden_dim")) is int else None
+    params = checks.get_params(model, "the model after train", declared)  # its width, checked before computing
     train_acc = oracle.accuracy(params, data["X_train"], data["y_train"])
     hidden_acc = oracle.accuracy(params, hidden["X"], hidden["y"]) if hidden is not None else None
     trained = TrainedModel(params=params, history=history_of(history), train_accuracy=train_acc,

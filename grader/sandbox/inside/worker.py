@@ -15,6 +15,7 @@ import linecache
 import os
 import random
 import re
+import resource
 import signal
 import sys
 import time
@@ -287,6 +288,10 @@ def setup(cfg: dict) -> None:
     warnings.filterwarnings("ignore", message=".*(non-interactive|non-GUI backend).*")
     for fd in (cfg["rfd"], cfg["wfd"]):
         os.set_inheritable(fd, False)  # the student's subprocesses must not hold the channel
+    if cfg.get("nproc"):  # in the sandbox's own user namespace this counts only the sandbox's processes
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        n = int(cfg["nproc"]) if hard == resource.RLIM_INFINITY else min(int(cfg["nproc"]), hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
 
 def _returning(value: Any) -> Callable[..., Any]:
