@@ -158,12 +158,9 @@ def test_the_kit_oracle_has_no_reference_computation():
 # --- the real zip -----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
+def kit(student_zip) -> tuple[Path, dict[str, bytes]]:
     """dist/student.zip as `make release` writes it, and its files by path under TOP/."""
-    out = tmp_path_factory.mktemp("dist") / "student.zip"
-    subprocess.run(["make", "-s", "release", f"PY={sys.executable}"], cwd=paths.ROOT, check=True, timeout=300,
-                   capture_output=True)
-    out.write_bytes((paths.ROOT / "dist" / "student.zip").read_bytes())
+    out = student_zip
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
         assert all(n.startswith(f"{TOP}/") for n in names), "everything unpacks into one folder"
@@ -304,3 +301,16 @@ def test_from_a_fresh_folder_the_kit_check_fails_the_skeleton_clearly_and_passes
     assert "FAIL  backward: dW1 matches finite differences" in failed
     shown = min(4, SHOWN_FAILURES)  # the summary details the first failures; all four are backward's
     assert " ".join(out.split()).count(hints.SUM_NOT_MEAN) >= shown and "the student kit cannot check" not in out
+
+
+def test_the_notebook_names_commands_that_work_where_the_student_is():
+    """The skeleton's first cell: the in-notebook check, the kit's terminal check, and Colab's steps; no make."""
+    import nbformat
+
+    first = nbformat.read(paths.SKELETON, as_version=4).cells[0].source
+    for command in ("from backprop_check import check", "check()", "python check.py", "!unzip -oq student.zip",
+                    "%cd backprop"):
+        assert command in first, command
+    assert "make " not in first
+    assert {"check.py", "backprop_check.py"} <= {p.name for p in student_kit.TEMPLATES.iterdir()}
+    assert student_kit.TOP == "backprop", "the Colab steps `cd` into the folder the zip unpacks into"

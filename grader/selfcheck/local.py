@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +29,9 @@ class LocalWorker(Worker):
 
     def captured(self, fn: Callable[[], dict], seconds: float) -> dict:
         out, err = Capture(self.output_bytes, 1), Capture(self.output_bytes, 2)
-        saved = sys.stdout, sys.stderr
+        saved = sys.stdout, sys.stderr, warnings.showwarning
         sys.stdout, sys.stderr = out, err
+        warnings.showwarning = _to_stderr  # a kernel (or pytest) may record warnings elsewhere; the suite reads stderr
         try:
             reply = fn()
         except KeyboardInterrupt:  # the kernel's stop button stops the check too
@@ -37,8 +39,13 @@ class LocalWorker(Worker):
         except BaseException as e:  # noqa: BLE001 - the student's error is a test result, as in the sandbox
             reply = {"ok": False, "kind": "raised", **describe(e)}
         finally:
-            sys.stdout, sys.stderr = saved
+            sys.stdout, sys.stderr, warnings.showwarning = saved
         return {**reply, "stdout": out.text(), "stderr": err.text()}
+
+
+def _to_stderr(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Python's own way of showing a warning, as in the sandbox's fresh process: written to (captured) stderr."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 class _Seeds:
