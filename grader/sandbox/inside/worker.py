@@ -27,7 +27,11 @@ from typing import Any, Callable
 if __name__ == "__main__":  # numpy and protocol.py must be importable before the imports below
     sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), *json.loads(sys.argv[1]).get("site", [])]
 import numpy as np  # noqa: E402
-import protocol  # noqa: E402
+
+if __package__:  # imported as grader.sandbox.inside.worker: the in-process self-check reuses its handlers
+    from grader.sandbox.inside import protocol
+else:  # the sandbox runs this file alone, next to protocol.py
+    import protocol  # noqa: E402
 
 _WORKER_FILES = (os.path.abspath(__file__), os.path.abspath(protocol.__file__))
 _ORIGINAL_DEFAULT_RNG = np.random.default_rng
@@ -92,11 +96,13 @@ class Capture(io.TextIOBase):
 class Worker:
     """The student's namespace, the objects the grader holds handles to, and the request handlers."""
 
-    def __init__(self, output_bytes: int) -> None:
-        self.module = types.ModuleType("__main__")
-        self.ns = self.module.__dict__
-        self.ns["__builtins__"] = builtins
-        sys.modules["__main__"] = self.module  # dataclasses and pickle look classes up here
+    def __init__(self, output_bytes: int, namespace: dict | None = None) -> None:
+        if namespace is None:
+            module = types.ModuleType("__main__")
+            module.__dict__["__builtins__"] = builtins
+            sys.modules["__main__"] = module  # dataclasses and pickle look classes up here
+            namespace = module.__dict__
+        self.ns = namespace  # given: an existing __main__ (a notebook's kernel, for the in-process self-check)
         self.handles: dict[int, Any] = {}
         self.next_handle = itertools.count(1)
         self.output_bytes = output_bytes

@@ -1,0 +1,76 @@
+"""The self-check from a terminal, on the saved notebook: a fresh run from top to bottom, then the public tests.
+
+On Linux it runs in the grader's sandbox (bubblewrap, or a plain process with a warning where that cannot run).
+Elsewhere it runs in a plain subprocess (grader/selfcheck/fresh.py), with a one-line note: isolation protects a
+grader from a stranger's code, not a student from their own.
+Exit code: 0 when every public test passes, 1 when some fail, 2 when the check itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from grader.errors import GraderError
+from grader.grading.results import CellOutcome
+from grader.selfcheck.summary import CheckReport
+
+NOT_SANDBOXED = ("note: no sandbox on this system ({platform}): your notebook runs in a plain Python process, "
+                 "which is fine for your own code")
+
+
+def parser(prog: str = "python check.py") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Run the public tests on your saved notebook (.ipynb) or "
+                                "script (.py), from a fresh top-to-bottom run.")
+    p.add_argument("notebook", type=Path, nargs="?", default=Path("backprop.ipynb"),
+                   help="your notebook or script (default: backprop.ipynb in this folder)")
+    p.add_argument("--list", action="store_true", help="also list every public test with PASS or FAIL")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                   help="Linux only: auto (default) isolates with bubblewrap where this computer allows it")
+    return p
+
+
+def cell_notes(cells: Sequence[CellOutcome], timed_out: bool = False) -> list[str]:
+    """One line per cell that failed while the notebook ran (the tests then ran on what it had defined)."""
+    notes = ["your notebook hit its overall time limit; the tests ran on what it had defined by then"] if timed_out \
+        else []
+    for cell in cells:
+        if cell.status != "ok":
+            what = "hit its time limit" if cell.status == "timeout" else f"raised {cell.error_type}: {cell.message}"
+            notes.append(f"while your notebook ran, cell [{cell.index}] {what}")
+    return notes
+
+
+def show(report: CheckReport, listing: bool) -> int:
+    if listing:
+        print("\n".join(f"{'PASS' if t.passed else 'FAIL'}  {t.name}" for t in report.tests), end="\n\n")
+    print(report.text())
+    return 0 if report.passed else 1
+
+
+def sandboxed(path: Path, sandbox: str) -> CheckReport:
+    """The grader's own sandboxed run with only the public tests (Linux)."""
+    from grader.grading.grade import grade_submission  # noqa: PLC0415 - Linux-only: the sandbox imports fcntl
+
+    report = grade_submission(path, sandbox=sandbox, public_only=True)
+    if report.status == "error":
+        raise GraderError(f"{report.submission}: could not be checked: {report.reason}")
+    run = report.notebook
+    notes = [*report.notes, *cell_notes(run.cells if run else (), bool(run and run.timed_out))]
+    return CheckReport(report.submission, tuple(report.tests), tuple(notes))
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python check.py") -> int:
+    args = parser(prog).parse_args(argv)
+    try:
+        if sys.platform.startswith("linux"):
+            return show(sandboxed(args.notebook, args.sandbox), args.list)
+        from grader.selfcheck.fresh import run_fresh  # noqa: PLC0415
+
+        print(NOT_SANDBOXED.format(platform=sys.platform), flush=True)
+        return run_fresh(args.notebook, args.list)
+    except GraderError as exc:
+        print(f"check: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,88 @@
+"""The in-process self-check: the public suite run on a namespace's functions, as in a student's kernel.
+
+It must reach the same verdict, test by test, as the sandboxed check of the same notebook, leave the notebook's
+random state as it was, and report an untouched skeleton in a few lines without tracebacks.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+
+from grader import paths
+from grader.backprop import hints
+from grader.grading.grade import grade_submission
+from grader.selfcheck import check_namespace
+from grader.selfcheck.summary import NOT_IMPLEMENTED, SHOWN_FAILURES
+from tests.notebook_exec import run_cells
+from tests.variants import VARIANTS, write_variant
+
+MAX_SKELETON_LINES = 40  # the issue's budget for the untouched skeleton's report
+# Bugs that go through each kind of request: values, overflow warnings read from stderr, methods with the grader's
+# weights, training, a constructor that raises (the suite falls back to new_bare), and seeding.
+AGREEING = ("sigmoid_overflows", "backward_sum_not_mean", "train_stops_on_train_loss", "init_raises", "init_fixed_seed")
+
+
+def verdicts(tests) -> dict[str, bool]:
+    return {t.name: t.passed for t in tests}
+
+
+@pytest.fixture
+def in_data(in_data_dir):
+    return in_data_dir
+
+
+def test_the_solution_passes_and_the_notebooks_random_state_is_left_as_it_was(in_data):
+    namespace, _ = run_cells(paths.SOLUTION)
+    random.seed(7)
+    np.random.seed(7)
+    before = random.getstate(), np.random.get_state()[1].copy(), np.random.default_rng
+    namespace["my_rng_factory"] = np.random.default_rng
+    report = check_namespace(namespace)
+    assert report.passed and len(report.tests) >= 20, report.text()
+    assert random.getstate() == before[0] and np.array_equal(np.random.get_state()[1], before[1])
+    assert np.random.default_rng is before[2] and namespace["my_rng_factory"] is before[2]
+    assert "Every public test passes." in report.text() and report.text().count("\n") < 20
+
+
+def test_the_skeleton_gets_one_short_line_per_unwritten_function_and_no_traceback(in_data):
+    namespace, _ = run_cells(paths.SKELETON)
+    report = check_namespace(namespace)
+    lines = report.text().splitlines()
+    assert not any(t.passed for t in report.tests)
+    assert len(lines) <= MAX_SKELETON_LINES, report.text()
+    unwritten = [line.split(": ", 1)[1] for line in lines if line.strip().startswith(NOT_IMPLEMENTED)]
+    assert len(unwritten) == len(set(unwritten)) and {"softmax", "sigmoid", "forward_pass", "backward_prop",
+                                                      "train"} <= set(unwritten)
+    assert "Traceback" not in report.text() and "NotImplementedError" not in report.text().replace(
+        "`raise NotImplementedError`", "")
+    assert re.search(r"^total\s+0 / \d+", report.text(), re.M)
+    html = report._repr_html_()
+    assert "<table>" in html and "not implemented yet: <code>softmax</code>" in html
+
+
+def test_one_area_runs_alone_and_an_unknown_area_names_the_known_ones(in_data):
+    namespace, _ = run_cells(paths.SOLUTION)
+    report = check_namespace(namespace, ["backward"])
+    assert {t.area for t in report.tests} == {"backward"} and report.passed
+    with pytest.raises(Exception, match="the areas are: softmax"):
+        check_namespace(namespace, ["backwards"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", AGREEING)
+def test_in_process_and_sandboxed_checks_agree_test_by_test(name, in_data, tmp_path):
+    variant = next(v for v in VARIANTS if v.name == name)
+    path = write_variant(variant, tmp_path)
+    namespace, _ = run_cells(path)
+    inside = check_namespace(namespace)
+    sandboxed = grade_submission(path, public_only=True)
+    assert verdicts(inside.tests) == verdicts(sandboxed.tests), inside.text()
+    failed = {t.area for t in inside.tests if not t.passed}
+    assert failed and failed <= variant.areas, inside.text()
+    home = [t for t in inside.tests if t.area == variant.home and not t.passed]
+    if variant.hint and variant.hint != hints.NOT_RANDOM:
+        assert any(variant.hint in t.hint for t in home[:SHOWN_FAILURES]), inside.text()
