@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.report.text import excerpt as _excerpt, fmt_points, tail as _tail
-from grader.grading.results import CellOutcome, GradeReport, TestResult
+from grader.grading.results import CellOutcome, GradeReport, ManualItem, TestResult
 
 if TYPE_CHECKING:
     from grader.grading.rubric import Rubric
@@ -103,6 +103,8 @@ figure{display:inline-block;width:calc(50% - 1.2rem);min-width:20rem;margin:.5re
 figure img{width:100%;border:1px solid #e1e6eb}figcaption{font-size:.85rem;color:#5b6672}
 .ta{border:2px dashed #6c4bb4;padding:.2rem 1rem 1rem;border-radius:6px;background:#faf8ff}
 pre.answer{background:#fff;font-family:inherit;font-size:.95rem}
+div.answer{background:#fff;border:1px solid #e1e6eb;padding:.5rem;white-space:pre-wrap;margin:.3rem 0}
+math[display=block]{margin:.4rem 0}
 """
 
 
@@ -171,16 +173,29 @@ def _notebook(report: GradeReport) -> str:
     return "<h2>How your notebook ran</h2>" + "".join(parts)
 
 
+def _answer(m: "ManualItem") -> str:
+    """One hand-graded answer for TAs: its text with the LaTeX as MathML, or a flag saying it is missing."""
+    from grader.report.math import render_answer  # noqa: PLC0415 - only the TA page needs it
+
+    where = {"metadata": f"notebook cell [{m.cell_index}]",
+             "prompt": f"notebook cell [{m.cell_index}], found by the prompt (the cell lost its marking)",
+             "heading": f"notebook cell [{m.cell_index}], found under the prompt's heading (the cell lost its marking)"}
+    if m.missing:
+        body = f'<p class="banner missing"><b>Answer missing.</b> {_e(m.note or "No cell answers this prompt.")}</p>'
+    else:
+        body = f'<div class="answer">{render_answer(m.text)}</div>' if m.text.strip() else "<p><i>(empty)</i></p>"
+    meta = f'item <code>{_e(m.id)}</code>' + (f", {_e(where[m.found])}" if m.found in where else "")
+    return (f'<article class="manual" id="manual-{_e(m.id)}"><h3>{_e(m.title)}</h3><p class="meta">{meta}</p>'
+            f"{body}<p>Points: ______</p></article>")
+
+
 def _manual(report: GradeReport, ta: bool) -> str:
     if not report.manual:
         return ""
     if not ta:
         titles = "".join(f"<li>{_e(m.title)}</li>" for m in report.manual)
         return f"<h2>Graded by hand</h2><p>A TA grades these later (0 of 0 here):</p><ul>{titles}</ul>"
-    items = "".join(f'<article class="manual" id="manual-{_e(m.id)}"><h3>{_e(m.title)}</h3>'
-                    f'<p class="meta">item <code>{_e(m.id)}</code>, notebook cell [{m.cell_index}]</p>'
-                    f'{_pre(m.text, "answer") or "<p><i>(empty)</i></p>"}<p>Points: ______</p></article>'
-                    for m in report.manual)
+    items = "".join(_answer(m) for m in report.manual)
     return f'<section class="ta" id="ta-section"><h2>For TAs: grade by hand</h2>{items}</section>'
 
 
