@@ -155,3 +155,15 @@ def fill(bodies: list[str]) -> nbformat.NotebookNode:
             cell.source = REGION.sub(put, cell.source)
     assert not queue, f"{len(queue)} bodies left over: the solution has fewer regions than expected"
     return nb
+
+
+def edited(bodies: list[str]) -> nbformat.NotebookNode:
+    """A copy of a solution with the usual disguise: names changed, a comment added, the hyperparameters retuned."""
+    nb = fill(bodies)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for old, new in (("delta_out", "err_out"), ("delta_hidden", "err_hidden"), ("scale1", "s_in"),
+                             ("shuffled", "perm"), ("hidden_dim=12", "hidden_dim=14")):
+                cell.source = cell.source.replace(old, new)
+            cell.source = cell.source.replace("def relu(x):", "# my own work\ndef relu(x):")
+    return nb
