@@ -204,3 +204,30 @@ def test_the_rubric_command_prints_every_test_and_the_maximum(capsys, tmp_path):
     text = capsys.readouterr().out
     assert '"backward: db2 matches finite differences" = 2 *' in text and "# backward: 17" in text
     assert "maximum: 97 automatic + 15 by hand = 112 points" in text and "731" not in text
+
+
+# ---- reruns: the rubric's maximum, and the logs -------------------------------------------------------------------
+
+from tests.test_batch import fake_class  # noqa: E402,F401 - the fixture: a class graded by a fake worker
+
+
+def test_a_rubric_edit_that_changes_the_maximum_asks_for_force(fake_class, tmp_path):
+    import dataclasses
+
+    from grader.batch.grade_all import BatchOptions, grade_class
+
+    folder, worker = fake_class
+    for name in ("carol", "dave", "erin"):
+        (folder / f"{name}.ipynb").unlink()
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[thresholds]\nattempts = 2\n")
+    opts = BatchOptions(folder, tmp_path / "out", jobs=2, worker=worker, rubric=rubric)
+    assert grade_class(opts, stream=io.StringIO()).graded == 2
+    log = (tmp_path / "out" / ".batch" / "logs" / "alice.log").read_text()
+    assert "status:  graded, 25/25" in log and "results: alice/results.json" in log
+    rubric.write_text('[thresholds]\nattempts = 3\n')  # the same maximum: no question asked
+    assert grade_class(opts, stream=io.StringIO()).graded == 2
+    rubric.write_text('[points]\n"backward: db2 matches finite differences" = 2\n')
+    with pytest.raises(ConfigError, match="maximum changed from 100 to 97 points"):
+        grade_class(opts, stream=io.StringIO())
+    assert grade_class(dataclasses.replace(opts, force=True), stream=io.StringIO()).graded == 2
