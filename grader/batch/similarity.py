@@ -90,9 +90,12 @@ def duplicates(hashes: dict[str, str]) -> tuple[tuple[str, ...], ...]:
 def compare_class(files: dict[str, Path], hashes: dict[str, str], skeleton: Path, threshold: float,
                   out: Path) -> Similarity:
     """Compare every pair of students' code; write a side-by-side page per listed pair under out/similarity/."""
+    import shutil
+
     import numpy as np
     from copydetect import compare_files
 
+    shutil.rmtree(out / FOLDER, ignore_errors=True)  # pages of an earlier run would list pairs no longer found
     skeleton_code = code_of(skeleton) or ""
     boilerplate = np.array(sorted(_fingerprint(skeleton_code).hashes)) if skeleton_code else None
     prints, skipped = {}, []
