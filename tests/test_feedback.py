@@ -152,8 +152,9 @@ def test_failed_notebook_cells_and_the_time_limit_are_shown():
 
 def test_only_the_ta_copy_holds_the_manual_items():
     student, ta = render_feedback(a_report()), render_feedback(a_report(), ta=True)
-    escaped_derivation = DERIVATION.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    assert 'id="ta-section"' in ta and escaped_derivation.split("&lt;")[0] in ta
+    escaped_hostile = HOSTILE.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    assert 'id="ta-section"' in ta and "dE/da = y - t, because <math" in ta and escaped_hostile in ta
+    assert "<mo>∑</mo>" in ta and "<msub><mi>t</mi>" in ta  # the LaTeX, as MathML
     assert 'id="ta-section"' not in student and "dE/da" not in student
     assert "Problem 1: derivation" in student, "students still learn that the item is graded by hand"
 
