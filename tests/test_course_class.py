@@ -9,7 +9,6 @@ penalty, the hand grades merge, the similarity report, and that regrading one st
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 import sys
 import zipfile

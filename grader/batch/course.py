@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.batch import lms
-from grader.batch.book import Row, State, points, write_atomic
+from grader.batch.book import Row, points, write_atomic
 from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
 from grader.batch.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
 from grader.errors import ConfigError
