@@ -26,30 +26,33 @@ def previous_rows(out: Path) -> dict[str, Row]:
     return State(out / ".batch" / "state.jsonl").load()
 
 
-RUBRIC_COPY = Path(".batch") / "rubric.toml"
+POINTS_COPY = Path(".batch") / "points.json"  # what decides the maximum; never the whole rubric, which holds the secret
 
 
 def check_maximum(out: Path, rubric: Rubric, force: bool) -> None:
-    """Refuse to mix maxima: when the rubric changed since the last batch in `out` and its maximum with it, say
-    both and ask for --force (which regrades everyone). Then keep a copy of this rubric for the next run."""
+    """Refuse to mix maxima: when the rubric's points changed since the last batch in `out` and its maximum with
+    them, say both and ask for --force (which regrades everyone). Then keep this rubric's points for the next run."""
+    import json  # noqa: PLC0415
+    from dataclasses import replace  # noqa: PLC0415
+
     from grader.batch.book import write_atomic  # noqa: PLC0415
 
-    copy = out / RUBRIC_COPY
-    old_text = copy.read_text(encoding="utf-8") if copy.exists() else None
-    if not force and old_text is not None and old_text != rubric.text and previous_rows(out):
+    mine = {"assignment": rubric.assignment, "points": rubric.points}
+    copy = out / POINTS_COPY
+    old = json.loads(copy.read_text(encoding="utf-8")) if copy.exists() else None
+    if not force and old is not None and old != mine and previous_rows(out):
         from grader.grading.maxima import automatic_max  # noqa: PLC0415 - collects the suite: only when it matters
-        from grader.grading.rubric import parse_rubric  # noqa: PLC0415
 
         try:
-            old = automatic_max(parse_rubric(old_text, f"the previous {rubric.source}"))
-        except ConfigError:
-            old = None  # the old rubric no longer fits the suite: nothing to compare with
-        new = automatic_max(rubric)
-        if old is not None and abs(new - old) > 1e-9:
-            raise ConfigError(f"the rubric's maximum changed from {points(old)} to {points(new)} points "
-                              f"({rubric.source}); the gradebook in {out} was graded out of {points(old)}. Run "
+            before = automatic_max(replace(rubric, assignment=old["assignment"], points=old["points"]))
+        except (ConfigError, KeyError, TypeError):
+            before = None  # the old points no longer fit the suite: nothing to compare with
+        now = automatic_max(rubric)
+        if before is not None and abs(now - before) > 1e-9:
+            raise ConfigError(f"the rubric's maximum changed from {points(before)} to {points(now)} points "
+                              f"({rubric.source}); the gradebook in {out} was graded out of {points(before)}. Run "
                               "again with --force to regrade every student under the new rubric")
-    write_atomic(copy, rubric.text)
+    write_atomic(copy, json.dumps(mine, indent=1) + "\n")
 
 
 def log_row(log: Path, row: Row) -> None:
