@@ -65,6 +65,22 @@ def test_flag_only_none_and_where_the_time_comes_from():
     assert unsure.penalty == 10 and "times file" in unsure.note
 
 
+def test_the_times_file_gives_submission_times_and_extensions(tmp_path):
+    from grader.batch.late import read_times
+
+    path = tmp_path / "times.csv"
+    path.write_text("student,submitted,due\nann,2026-11-21T10:00:00+00:00,\nben,2026-11-21T10:00:00+00:00,"
+                    "2026-11-22T00:00:00+00:00\n")
+    times = read_times(path)
+    policy = parse_late({"policy": "per_started_day", "due": DUE, "penalty": 10})
+    ann = assess(policy, marked=False, file_time=None, given=times["ann"], score=90)
+    ben = assess(policy, marked=True, file_time=None, given=times["ben"], score=90)
+    assert (ann.late, ann.penalty) == (True, 10) and not ben.late  # ben's extension: on time
+    path.write_text("student,submitted\nann,yesterday\n")
+    with pytest.raises(ConfigError, match="times.csv, line 2"):
+        read_times(path)
+
+
 def test_a_bad_late_table_names_the_key():
     with pytest.raises(ConfigError, match=r"\[late\] policy"):
         parse_late({"policy": "sometimes"})
