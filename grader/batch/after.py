@@ -21,6 +21,11 @@ def similarity(roster: Roster, rows: dict[str, Row], rubric: Rubric, out: Path) 
     from grader.grading import assignment
 
     threshold = parse_threshold(rubric.course.get("similarity", {}), rubric.source)
+    try:
+        import copydetect  # noqa: F401,PLC0415
+    except ImportError:
+        return ["", "## Similar submissions", "", "Not computed: copydetect is not installed "
+                "(`pip install -e '.[course]'`, which `make` does)."]
     files = {f.student: f.path for f in roster.files}
     hashes = {s: r.sha256 for s, r in rows.items() if s in files}
     result = compare_class(files, hashes, assignment.load(rubric.assignment).SKELETON, threshold, out)
