@@ -60,7 +60,8 @@ def _grade_all(args: argparse.Namespace) -> int:
         raise ConfigError("--jobs must be 0 (all cores) or more, and --timeout a positive number of seconds")
     _stop_on_sigterm()
     opts = BatchOptions(source=args.submissions, out=args.out, jobs=args.jobs, rubric=args.rubric,
-                        patterns=tuple(args.pattern), force=args.force, sandbox=args.sandbox, timeout=args.timeout)
+                        patterns=tuple(args.pattern), force=args.force, sandbox=args.sandbox, timeout=args.timeout,
+                        only=tuple(args.only), times=args.times)
     result = grade_class(opts)
     counts = ", ".join(f"{n} {s}" for s, n in result.statuses.items() if n)
     print(f"{plural(result.students, 'student')} ({counts or 'none'}); graded {result.graded} now, "
@@ -69,6 +70,30 @@ def _grade_all(args: argparse.Namespace) -> int:
     if result.interrupted:
         print("interrupted: the finished rows are saved; run the same command again to finish", file=sys.stderr)
         return 130
+    return 0
+
+
+def _rubric(args: argparse.Namespace) -> int:
+    from grader.batch.rubric_text import rubric_text
+    from grader.grading.rubric import load_rubric
+
+    print(rubric_text(load_rubric(args.rubric)))
+    return 0
+
+
+def _merge_hand_grades(args: argparse.Namespace) -> int:
+    from grader.batch.book import State, points
+    from grader.batch.course import finish, load_roster, settings
+    from grader.grading.rubric import load_rubric
+
+    rubric = load_rubric(args.rubric)
+    roster = load_roster(args.out)
+    rows = State(args.out / ".batch" / "state.jsonl").load()
+    done = finish(args.out, rows, roster, settings(rubric), rubric.areas, times=args.times)
+    entered = sum(1 for f in done.finals for g in f.hand.values() if g.points is not None)
+    still = sum(len(f.hand_open) for f in done.finals if not f.pending)
+    print(f"merged {entered} hand grades ({still} still to enter); totals out of {points(done.possible)}")
+    print("wrote " + ", ".join(str(p) for p in done.written) + "; updated the feedback pages")
     return 0
 
 
@@ -137,8 +162,26 @@ def _add_grade_all(p: argparse.ArgumentParser) -> None:
                    "stopped and marked timeout (default: from the rubric's limits)")
     p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
                    help="passed to each grading process (default: %(default)s)")
+    p.add_argument("--only", action="append", default=[], metavar="STUDENT",
+                   help="regrade just this student (may be repeated) and keep every other row as it is")
+    p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] times for the late "
+                   "policy, where the LMS download does not give them")
     p.epilog = ("Exit code 0 when every student has a row (whatever the scores), 130 when interrupted; run "
                 "again to finish: unchanged submissions are skipped.")
+
+
+def _add_rubric(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
+
+
+def _add_merge_hand_grades(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("out/class"),
+                   help="the batch's folder, holding hand_grades.csv (default: %(default)s)")
+    p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
+    p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] (default: the one "
+                   "the batch was given)")
+    p.epilog = ("Checks every row of OUT/hand_grades.csv first; on a bad row nothing is written and the exit "
+                "code is 2.")
 
 
 def _add_release(p: argparse.ArgumentParser) -> None:
@@ -173,6 +216,9 @@ VERBS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[
                   _grade_all),
     "check": ("student self-check: run only the public tests on a notebook, through the sandbox", _add_check,
               _check),
+    "merge-hand-grades": ("merge OUT/hand_grades.csv into the LMS files and each student's feedback",
+                          _add_merge_hand_grades, _merge_hand_grades),
+    "rubric": ("print the effective rubric: every test's points, limits, late policy", _add_rubric, _rubric),
     "student-zip": ("build the student release: skeleton, public data and self-check", _add_student_zip,
                     _student_zip),
 }

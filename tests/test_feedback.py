@@ -152,8 +152,9 @@ def test_failed_notebook_cells_and_the_time_limit_are_shown():
 
 def test_only_the_ta_copy_holds_the_manual_items():
     student, ta = render_feedback(a_report()), render_feedback(a_report(), ta=True)
-    escaped_derivation = DERIVATION.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    assert 'id="ta-section"' in ta and escaped_derivation.split("&lt;")[0] in ta
+    escaped_hostile = HOSTILE.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    assert 'id="ta-section"' in ta and "dE/da = y - t, because <math" in ta and escaped_hostile in ta
+    assert "<mo>∑</mo>" in ta and "<msub><mi>t</mi>" in ta  # the LaTeX, as MathML
     assert 'id="ta-section"' not in student and "dE/da" not in student
     assert "Problem 1: derivation" in student, "students still learn that the item is graded by hand"
 
@@ -297,3 +298,50 @@ def test_chromium_renders_the_score_table_and_both_pictures(tmp_path):
         colours = np.unique((inner * 255).astype(np.uint8).reshape(-1, 3), axis=0)
         assert len(colours) > 100, "the screenshot shows no picture where the page has one"
         assert (inner.max(axis=-1) - inner.min(axis=-1)).max() > 0.5, "the picture's colours are missing"
+
+
+MATH_PROBE = """<!DOCTYPE html><html><body><pre id="probe">pending</pre>
+<iframe id="page" src="feedback_ta.html" style="width:1200px;height:2000px;border:0"></iframe>
+<script>
+window.addEventListener("load", () => {
+  const doc = document.getElementById("page").contentDocument;
+  const answer = doc.querySelector("#manual-derivation .answer");
+  const maths = [...doc.querySelectorAll("math")];
+  document.getElementById("probe").textContent = JSON.stringify({
+    text: answer ? answer.textContent : null,
+    maths: maths.map(m => { const r = m.getBoundingClientRect();
+      return {display: getComputedStyle(m).display, box: [r.x, r.y, r.width, r.height],
+              fraction: !!m.querySelector("mfrac"), sub: m.querySelectorAll("msub").length}; }),
+    scripts: doc.querySelectorAll("script").length,
+  });
+});
+</script></body></html>"""
+MATH_ANSWER = (r"With $y_{nk} = \frac{\exp(a_{nk})}{\sum_i \exp(a_{ni})}$ we get"
+               "\n\n$$\\frac{\\partial E}{\\partial a_{nk}} = y_{nk} - t_{nk}$$\n\nbecause the targets sum to one.")
+
+
+@pytest.mark.slow  # two browser starts: 3 to 6 s
+def test_chromium_renders_the_derivation_as_math(tmp_path):
+    chromium()
+    manual = (ManualItem("derivation", "Problem 1: derivation", MATH_ANSWER, 3),)
+    _, page = write_feedback(a_report(manual=manual, model=None), tmp_path / "out")
+    probe = page.with_name("probe.html")
+    probe.write_text(MATH_PROBE, encoding="utf-8")
+    dom = browse(tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
+                 probe.as_uri()).stdout
+    found = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1)))
+    assert found["scripts"] == 0 and "$" not in found["text"] and "\\frac" not in found["text"]
+    inline, block = found["maths"]
+    assert inline["display"] == "math" and block["display"] == "block math"  # laid out by the MathML engine
+    assert inline["fraction"] and block["fraction"] and block["sub"] >= 3
+    assert block["box"][2] > 60 and block["box"][3] > 20  # a displayed, stacked fraction
+
+    shot = tmp_path / "shot.png"
+    browse(tmp_path, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri())
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    x, y, w, h = (int(v) for v in block["box"])
+    assert y + h < WINDOW[1], "the displayed formula is within the screenshot"
+    ink = pixels[y:y + h, x:x + w].mean(axis=2) < 0.5
+    rows_with_ink = np.flatnonzero(ink.any(axis=1))
+    assert ink.sum() > 150, "the screenshot shows no formula where the page has one"
+    assert rows_with_ink.size and rows_with_ink[-1] - rows_with_ink[0] > 25, "numerator over denominator: two lines"

@@ -8,6 +8,8 @@ In: the rubric (thresholds, the hidden seed). Out, through these names only, whi
 - DATA_FILES: file name -> path of what the notebook opens from its working directory (copied into the sandbox);
 - public_data() -> dict of arrays, the public split as the notebook makes it;
 - hidden_set(rubric) -> dict of arrays, or None when the rubric has no hidden seed;
+- SKELETON: the notebook students get; its hand-graded prompts (cells marked `grader: {manual: true}`) are
+  how answers that lost their marking are found;
 - set_input_salt(salt): real grading draws the tests' inputs with this secret; None keeps the public seeds.
 
 Everything else in this folder (oracle, hints, checks, the XOR sampler, the suite) is private to it.
@@ -25,5 +27,6 @@ AREAS = ("softmax", "softmax_grad", "activations", "derivatives", "init", "forwa
          "predict", "train", "accuracy")
 SUITE_DIR = Path(__file__).resolve().parent / "suite"
 DATA_FILES = {paths.DATA_NAME: paths.PUBLIC_DATA}
+SKELETON = paths.SKELETON
 
-__all__ = ["AREAS", "SUITE_DIR", "DATA_FILES", "public_data", "hidden_set", "set_input_salt"]
+__all__ = ["AREAS", "SUITE_DIR", "DATA_FILES", "SKELETON", "public_data", "hidden_set", "set_input_salt"]

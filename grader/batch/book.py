@@ -26,7 +26,8 @@ class Row:
 
     areas: (area, score, max) per rubric area that had tests. tests and failed: test names (failed is a subset).
     key: the cache key (submission sha256, grader version, rubric fingerprint). cacheable is False when the
-    grader itself failed, so a rerun tries again.
+    grader itself failed, so a rerun tries again. test_points: (test, score, max) per test. manual: (item id, how its
+    answer was found) per hand-graded item; "missing" flags an answer that is not there.
     """
 
     student: str
@@ -42,6 +43,12 @@ class Row:
     seconds: float = 0.0
     key: str = ""
     cacheable: bool = True
+    test_points: tuple[tuple[str, float, float], ...] = ()
+    manual: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def manual_missing(self) -> tuple[str, ...]:
+        return tuple(item for item, found in self.manual if found == "missing")
 
     def area_score(self, area: str) -> float:
         return next((score for name, score, _ in self.areas if name == area), 0.0)
@@ -53,7 +60,9 @@ def row_from_report(report: GradeReport, *, file: str, key: str, cacheable: bool
     return Row(student=report.student, file=file, sha256=report.sha256, status=report.status,
                score=report.score, max_score=report.max_score, areas=areas,
                tests=tuple(t.name for t in report.tests), failed=tuple(t.name for t in report.tests if not t.passed),
-               reason=report.reason, seconds=report.execution_time, key=key, cacheable=cacheable)
+               reason=report.reason, seconds=report.execution_time, key=key, cacheable=cacheable,
+               test_points=tuple((t.name, t.score, t.max_score) for t in report.tests),
+               manual=tuple((m.id, m.found) for m in report.manual))
 
 
 def row_to_json(row: Row) -> str:
@@ -66,6 +75,8 @@ def row_from_json(text: str) -> Row:
     data["areas"] = tuple((str(a), float(s), float(m)) for a, s, m in data.get("areas", ()))
     data["tests"] = tuple(sys.intern(str(t)) for t in data.get("tests", ()))
     data["failed"] = tuple(sys.intern(str(t)) for t in data.get("failed", ()))
+    data["test_points"] = tuple((sys.intern(str(t)), float(s), float(m)) for t, s, m in data.get("test_points", ()))
+    data["manual"] = tuple((str(i), str(f)) for i, f in data.get("manual", ()))
     if data.get("status") not in STATUSES:
         raise ValueError(f"unknown status {data.get('status')!r}")
     return Row(**data)

@@ -24,6 +24,7 @@ from grader.batch.inputs import Roster, StudentFile, discover, open_class
 from grader.batch.progress import Progress, clock
 from grader.batch.pool import Finished, Job, run_jobs
 from grader.batch.summary import write_summaries
+from grader.batch.regrade import check_maximum, check_only, log_row
 from grader.batch.worker import GradeTask, warm_up
 from grader.sandbox.limits import Limits
 from grader.batch.names import compile_patterns
@@ -50,6 +51,8 @@ class BatchOptions:
     sandbox: str = "auto"
     timeout: float | None = None
     worker: tuple[str, ...] | None = None
+    only: tuple[str, ...] = ()
+    times: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,11 @@ def file_sha256(path: Path) -> str:
 class _Book:
     """The rows so far, mirrored to state.jsonl and gradebook.csv as each arrives."""
 
-    def __init__(self, out: Path, areas: tuple[str, ...], rows: dict[str, Row]) -> None:
+    def __init__(self, out: Path, areas: tuple[str, ...], rows: dict[str, Row], roster: Roster) -> None:
         self.out, self.areas, self.rows = out, areas, rows
         self.state = State(out / ".batch" / "state.jsonl")
+        self.waiting = {f.student: Row(f.student, f.file, "", "pending", 0.0, 0.0, reason="not graded yet")
+                        for f in roster.files}  # listed as pending until graded
 
     def add(self, row: Row) -> None:
         self.state.append(row)
@@ -111,19 +116,26 @@ class _Book:
         self.write()
 
     def write(self) -> Path:
-        return write_atomic(self.out / "gradebook.csv", gradebook_csv(list(self.rows.values()), self.areas))
+        rows = {**self.waiting, **self.rows}
+        return write_atomic(self.out / "gradebook.csv", gradebook_csv(list(rows.values()), self.areas))
 
 
-def plan(roster: Roster, out: Path, suffix: str, force: bool) -> tuple[dict[str, Row], list[_Pending]]:
-    """Rows the previous run left that still hold (same content, grader and rubric), and the files to grade."""
-    previous = {} if force else State(out / ".batch" / "state.jsonl").load()
+def plan(roster: Roster, out: Path, suffix: str, force: bool,
+         only: tuple[str, ...] = ()) -> tuple[dict[str, Row], list[_Pending]]:
+    """Rows the previous run left that still hold (same content, grader and rubric), and the files to grade.
+    only: regrade just these students and keep every other row as it is."""
+    previous = {} if force and not only else State(out / ".batch" / "state.jsonl").load()
     reused: dict[str, Row] = {}
     todo: list[_Pending] = []
     for f in roster.files:
+        if only and f.student not in only:
+            if f.student in previous:
+                reused[f.student] = previous[f.student]
+            continue
         sha = file_sha256(f.path)
         key = f"{sha}:{suffix}"
         old = previous.get(f.student)
-        if old and old.key == key and old.cacheable and (out / f.student / "results.json").exists():
+        if not only and old and old.key == key and old.cacheable and (out / f.student / "results.json").exists():
             reused[f.student] = dataclasses.replace(old, file=f.file)
         else:
             batch = out.resolve() / ".batch"
@@ -190,28 +202,35 @@ def report_roster(roster: Roster, stream: TextIO) -> None:
 
 def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | None = None) -> BatchResult:
     """Grade every student's submission; always leaves gradebook.csv and the summaries, even when interrupted."""
+    from grader.batch import after
     from grader.grading.rubric import load_rubric
 
     started = time.monotonic()
     rubric = load_rubric(opts.rubric)
+    config = after.settings(rubric)
+    suffix = f"{__version__}:{rubric.fingerprint()}"
     timeout = opts.timeout or batch_timeout(rubric.limits)
     opts.out.mkdir(parents=True, exist_ok=True)
+    check_maximum(opts.out, rubric, opts.force)
     with tempfile.TemporaryDirectory(prefix="grade-all-") as tmp:
         root, zip_skips = open_class(opts.source, Path(tmp))
         roster = discover(root, compile_patterns(opts.patterns), zip_skips, exclude=opts.out)
+        check_only(roster, opts.only, opts.source)
         report_roster(roster, stream)
-        reused, todo = plan(roster, opts.out, f"{__version__}:{rubric.fingerprint()}", opts.force)
+        reused, todo = plan(roster, opts.out, suffix, opts.force, opts.only)
         if reused:
-            print(f"skipping {len(reused)} unchanged submissions (already graded; --force regrades them)",
-                  file=stream)
-        book = _Book(opts.out, rubric.areas, dict(reused))
+            print(f"keeping {len(reused)} rows as they are (--only)" if opts.only else
+                  f"skipping {len(reused)} unchanged submissions (already graded; --force regrades them)", file=stream)
+        book = _Book(opts.out, rubric.areas, dict(reused), roster)
         interrupted = _grade(todo, opts, timeout, book, Progress(len(todo), stream=stream, tty=tty))
-    book.write()
+        book.write()
+        similar = after.similarity(roster, book.rows, rubric, opts.out) if not interrupted else None
     rows = list(book.rows.values())
     statuses = {s: sum(1 for r in rows if r.status == s) for s in ("graded", "error", "timeout")}
-    note = f"Interrupted: {len(roster.files) - len(rows)} students not graded yet; run again to finish." \
+    note = f"Interrupted: {len(roster.files) - len(rows)} students not graded yet (pending); run again to finish." \
         if interrupted else ""
     write_summaries(rows, rubric.areas, roster, opts.out, note)
+    after.course(opts.out, roster, book.rows, config, rubric, similar, opts.times, stream)
     result = BatchResult(len(roster.files), len(rows) - len(reused), len(reused), interrupted,
                          round(time.monotonic() - started, 3), opts.out / "gradebook.csv", statuses)
     _write_run_stats(opts, result)
@@ -228,6 +247,7 @@ def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book
     def on_done(done: Finished) -> None:
         row = collect(pending.pop(done.job.name), done, timeout)
         book.add(row)
+        log_row(done.job.log, row)
         progress.advance(describe(row))
 
     if opts.worker is None:

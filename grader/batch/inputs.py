@@ -54,6 +54,7 @@ class StudentFile:
     late: bool = False
     resubmission: int = 0
     superseded: tuple[str, ...] = ()
+    user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def discover(root: Path, patterns: tuple[re.Pattern[str], ...] = DEFAULT_PATTERN
     groups: dict[str, list[StudentFile]] = {}
     for rel, ident in idents.items():
         path, mtime = found[rel]
-        entry = StudentFile(names[ident], path, rel, mtime, ident.late, ident.resubmission)
+        entry = StudentFile(names[ident], path, rel, mtime, ident.late, ident.resubmission,
+                            user_id=ident.user_id)
         groups.setdefault(entry.student, []).append(entry)
     files = tuple(newest(g) for _, g in sorted(groups.items()))
     return Roster(files, tuple(sorted(skips, key=lambda s: s.file)))
@@ -217,4 +219,4 @@ def newest(group: list[StudentFile]) -> StudentFile:
     chosen = order[-1]
     others = tuple(f.file for f in reversed(order[:-1]))
     return StudentFile(chosen.student, chosen.path, chosen.file, chosen.mtime, chosen.late,
-                       chosen.resubmission, others)
+                       chosen.resubmission, others, chosen.user_id)

@@ -34,16 +34,12 @@ def _file_sha256(path: Path) -> str:
         return ""
 
 
-def manual_items(submission: Submission) -> tuple[ManualItem, ...]:
-    """The Markdown cells marked for grading by hand, with the student's text, for TAs."""
-    items = []
-    for cell in submission.markdown:
-        meta = cell.metadata.get("grader", {}) if isinstance(cell.metadata, dict) else {}
-        if isinstance(meta, dict) and meta.get("manual"):
-            items.append(ManualItem(id=str(meta.get("id", f"cell-{cell.index}")),
-                                    title=str(meta.get("title", "Graded by hand")), text=cell.source,
-                                    cell_index=cell.index))
-    return tuple(items)
+def manual_items(submission: Submission, rubric: Rubric | None = None) -> tuple[ManualItem, ...]:
+    """The hand-graded answers, for TAs: by cell metadata, else by the skeleton's prompt; missing ones flagged."""
+    from grader.notebook.manual import manual_answers, skeleton_prompts
+
+    skeleton = assignment.load(rubric.assignment if rubric else assignment.DEFAULT).SKELETON
+    return manual_answers(submission, skeleton_prompts(skeleton))
 
 
 def error_report(path: Path, student: str, reason: str) -> GradeReport:
@@ -137,6 +133,6 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
         student=name, submission=clean.file_name(path.name), sha256=submission.sha256, confinement=confinement,
         status="timeout" if notebook.timed_out else "graded",
         score=sum(t.score for t in tests), max_score=sum(t.max_score for t in tests), tests=tests,
-        notebook=notebook, manual=manual_items(submission), sandbox_mode=mode, grader_version=__version__,
+        notebook=notebook, manual=manual_items(submission, rubric), sandbox_mode=mode, grader_version=__version__,
         execution_time=round(time.monotonic() - started, 3), notes=notes, model=plugin.model,
         reason="the notebook ran past its time limit; the tests ran on what it had defined" if notebook.timed_out else "")

@@ -31,7 +31,8 @@ LIMIT_KEYS: dict[str, tuple[str, float, bool]] = {
     "file_mb": ("file_bytes", MIB, True), "open_files": ("open_files", 1, True),
     "output_kb": ("output_bytes", KIB, True),
 }
-TABLES = ("assignment", "thresholds", "limits", "hidden", "points", "public")
+COURSE_TABLES = ("manual", "late", "lms", "similarity")  # read by grader.batch.course, which validates them
+TABLES = ("assignment", "thresholds", "limits", "hidden", "points", "public", *COURSE_TABLES)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Rubric:
     text: str = ""
     assignment: str = assignment.DEFAULT
     areas: tuple[str, ...] = field(default_factory=lambda: assignment.load().AREAS)
+    course: dict[str, dict] = field(default_factory=dict, compare=False)
 
     def threshold(self, name: str) -> float:
         return self.thresholds[name]
@@ -175,7 +177,7 @@ def parse_rubric(text: str, source: str = "rubric.toml") -> Rubric:
     return Rubric(thresholds=_thresholds(place, data.get("thresholds", {})), limits=_limits(place, data.get("limits", {})),
                   hidden_seed=seed, hidden_size=size, points=_points(place, data.get("points", {}), areas),
                   public=_public(place, data.get("public", {})), source=source, text=text, assignment=name,
-                  areas=areas)
+                  areas=areas, course={t: data[t] for t in COURSE_TABLES if t in data})
 
 
 def load_rubric(path: str | Path | None = None) -> Rubric:

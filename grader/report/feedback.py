@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from grader.report.text import EXCERPT_CHARS, MAX_LISTED, excerpt as _excerpt, fitted, fmt_points, listed
 from grader.report.text import tail as _tail
-from grader.grading.results import CellOutcome, GradeReport, TestResult
+from grader.grading.results import CellOutcome, GradeReport, ManualItem, TestResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -118,6 +118,8 @@ figure{display:inline-block;width:calc(50% - 1.2rem);min-width:20rem;margin:.5re
 figure img{width:100%;border:1px solid #e1e6eb}figcaption{font-size:.85rem;color:#5b6672}
 .ta{border:2px dashed #6c4bb4;padding:.2rem 1rem 1rem;border-radius:6px;background:#faf8ff}
 pre.answer{background:#fff;font-family:inherit;font-size:.95rem}
+div.answer{background:#fff;border:1px solid #e1e6eb;padding:.5rem;white-space:pre-wrap;margin:.3rem 0}
+math[display=block]{margin:.4rem 0}
 """
 
 
@@ -195,6 +197,23 @@ def _notebook(report: GradeReport, chars: int) -> str:
     return "<h2>How your notebook ran</h2>" + "".join(parts)
 
 
+def _answer(m: "ManualItem", chars: int) -> str:
+    """One hand-graded answer for TAs: its text with the LaTeX as MathML, or a flag saying it is missing."""
+    from grader.report.math import render_answer  # noqa: PLC0415 - only the TA page needs it
+
+    where = {"metadata": f"notebook cell [{m.cell_index}]",
+             "prompt": f"notebook cell [{m.cell_index}], found by the prompt (the cell lost its marking)",
+             "heading": f"notebook cell [{m.cell_index}], found under the prompt's heading (the cell lost its marking)"}
+    if m.missing:
+        body = f'<p class="banner missing"><b>Answer missing.</b> {_e(m.note or "No cell answers this prompt.")}</p>'
+    else:
+        answer = render_answer(_excerpt(m.text, 10 * chars))
+        body = f'<div class="answer">{answer}</div>' if m.text.strip() else "<p><i>(empty)</i></p>"
+    meta = f'item <code>{_e(_excerpt(m.id, 200))}</code>' + (f", {_e(where[m.found])}" if m.found in where else "")
+    return (f'<article class="manual" id="manual-{_e(_excerpt(m.id, 200))}"><h3>{_e(_excerpt(m.title, 200))}</h3>'
+            f'<p class="meta">{meta}</p>{body}<p>Points: ______</p></article>')
+
+
 def _manual(report: GradeReport, ta: bool, chars: int) -> str:
     if not report.manual:
         return ""
@@ -203,10 +222,7 @@ def _manual(report: GradeReport, ta: bool, chars: int) -> str:
     if not ta:
         titles = "".join(f"<li>{_e(_excerpt(m.title, 200))}</li>" for m in shown)
         return f"<h2>Graded by hand</h2><p>A TA grades these later (0 of 0 here):</p><ul>{titles}</ul>{rest}"
-    items = "".join(f'<article class="manual" id="manual-{_e(_excerpt(m.id, 200))}"><h3>{_e(_excerpt(m.title, 200))}'
-                    f'</h3><p class="meta">item <code>{_e(_excerpt(m.id, 200))}</code>, notebook cell [{m.cell_index}]'
-                    f'</p>{_pre(_excerpt(m.text, 10 * chars), "answer") or "<p><i>(empty)</i></p>"}'
-                    "<p>Points: ______</p></article>" for m in shown)
+    items = "".join(_answer(m, chars) for m in shown)
     return f'<section class="ta" id="ta-section"><h2>For TAs: grade by hand</h2>{items}{rest}</section>'
 
 

@@ -1,0 +1,199 @@
+"""The course step, after a batch and on `merge-hand-grades`: rows + hand grades + late policy -> the LMS files,
+a grade section in each student's feedback pages, and a section of summary.md.
+
+In: the gradebook rows (.batch/state.jsonl), what the batch read from each file name (.batch/roster.json), the
+rubric's [manual], [late] and [lms] tables, hand_grades.csv and an optional times file. Out: canvas_import.csv,
+grades.csv, gradebook_detail.csv, hand_grades.csv (created or extended), and the sections named above.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from grader.batch import lms
+from grader.batch.book import Row, points, write_atomic
+from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
+from grader.batch.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
+from grader.errors import ConfigError
+from grader.grading.rubric import Rubric
+
+DEFAULT_MANUAL_POINTS = 10.0
+ROSTER = Path(".batch") / "roster.json"
+TIMES = Path(".batch") / "times.csv"
+BEGIN, END = "<!-- course:begin -->", "<!-- course:end -->"
+FOUND = {"metadata": "found", "prompt": "found by its prompt (cell lost its marking)",
+         "heading": "found under its heading (cell lost its marking)", "missing": "MISSING"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The rubric's course tables, validated: hand-graded items, late policy, LMS assignment column."""
+
+    items: tuple[Item, ...]
+    late: LatePolicy
+    assignment: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the batch read from one student's file name and file: for the LMS and the late policy."""
+
+    student: str
+    file: str
+    user_id: str = ""
+    marked_late: bool = False
+    mtime: float = 0.0
+
+
+def _manual(table: dict, prompts: tuple, source: str) -> tuple[Item, ...]:
+    ids = [p.id for p in prompts]
+    for key, value in table.items():
+        if key not in ids:
+            raise ConfigError(f"{source}: [manual] {key}: no hand-graded item has this id; the items are "
+                              f"{', '.join(ids) or '(none)'}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1000:
+            raise ConfigError(f"{source}: [manual] {key}: expected points from 0 to 1000, got {value!r}")
+    return tuple(Item(p.id, p.title, float(table.get(p.id, DEFAULT_MANUAL_POINTS))) for p in prompts)
+
+
+def settings(rubric: Rubric) -> Settings:
+    """Read and check the course tables of the rubric; a bad value raises ConfigError naming it."""
+    from grader.grading import assignment
+    from grader.notebook.manual import skeleton_prompts
+
+    course, source = rubric.course, rubric.source
+    lms_table = course.get("lms", {})
+    for key, value in lms_table.items():
+        if key != "assignment" or not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{source}: [lms] {key}: the only key is assignment, the title of the LMS column")
+    prompts = skeleton_prompts(assignment.load(rubric.assignment).SKELETON)
+    return Settings(_manual(course.get("manual", {}), prompts, source), parse_late(course.get("late", {}), source),
+                    lms_table.get("assignment", lms.DEFAULT_ASSIGNMENT).strip())
+
+
+def save_roster(out: Path, entries: list[Entry]) -> None:
+    write_atomic(out / ROSTER, json.dumps([asdict(e) for e in entries], indent=1) + "\n")
+
+
+def load_roster(out: Path) -> dict[str, Entry]:
+    path = out / ROSTER
+    if not path.exists():
+        raise ConfigError(f"{out}: no batch here ({ROSTER} is missing); run grade-all first")
+    return {e["student"]: Entry(**e) for e in json.loads(path.read_text(encoding="utf-8"))}
+
+
+def pending_row(entry: Entry) -> Row:
+    return Row(entry.student, entry.file, "", "pending", 0.0, 0.0, reason="not graded yet")
+
+
+def _times(out: Path, times: Path | None) -> dict[str, SubmittedAt]:
+    """The TA's times file; a copy is kept beside the batch so a later merge uses the same times."""
+    if times is not None:
+        found = read_times(times)
+        (out / TIMES).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(times, out / TIMES)
+        return found
+    return read_times(out / TIMES) if (out / TIMES).exists() else {}
+
+
+def _answers(row: Row, items: tuple[Item, ...]) -> dict[str, str]:
+    found = dict(row.manual)
+    if row.status == "pending":
+        return {i.id: "not graded yet" for i in items}
+    return {i.id: FOUND.get(found.get(i.id, "missing"), "") if found or row.tests else "submission not readable"
+            for i in items}
+
+
+@dataclass(frozen=True)
+class Course:
+    finals: tuple[lms.Final, ...]
+    possible: float
+    written: tuple[Path, ...]
+
+
+def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Settings, areas: tuple[str, ...], *,
+           times: Path | None = None, automatic_max: float = 0.0) -> Course:
+    """Write everything the course step makes. A bad hand grades file raises HandGradesError before any write."""
+    rows = {**{s: pending_row(e) for s, e in roster.items()}, **{s: r for s, r in rows.items() if s in roster}}
+    given = _times(out, times)
+    hand_path = out / HAND_FILE
+    hand = read_hand_grades(hand_path, set(rows), config.items)
+    write_template(hand_path, {s: _answers(r, config.items) for s, r in rows.items()}, config.items)
+    top = max((r.max_score for r in rows.values() if r.tests), default=automatic_max)
+    finals = []
+    for student, row in sorted(rows.items()):
+        entry = roster[student]
+        grades = hand.get(student, {})
+        score = row.score + sum(g.points for g in grades.values() if g.points is not None)
+        late = assess(config.late, marked=entry.marked_late, file_time=file_time(entry.mtime) if entry.mtime else None,
+                      given=given.get(student), score=score)
+        finals.append(lms.Final(row, entry.user_id, config.items, grades, late))
+    possible = lms.points_possible(top, config.items)
+    written = (write_atomic(out / lms.CANVAS_FILE, lms.canvas_csv(finals, config.assignment, possible)),
+               write_atomic(out / lms.GENERIC_FILE, lms.generic_csv(finals, possible)),
+               write_atomic(out / lms.DETAIL_FILE, lms.detail_csv(finals, areas, config.items, possible)),
+               hand_path)
+    for final in finals:
+        _update_pages(out / final.row.student, final, possible)
+    splice_summary(out / "summary.md", "course", summary_lines(finals, possible, config))
+    return Course(tuple(finals), possible, written)
+
+
+def splice(text: str, section: str, name: str, before: str) -> str:
+    """`text` with the named section replaced in place, or else inserted before `before` (or at the end)."""
+    begin, end = BEGIN.replace("course", name), END.replace("course", name)
+    block = f"{begin}{section}{end}"
+    old = re.search(re.escape(begin) + ".*?" + re.escape(end), text, flags=re.S)
+    if old:
+        return text[:old.start()] + block + text[old.end():]
+    at = text.rfind(before) if before else -1
+    return text[:at] + block + text[at:] if at >= 0 else text.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def splice_summary(path: Path, name: str, lines: list[str]) -> None:
+    if path.exists():
+        write_atomic(path, splice(path.read_text(encoding="utf-8"), "\n" + "\n".join(lines) + "\n", name, ""))
+
+
+def _update_pages(folder: Path, final: lms.Final, possible: float) -> None:
+    from grader.batch.course_page import grade_section  # noqa: PLC0415
+
+    for page in ("feedback.html", "feedback_ta.html"):
+        path = folder / page
+        if path.exists():
+            html = path.read_text(encoding="utf-8")
+            write_atomic(path, splice(html, grade_section(final, possible), "course", '<p class="meta">grader'))
+
+
+def summary_lines(finals: list[lms.Final], possible: float, config: Settings) -> list[str]:
+    """The course section of summary.md: the LMS files, hand grading, missing answers, late and pending."""
+    graded = [f for f in finals if not f.pending]
+    open_items = sum(len(f.hand_open) for f in graded)
+    lines = ["## Grades for the LMS", "",
+             f"- `{lms.CANVAS_FILE}`: import into Canvas as it is (Grades > Import); column "
+             f"\"{config.assignment}\", {points(possible)} points possible (automatic + hand-graded).",
+             f"- `{lms.DETAIL_FILE}`: every part of every total: areas, tests, hand grades, late penalty.",
+             f"- `{lms.GENERIC_FILE}`: one row per student, for other LMSs and spreadsheets.",
+             f"- `{HAND_FILE}`: {open_items} of {len(graded) * len(config.items)} hand grades still to enter; then run "
+             "`python -m grader merge-hand-grades --out <this folder>`.",
+             f"- Late policy: {config.late.describe()}."]
+    no_id = [f.row.student for f in finals if not f.user_id]
+    if no_id:
+        lines.append(f"- No Canvas user id in the file name, so Canvas will not match: {', '.join(no_id)}.")
+    missing = [(f.row.student, item) for f in graded for item in f.row.manual_missing]
+    if missing:
+        lines += ["", "### Hand-graded answers missing", "", "| student | item |", "|---|---|"]
+        lines += [f"| {s} | {i} |" for s, i in missing]
+    late = [f for f in finals if f.lateness.late]
+    if late:
+        lines += ["", "### Late submissions", "", "| student | penalty | why |", "|---|---:|---|"]
+        lines += [f"| {f.row.student} | {'all (score 0)' if f.lateness.zeroed else points(f.lateness.penalty)} | "
+                  f"{f.lateness.note.replace('|', '/')} |" for f in late]
+    pending = [f.row.student for f in finals if f.pending]
+    if pending:
+        lines += ["", "### Pending (not graded yet)", "", ", ".join(pending)]
+    return lines

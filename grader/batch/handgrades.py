@@ -1,0 +1,129 @@
+"""The hand grades file, hand_grades.csv: one row per student and hand-graded item, with points and a comment.
+
+The batch writes it pre-filled (everything but points and comment) and extends it when students are added, never
+touching what a TA typed. `merge-hand-grades` reads it back; a bad row stops the merge with every problem listed by
+line: an unknown student or item, points that are not a number, below 0 or above the item's maximum, a duplicate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import GraderError
+
+FILE = "hand_grades.csv"
+COLUMNS = ("student", "item", "title", "max", "points", "comment", "answer")
+MAX_LISTED = 20
+
+
+class HandGradesError(GraderError):
+    """The hand grades file has bad rows; the message lists them by line."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A hand-graded item: its id (the notebook cell's grader id), title and maximum points (from the rubric)."""
+
+    id: str
+    title: str
+    max_points: float
+
+
+@dataclass(frozen=True)
+class HandGrade:
+    """One TA grade. points is None until a TA fills it in."""
+
+    student: str
+    item: str
+    points: float | None
+    comment: str = ""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def template_rows(students: dict[str, dict[str, str]], items: tuple[Item, ...]) -> list[dict[str, str]]:
+    """Blank rows for every student and item. students: id -> {item id: how the answer was found}."""
+    return [{"student": s, "item": i.id, "title": i.title, "max": _fmt(i.max_points), "points": "", "comment": "",
+             "answer": answers.get(i.id, "")} for s, answers in sorted(students.items()) for i in items]
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    text = path.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("student", "item", "points") if c not in (reader.fieldnames or ())]
+    if missing:
+        raise HandGradesError(f"{path}: missing column(s) {', '.join(missing)}; the header must be "
+                              f"{','.join(COLUMNS)}")
+    return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+
+
+def write_template(path: Path, students: dict[str, dict[str, str]], items: tuple[Item, ...]) -> int:
+    """Create or extend the file: new (student, item) rows are added, and the `answer` column refreshed; what a TA
+    typed (points, comment) is kept. Returns the number of rows added."""
+    fresh = template_rows(students, items)
+    old = _read(path) if path.exists() else []
+    have = {(r.get("student", ""), r.get("item", "")): r for r in old}
+    added = 0
+    for row in fresh:
+        key = (row["student"], row["item"])
+        if key in have:
+            have[key]["answer"] = row["answer"]
+        else:
+            have[key], added = row, added + 1
+    order = {i.id: n for n, i in enumerate(items)}
+    rows = sorted(have.values(), key=lambda r: (r.get("student", ""), order.get(r.get("item", ""), len(order))))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({c: r.get(c, "") for c in COLUMNS} for r in rows)
+    from grader.batch.book import write_atomic  # noqa: PLC0415 - the one atomic writer
+
+    write_atomic(path, buf.getvalue())
+    return added
+
+
+def _points(text: str, item: Item) -> tuple[float | None, str]:
+    if not text:
+        return None, ""
+    try:
+        value = float(text)
+    except ValueError:
+        return None, f"points {text!r} is not a number"
+    if not math.isfinite(value) or value < 0:
+        return None, f"points {text} must be 0 or more"
+    if value > item.max_points:
+        return None, f"points {text} are over the maximum of {_fmt(item.max_points)} for {item.id!r}"
+    return value, ""
+
+
+def read_hand_grades(path: Path, students: set[str], items: tuple[Item, ...]) -> dict[str, dict[str, HandGrade]]:
+    """student -> item -> grade, validated. Raises HandGradesError listing every bad row."""
+    if not path.exists():
+        return {}
+    by_id = {i.id: i for i in items}
+    out: dict[str, dict[str, HandGrade]] = {}
+    problems: list[str] = []
+    for line, row in enumerate(_read(path), 2):
+        student, item = row.get("student", ""), row.get("item", "")
+        if student not in students:
+            problems.append(f"line {line}: unknown student {student!r} (not in the gradebook)")
+        elif item not in by_id:
+            problems.append(f"line {line}: unknown item {item!r}; the items are {', '.join(by_id)}")
+        elif item in out.get(student, {}):
+            problems.append(f"line {line}: a second row for {student} / {item}")
+        else:
+            points, problem = _points(row.get("points", ""), by_id[item])
+            if problem:
+                problems.append(f"line {line}: {student} / {item}: {problem}")
+            out.setdefault(student, {})[item] = HandGrade(student, item, points, row.get("comment", ""))
+    if problems:
+        more = f"\n... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise HandGradesError(f"{path}: {len(problems)} bad row(s), nothing was merged:\n  "
+                              + "\n  ".join(problems[:MAX_LISTED]) + more)
+    return out
