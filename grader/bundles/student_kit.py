@@ -266,6 +266,8 @@ def audit(files: dict[str, bytes], rubric: Rubric) -> None:
     if rubric.hidden_seed is not None:
         seed = re.compile(rf"(?<![\d_]){rubric.hidden_seed:_}(?![\d_])|(?<!\d){rubric.hidden_seed}(?!\d)")
         problems += [f"{n} holds the hidden seed" for n, t in texts.items() if seed.search(t)]
+    if rubric.secret:
+        problems += [f"{n} holds the grading secret" for n, t in texts.items() if rubric.secret.lower() in t.lower()]
     if "[hidden]" in texts["rubric.toml"] or any(k in texts["rubric.toml"] for k in NEVER_SHIPPED):
         problems.append("rubric.toml holds hidden-test settings")
     for name, text in texts.items():
