@@ -53,26 +53,30 @@ def _right_for(answer, expected: np.ndarray) -> bool:
     return got.size == expected.size and oracle.rel_error(got.reshape(expected.shape), expected) <= 1e-4
 
 
-def _shapes_backward(student, params, X, y) -> set[str]:
+def _backward_right(student, params, X, labels) -> bool:
     fwd = oracle.forward(params, X)
-    expected = oracle.bce_grad(params, X, y, "W2")
-    right = set()
-    for shape, labels in ((FLAT, y), (COLUMN, y.reshape(-1, 1))):
-        model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
-        grads = model.call("backward_prop", X, labels, fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"])
-        if isinstance(grads, (tuple, list)) and len(grads) == 4 and _right_for(grads[2], expected):
-            right.add(shape)
-    return right
+    model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
+    grads = model.call("backward_prop", X, labels, fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"])
+    expected = oracle.bce_grad(params, X, np.ravel(labels), "W2")
+    return isinstance(grads, (tuple, list)) and len(grads) == 4 and _right_for(grads[2], expected)
 
 
-def _shapes_loss(student, params, X, y) -> set[str]:
-    expected = np.asarray(oracle.mean_bce(params, X, y))
+def _loss_right(student, params, X, labels) -> bool:
+    model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
+    checks.isolate_forward(model, params, X)
+    expected = np.asarray(oracle.mean_bce(params, X, np.ravel(labels)))
+    return _right_for(model.call("cross_entropy_loss", X, labels), expected)
+
+
+def _right_shapes(probe, student, params, X, y) -> set[str]:
+    """The label shapes for which the probed method gives the right answer; raising counts as wrong."""
     right = set()
     for shape, labels in ((FLAT, y), (COLUMN, y.reshape(-1, 1))):
-        model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
-        checks.isolate_forward(model, params, X)
-        if _right_for(model.call("cross_entropy_loss", X, labels), expected):
-            right.add(shape)
+        try:
+            if probe(student, params, X, labels):
+                right.add(shape)
+        except (GraderError, AssertionError):
+            pass
     return right
 
 
@@ -81,11 +85,8 @@ def detect(student) -> Conventions:
     raises for both says nothing (its own tests grade it)."""
     params, X, y = _probe_case()
     found = {}
-    for method, probe in (("backward_prop", _shapes_backward), ("cross_entropy_loss", _shapes_loss)):
-        try:
-            found[method] = probe(student, params, X, y)
-        except (GraderError, AssertionError):
-            found[method] = set()
+    for method, probe in (("backward_prop", _backward_right), ("cross_entropy_loss", _loss_right)):
+        found[method] = _right_shapes(probe, student, params, X, y)
     told = [shapes for shapes in found.values() if shapes]
     if all(FLAT in s for s in told):
         return Conventions(FLAT)

@@ -159,13 +159,16 @@ def test_train_stops_early(student, public_data, conventions):
         learned = checks.get_params(model, "the model after train", HIDDEN)
         raise checks.Mismatch(f"{what}: the validation loss never fell below tol (it ended at "
                               f"{history['val_loss'][-1]:.4g}), though the grader's hyperparameters fit this data",
-                              expected=f"a validation loss below {FIT_TOL:g}",
-                              actual=f"{history['val_loss'][-1]:.4g}", hint=not_learned_hint(learned, X, y, d))
+                              expected=f"a validation loss below {FIT_TOL:g}", actual=f"{history['val_loss'][-1]:.4g}",
+                              hint=not_learned_hint(learned, history, X_val, y_val, d))
 
 
-def not_learned_hint(learned: oracle.Params, X, y, d: dict) -> str:
-    """Reading the notebook's globals when the model learned some data (the given or the notebook's), else no SGD."""
-    if max(oracle.accuracy(learned, X, y), oracle.accuracy(learned, d["X_train"], d["y_train"])) >= LEARNED:
+def not_learned_hint(learned: oracle.Params, history: dict[str, list[float]], X_val, y_val, d: dict) -> str:
+    """Reading the notebook's globals when the model fits the notebook's data or the recorded validation loss is not
+    that of the data given; otherwise train did not run mini-batch SGD."""
+    recorded = history["val_loss"][-1] if history["val_loss"] else float("nan")
+    if oracle.accuracy(learned, d["X_train"], d["y_train"]) >= LEARNED or not same_loss(
+            recorded, oracle.mean_bce(learned, X_val, y_val)):
         return hints.READS_GLOBALS
     return hints.NO_SGD
 
@@ -201,7 +204,7 @@ def test_train_uses_arguments(student, public_data, conventions):
                               f"{fits_notebook:.2f} on the notebook's X_train, y_train)",
                               expected="a model that fits the data given",
                               actual="a model that fits X_train, y_train" if reads_globals else "an untrained model",
-                              hint=not_learned_hint(learned, X, y, d))
+                              hint=not_learned_hint(learned, history, X_val, y_val, d))
     recorded = history["val_loss"][-1] if history["val_loss"] else float("nan")
     given = oracle.mean_bce(learned, X_val, y_val)
     if not same_loss(recorded, given):
