@@ -110,6 +110,17 @@ PARTIAL: tuple[Case, ...] = (
          why="backward_prop assumes (n, 1) labels and the loss (n,): with either, train's steps go wrong"),
 )
 
+NOTED: tuple[Case, ...] = (
+    case("import_outside", ("from sklearn.model_selection import train_test_split",
+                            "from sklearn.model_selection import train_test_split\nimport torch"),
+         hint="torch", why="the import comes last in its cell, so only the note tells"),
+    case("near_miss_function", ("def relu(x):", "def reLu(x):"), ("A1 = relu(Z1)", "A1 = reLu(Z1)"),
+         lost="activations", hint="did you mean `reLu`"),
+    case("near_miss_method", ("def train(self, X, y, X_val, y_val):", "def train_model(self, X, y, X_val, y_val):"),
+         ("history = model.train(", "history = model.train_model("), lost="train accuracy",
+         hint="did you mean `train_model`"),
+)
+
 CHEATS: tuple[Case, ...] = (
     case("hand_crafted_weights", (TRAIN_BODY, HAND_WEIGHTS), lost="train accuracy", zero="train accuracy"),
     case("nudged_weights", (TRAIN_BODY, NUDGE), lost="train accuracy", zero="train accuracy"),

@@ -17,7 +17,7 @@ from grader import paths
 from grader.backprop import checks, oracle
 from grader.grading import secret
 from grader.grading.rubric import load_rubric
-from tests.corpus import CHEATS, EQUIVALENT, PARTIAL, Case, write_case
+from tests.corpus import CHEATS, EQUIVALENT, NOTED, PARTIAL, Case, write_case
 from tests.test_grading import failures, grade_all, report_of
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def replay_cheat(folder) -> tuple[str, object]:
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fairness")
-    submissions = {c.name: write_case(c, folder) for c in (*EQUIVALENT, *PARTIAL, *CHEATS)}
+    submissions = {c.name: write_case(c, folder) for c in (*EQUIVALENT, *PARTIAL, *NOTED, *CHEATS)}
     submissions["replayed_inputs"], _ = replay_cheat(folder)
     return grade_all(submissions)
 
@@ -82,7 +82,7 @@ def test_a_correct_equivalent_scores_100_in_every_area(reports, case: Case):
     assert report.score == report.max_score == 100.0
 
 
-@pytest.mark.parametrize("case", PARTIAL + CHEATS, ids=[c.name for c in PARTIAL + CHEATS])
+@pytest.mark.parametrize("case", PARTIAL + NOTED + CHEATS, ids=[c.name for c in PARTIAL + NOTED + CHEATS])
 def test_a_partial_or_cheating_notebook_loses_points_only_in_its_areas(reports, case: Case):
     report = report_of(reports, case.name)
     scores = area_scores(report)

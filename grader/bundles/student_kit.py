@@ -180,7 +180,7 @@ def public_suite(rubric: Rubric, package: Path = PACKAGE) -> dict[str, str]:
 # --- the public rubric ------------------------------------------------------------------------------------------
 
 def public_rubric_text(rubric: Rubric, shipped_sources: Iterable[str]) -> str:
-    """Limits, and only the thresholds the shipped tests read. No [hidden] table, no [points]."""
+    """Limits, the allowed packages, and only the thresholds the shipped tests read. No [hidden], no [points]."""
     text = "\n".join(shipped_sources)
     lines = ["# The public part of the grading rubric, for the self-check (written by `make release`).", "",
              "[thresholds]"]
@@ -192,6 +192,8 @@ def public_rubric_text(rubric: Rubric, shipped_sources: Iterable[str]) -> str:
         lines.append(f"{key} = {int(value) if whole else float(value)!r}")
     if rubric.public is not None:
         lines += ["", "[public]", "tests = ["] + [f"    {json.dumps(name)}," for name in sorted(rubric.public)] + ["]"]
+    # the packages submissions may import, for the self-check's import check
+    lines += ["", "[packages]", f"allowed = [{', '.join(json.dumps(p) for p in rubric.packages)}]"]
     return "\n".join(lines) + "\n"
 
 
