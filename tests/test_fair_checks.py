@@ -113,3 +113,43 @@ def test_a_class_with_another_capitalisation_is_a_near_miss():
     notes = names.source_notes(["class TwoLayerperceptron:\n    def train(self, X, y, X_val, y_val):\n        pass\n"])
     assert any("did you mean `TwoLayerperceptron`" in n for n in notes), notes
     assert not any("train" in n.split("did you mean")[0] for n in notes if "method" in n)
+
+
+MODEL = '''\
+# %%
+import numpy as np
+
+
+class Model:
+    def __init__(self):
+        self.W1, self.b1 = np.ones((2, 3)), np.zeros((1, 3))
+        self.W2, self.b2 = np.ones((3, 1)), np.zeros((1, 1))
+
+    def step(self, X, y):
+        return len(X)
+
+    def cross_entropy_loss(self, X, y):
+        return np.zeros(len(y))  # per sample: not what the contract asks
+
+    def epoch(self, X, y):
+        return [self.step(X[i:i + 2], y[i:i + 2]) for i in range(0, len(X), 2)], self.cross_entropy_loss(X, y)
+'''
+
+
+def test_the_sandbox_watches_calls_and_swaps_in_the_graders_loss(tmp_path):
+    from grader.backprop import oracle
+    from grader.sandbox.client import open_submission
+
+    path = tmp_path / "model.py"
+    path.write_text(MODEL)
+    X, y = np.arange(10.0).reshape(5, 2) / 10, np.array([0, 1, 1, 0, 1])
+    with open_submission(path) as student:
+        model = student.new("Model")
+        model.spy("step")
+        model.use_grader_method("cross_entropy_loss", "mean_bce")
+        sizes, loss = model.call("epoch", X, y)
+        calls = model.calls("step")
+    params = {"W1": np.ones((2, 3)), "b1": np.zeros(3), "W2": np.ones((3, 1)), "b2": np.zeros(1)}
+    assert sizes == [2, 2, 1] and [rows for rows, _ in calls] == [2, 2, 1]
+    assert [first for _, first in calls] == [X[0].tolist(), X[2].tolist(), X[4].tolist()]
+    assert isinstance(loss, float) and abs(loss - oracle.mean_bce(params, X, y)) < 1e-12

@@ -33,9 +33,10 @@ def check_gradient(student, conventions, name: str) -> None:
     params, X, y = case()
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
     fwd = oracle.forward(params, X)
-    what = f"backward_prop(X, y, Z1, A1, Z2, A2) for a batch of {N}, y of shape {conventions.labels} and hidden_dim={HIDDEN}"
-    grads = checks.unpack(model.call("backward_prop", X, conventions.y(y), fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"]),
-                          what, GRADIENTS)
+    what = (f"backward_prop(X, y, Z1, A1, Z2, A2) for a batch of {N}, y of shape {conventions.labels} and "
+            f"hidden_dim={HIDDEN}")
+    answer = model.call("backward_prop", X, conventions.y(y), fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"])
+    grads = checks.unpack(answer, what, GRADIENTS)
     param = name[1:]
     expected = oracle.bce_grad(params, X, y, param)
     raw = grads[name]

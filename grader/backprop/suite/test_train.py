@@ -198,7 +198,8 @@ def test_train_uses_arguments(student, public_data, conventions):
         notebook = oracle.mean_bce(learned, d["X_val"], d["y_val"])
         raise checks.Mismatch(f"{what}: the last validation loss in the history, {recorded:.6g}, is not the loss on "
                               f"the X_val, y_val given to train ({given:.6g} after training)", expected=f"{given:.6g}",
-                              actual=f"{recorded:.6g}", hint=hints.READS_GLOBALS if same_loss(recorded, notebook) else "")
+                              actual=f"{recorded:.6g}",
+                              hint=hints.READS_GLOBALS if same_loss(recorded, notebook) else "")
 
 
 def same_loss(recorded: float, recomputed: float) -> bool:
