@@ -18,8 +18,8 @@ SEED = 901
 def check_step(student, names: tuple[str, ...]) -> None:
     rng = checks.input_rng(SEED)
     params, grads = oracle.random_params(rng, 2, HIDDEN), oracle.random_params(rng, 2, HIDDEN)
-    model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, learning_rate=LEARNING_RATE)
-    sent = checks.install_params(model, params)  # in the student's own shapes and dtype, and exactly as set
+    model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params, learning_rate=LEARNING_RATE)
+    sent = checks.install_params(model, params)  # the values as set, in the student's own shapes and dtype
     grads = checks.in_layout(grads, {k: (v.shape, v.dtype) for k, v in sent.items()})
     model.set("learning_rate", LEARNING_RATE)
     model.call("update_weights", *(grads[p] for p in oracle.PARAMS))
