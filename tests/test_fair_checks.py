@@ -153,3 +153,21 @@ def test_the_sandbox_watches_calls_and_swaps_in_the_graders_loss(tmp_path):
     assert sizes == [2, 2, 1] and [rows for rows, _ in calls] == [2, 2, 1]
     assert [first for _, first in calls] == [X[0].tolist(), X[2].tolist(), X[4].tolist()]
     assert isinstance(loss, float) and abs(loss - oracle.mean_bce(params, X, y)) < 1e-12
+
+
+def test_the_grading_environment_and_the_bundle_install_the_allowed_packages():
+    import importlib.util
+    import tomllib
+
+    from grader import paths
+
+    allowed = load_rubric().packages
+    assert all(importlib.util.find_spec(imports.import_names(d)[0]) for d in allowed), allowed
+    pins = {line.split("==")[0].lower() for line in (paths.ROOT / "constraints.txt").read_text().splitlines()
+            if "==" in line}
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    declared = {re.split(r"[<>=;\[ ]", d, maxsplit=1)[0].lower() for d in project}
+    assert set(DEFAULT_PACKAGES) <= declared and set(DEFAULT_PACKAGES) <= pins  # pandas and scipy included
+    setup = (paths.ROOT / "grader/bundles/templates/gradescope/setup.sh").read_text()
+    assert "-m grader packages" in setup and "pip install" in (paths.ROOT / "Makefile").read_text()
+    assert "-m grader packages" in (paths.ROOT / "Makefile").read_text()
