@@ -93,8 +93,8 @@ VARIANTS: tuple[Variant, ...] = (
     v("predict_logit", "self.forward_pass(X)[3].ravel() > 0.5", "self.forward_pass(X)[2].ravel() > 0.5", "predict",
       hints.LOGIT_THRESHOLD),
     v("train_reads_globals", "        n = X.shape[0]\n        for _ in range(self.epochs):",
-      "        X, y = X_train, y_train\n        n = X.shape[0]\n        for _ in range(self.epochs):", "train",
-      hints.READS_GLOBALS, "the accuracy area trains on rotated data, which a train that reads the notebook's own "
+      "        X, y = X_train, y_train\n        n = X.shape[0]\n        for _ in range(self.epochs):",
+      "train accuracy", hints.READS_GLOBALS, "the accuracy area trains on rotated data, which a train that reads the notebook's own "
       "data never sees"),
     v("train_reads_validation_globals", "def train(self, X, y, X_val, y_val):", "def train(self, X, y, X_v, y_v):",
       "train", hints.READS_GLOBALS),
