@@ -206,6 +206,33 @@ def _add_gradescope(p: argparse.ArgumentParser) -> None:
                    "Gradescope, in seconds; the notebook's limits are scaled to fit it (default: %(default)g)")
 
 
+def _new_secret(args: argparse.Namespace) -> int:
+    from grader.grading import secret
+    from grader.grading.rubric import load_rubric
+
+    secret.write_secret(args.rubric)
+    load_rubric(args.rubric)  # the file still parses, with the new secret
+    print(f"wrote a new {secret.SECRET_BYTES * 8}-bit secret to {args.rubric} ([hidden] secret); the hidden test set "
+          "and every test's inputs change with it. Rebuild the Gradescope bundle (make gradescope) and keep the "
+          "file out of anything students receive.")
+    return 0
+
+
+def _add_new_secret(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rubric", type=Path, default=paths.RUBRIC, help="the rubric to write it to (default: %(default)s)")
+
+
+def _packages(args: argparse.Namespace) -> int:
+    from grader.grading.rubric import load_rubric
+
+    print("\n".join(load_rubric(args.rubric).packages))
+    return 0
+
+
+def _add_packages(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rubric", type=Path, default=None, help="the rubric to read (default: rubric.toml)")
+
+
 # verb -> (one-line help, add the verb's arguments, run it)
 VERBS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "release": ("generate the student skeleton (assignment/) from the reference solution", _add_release, _release),
@@ -221,6 +248,10 @@ VERBS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[
     "rubric": ("print the effective rubric: every test's points, limits, late policy", _add_rubric, _rubric),
     "student-zip": ("build the student release: skeleton, public data and self-check", _add_student_zip,
                     _student_zip),
+    "new-secret": ("write a new grading secret (256 bits) into rubric.toml; do it once a term", _add_new_secret,
+                   _new_secret),
+    "packages": ("print the packages submissions may import (the rubric's [packages] allowed), one a line",
+                 _add_packages, _packages),
 }
 
 

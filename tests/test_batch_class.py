@@ -26,16 +26,17 @@ from grader.grading.rubric import AREAS
 
 ALL_AREAS = frozenset(AREAS)
 BATCH_TIMEOUT = 90  # seconds per submission; the limits below end every hostile notebook well before
+# notebook_seconds leaves room for the imports cell: with pandas installed (an allowed package), sklearn imports it
 RUBRIC = """
 [thresholds]
 attempts = 1
 [limits]
 cell_seconds = 30
-notebook_seconds = 10
+notebook_seconds = 20
 request_seconds = 8
 memory_mb = 1024
 [hidden]
-seed = 731_902_455
+secret = "5d41402abc4b2a76b9719d911017c592aa0e1c5f3b2e6d4c8f7a9b0c1d2e3f40"
 size = 500
 """
 
@@ -49,12 +50,13 @@ BUGS: dict[str, tuple[str, str, set[str]]] = {
                     {"activations"}),
     "derivatives": ("out = s * (1.0 - s)", "out = s * (1.0 + s)", {"derivatives"}),
     "init": ("W1 = self.rng.normal(0.0, np.sqrt(2.0 / input_dim), size=(input_dim, hidden_dim))",
-             "W1 = np.zeros((input_dim, hidden_dim))", {"init", "accuracy"}),
+             "W1 = np.zeros((input_dim, hidden_dim))", {"init"}),  # accuracy trains from the grader's own weights
     # loss and predict get the grader's own forward values; accuracy trains the student's whole network
     "forward": ("Z1 = X @ self.W1 + self.b1", "Z1 = X @ self.W1", {"forward", "accuracy"}),
     "loss": ("loss = float(np.mean(np.logaddexp(0.0, Z2) - y * Z2))",
              "loss = float(np.sum(np.logaddexp(0.0, Z2) - y * Z2))", {"loss"}),
-    "backward": ("dZ2 = (A2 - y.reshape(-1, 1)) / n", "dZ2 = (A2 - y.reshape(-1, 1))", {"backward", "accuracy"}),
+    "backward": ("dZ2 = (A2 - y.reshape(-1, 1)) / n", "dZ2 = (A2 - y.reshape(-1, 1))",
+                 {"backward", "train", "accuracy"}),
     "update": ("self.b1 = self.b1 - self.learning_rate * db1", "self.b1 = self.b1 + self.learning_rate * db1",
                {"update", "accuracy"}),
     "predict": ("labels = (self.forward_pass(X)[3].ravel() > 0.5)", "labels = (self.forward_pass(X)[3].ravel() > 0.6)",
@@ -62,7 +64,7 @@ BUGS: dict[str, tuple[str, str, set[str]]] = {
     "train": ("Z1, A1, Z2, A2 = self.forward_pass(X[batch])\n                self.update_weights(*self.backward_prop("
               "X[batch], y[batch], Z1, A1, Z2, A2))",
               "Z1, A1, Z2, A2 = self.forward_pass(X_train[batch])\n                self.update_weights("
-              "*self.backward_prop(X_train[batch], y_train[batch], Z1, A1, Z2, A2))", {"train"}),
+              "*self.backward_prop(X_train[batch], y_train[batch], Z1, A1, Z2, A2))", {"train", "accuracy"}),
     "accuracy": ("HYPERPARAMETERS = dict(hidden_dim=16, learning_rate=0.5, batch_size=32, epochs=100, tol=0.02)",
                  "HYPERPARAMETERS = dict(hidden_dim=2, learning_rate=0.01, batch_size=32, epochs=2, tol=0.02)",
                  {"accuracy"}),

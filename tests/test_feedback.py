@@ -18,7 +18,6 @@ import pytest
 
 from grader.report import feedback, pictures
 from grader.report import text as text_report  # as a module: a bare test_output_text would be collected as a test
-from grader.backprop.data import hidden_set
 from grader.report.feedback import draw_pictures, render_feedback, write_feedback
 from grader.grading.results import CellOutcome, GradeReport, ManualItem, NotebookRun, TrainedModel
 from grader.grading.results import TestResult as Result  # not collected by pytest as a test class
@@ -194,18 +193,13 @@ def test_the_grader_forward_pass_accepts_the_equivalent_shapes_and_rejects_other
             pictures.probabilities(broken, X)
 
 
-def test_the_decision_boundary_is_drawn_over_the_hidden_test_set(drawn):
+def test_the_decision_boundary_shows_public_validation_points_and_the_hidden_accuracy_only_as_a_number(drawn):
     shown, notes = drawn
     assert [p.title for p in shown] == ["Decision boundary", "Loss curves"] and notes == ()
-    assert "the 300 points of the hidden test set" in shown[0].caption
-    hidden = hidden_set(Rubric(hidden_seed=11, hidden_size=300))
-    assert len(hidden["y"]) == 300  # the same draw the grader makes, from the rubric's seed and size
-
-
-def test_without_a_hidden_seed_the_boundary_uses_the_public_test_points():
-    shown, _ = draw_pictures(a_report(model=TrainedModel(xor_params(), {"train_loss": [0.5], "val_loss": [0.6]})),
-                             Rubric(hidden_seed=None))
-    assert "public test points" in shown[0].caption
+    assert "the 100 public validation points" in shown[0].caption and "hidden test set" not in shown[0].caption
+    scored = draw_pictures(a_report(model=TrainedModel(xor_params(), {"train_loss": [0.5]}, hidden_accuracy=0.9725)),
+                           Rubric(hidden_seed=11, hidden_size=300))[0]
+    assert "accuracy on the hidden test set, whose points are not shown: 0.973" in scored[0].caption
 
 
 def test_both_pictures_are_valid_pngs_with_content(drawn):

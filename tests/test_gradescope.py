@@ -279,9 +279,9 @@ def lost_areas(results: dict) -> set[str]:
 def test_run_autograder_grades_each_kind_of_submission(source, tmp_path, case):
     submit(case, tmp_path / "submission")
     results, printed = run_autograder(source, tmp_path)
-    seed = load_rubric(paths.RUBRIC).hidden_seed
+    rubric = load_rubric(paths.RUBRIC)
     visible = results["output"] + "".join(t["output"] + t["name"] for t in results["tests"])
-    assert str(seed) not in visible + printed and "731_902_455" not in visible + printed
+    assert str(rubric.hidden_seed) not in visible + printed and rubric.secret not in visible + printed
     if case in ("empty", "two-notebooks", "unreadable"):
         assert results["score"] == 0 and results["tests"] == [] and results["extra_data"]["status"] == "error"
         said = {"empty": "received: no files at all",

@@ -103,11 +103,13 @@ def test_module_closure_follows_imports_inside_functions_module_strings_and_pare
         "__init__.py", "a.py", "c.py", "pkg/__init__.py", "pkg/b.py", "pkg/deep/__init__.py", "pkg/deep/d.py"]
 
 
-def test_the_public_rubric_has_limits_and_only_thresholds_the_shipped_tests_read():
-    rubric = Rubric(hidden_seed=123456789, thresholds={"train_accuracy": 0.9, "hidden_accuracy": 0.97, "attempts": 2})
+def test_the_public_rubric_has_limits_packages_and_only_thresholds_the_shipped_tests_read():
+    rubric = Rubric(hidden_seed=123456789, thresholds={"train_accuracy": 0.9, "hidden_accuracy": 0.97, "attempts": 2},
+                    packages=("numpy", "seaborn"))
     text = public_rubric_text(rubric, ['rubric.threshold("train_accuracy")  # and hidden_accuracy'])
     data = tomllib.loads(text)
-    assert data["thresholds"] == {"train_accuracy": 0.9} and set(data) == {"thresholds", "limits"}
+    assert data["thresholds"] == {"train_accuracy": 0.9} and set(data) == {"thresholds", "limits", "packages"}
+    assert data["packages"] == {"allowed": ["numpy", "seaborn"]}  # the self-check names what grading allows
     assert data["limits"]["memory_mb"] == rubric.limits.memory_bytes >> 20
     assert "123456789" not in text and "0.97" not in text
 
@@ -117,13 +119,15 @@ def test_the_public_rubric_has_limits_and_only_thresholds_the_shipped_tests_read
     ({"grader/x.py": b"SEED = 731_902_455\n"}, "hidden seed"),
     ({"grader/x.py": b"SEED = 731902455\n"}, "hidden seed"),
     ({PUBLIC_RUBRIC: b"[hidden]\nsize = 5\n"}, "hidden-test settings"),
+    ({"grader/x.py": b"KEY = '0123456789ABCDEF0123456789abcdef'\n"}, "grading secret"),
     ({"grader/backprop/suite/test_loss.py": MIXED.encode()}, "not public"),
 ])
 def test_the_audit_refuses_a_kit_that_would_leak(leak, why):
     files = {PUBLIC_RUBRIC: b"[limits]\n", "grader/x.py": b"x = 1\n", **leak}
-    audit({PUBLIC_RUBRIC: b"[limits]\n", "grader/x.py": b"x = 1\n"}, Rubric(hidden_seed=731902455))
+    rubric = Rubric(hidden_seed=731902455, secret="0123456789abcdef" * 2)
+    audit({PUBLIC_RUBRIC: b"[limits]\n", "grader/x.py": b"x = 1\n"}, rubric)
     with pytest.raises(KitError, match=why):
-        audit(files, Rubric(hidden_seed=731902455))
+        audit(files, rubric)
 
 
 def test_replayed_answers_round_trip_and_restore_the_generator_state(tmp_path, monkeypatch):
@@ -251,6 +255,7 @@ def test_the_zip_holds_no_hidden_test_seed_threshold_or_generator_settings(kit):
             assert f"def {test}(" not in text, f"{name} holds the hidden test {test}"
         if rubric.hidden_seed is not None:
             assert str(rubric.hidden_seed) not in text and f"{rubric.hidden_seed:_}" not in text, name
+        assert rubric.secret is None or rubric.secret not in text.lower(), name
     assert set(shipped) == public_tests and all(shipped.values())
     kit_rubric = tomllib.loads(files[PUBLIC_RUBRIC].decode())
     assert "hidden" not in kit_rubric and "hidden_accuracy" not in kit_rubric.get("thresholds", {})
@@ -297,7 +302,9 @@ def test_from_a_fresh_folder_the_kit_check_fails_the_skeleton_clearly_and_passes
     buggy.write_text(text.replace("dZ2 = (A2 - y.reshape(-1, 1)) / n", "dZ2 = (A2 - y.reshape(-1, 1))"))
     code, out, err = run_kit(kit_dir, buggy, elsewhere)
     failed = [line for line in out.splitlines() if line.startswith("FAIL  ")]
-    assert code == 1 and {f.split(":")[0] for f in failed} <= {"FAIL  backward", "FAIL  accuracy"}, out + err
+    # train and accuracy are end-to-end: steps n times too large also fail the grader's own training
+    assert code == 1 and {f.split(":")[0] for f in failed} <= {"FAIL  backward", "FAIL  train", "FAIL  accuracy"}, \
+        out + err
     assert "FAIL  backward: dW1 matches finite differences" in failed
     shown = min(4, SHOWN_FAILURES)  # the summary details the first failures; all four are backward's
     assert " ".join(out.split()).count(hints.SUM_NOT_MEAN) >= shown and "the student kit cannot check" not in out

@@ -10,7 +10,9 @@ In: the rubric (thresholds, the hidden seed). Out, through these names only, whi
 - hidden_set(rubric) -> dict of arrays, or None when the rubric has no hidden seed;
 - SKELETON: the notebook students get; its hand-graded prompts (cells marked `grader: {manual: true}`) are
   how answers that lost their marking are found;
-- set_input_salt(salt): real grading draws the tests' inputs with this secret; None keeps the public seeds.
+- set_input_salt(salt): real grading draws the tests' inputs with this secret; None keeps the public seeds;
+- source_notes(sources) -> list of str: notes for the top of the results, read from the code cells' text without
+  running them (a required name missing while a close one is defined).
 
 Everything else in this folder (oracle, hints, checks, the XOR sampler, the suite) is private to it.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from grader import paths
 from grader.backprop.checks import set_input_salt
 from grader.backprop.data import hidden_set, public_data
+from grader.backprop.names import source_notes
 
 AREAS = ("softmax", "softmax_grad", "activations", "derivatives", "init", "forward", "loss", "backward", "update",
          "predict", "train", "accuracy")
@@ -29,4 +32,5 @@ SUITE_DIR = Path(__file__).resolve().parent / "suite"
 DATA_FILES = {paths.DATA_NAME: paths.PUBLIC_DATA}
 SKELETON = paths.SKELETON
 
-__all__ = ["AREAS", "SUITE_DIR", "DATA_FILES", "SKELETON", "public_data", "hidden_set", "set_input_salt"]
+__all__ = ["AREAS", "SUITE_DIR", "DATA_FILES", "SKELETON", "public_data", "hidden_set", "set_input_salt",
+           "source_notes"]

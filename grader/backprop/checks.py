@@ -1,8 +1,10 @@
 """Checks that turn a value from the student's process into a verdict with a message a student can act on.
 
-Every check either returns the value in its canonical form (float64 array of the documented shape, a float) or
+Every check either returns the value in its canonical form (an array of the documented shape, a float) or
 raises Mismatch saying what was expected and what came back. The contract's equivalent forms are accepted:
-biases (1, H) for (H,), labels (n, 1) for (n,), and a 0-d array for a float.
+biases (1, H) for (H,), predictions (n, 1) for (n,) and bool for int, a 0-d array for a float, float32 for
+float64 (tolerances then follow the precision of the dtype returned). Models get the grader's weights in the shapes
+and dtype of the student's own initialisation.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+import math
+
 import numpy as np
 
 from grader.backprop import hints, oracle
@@ -18,6 +22,8 @@ from grader.errors import StudentError
 
 SHOWN_ENTRIES = 6  # how many entries of an array a message shows
 MAX_HIDDEN = 4096  # the widest hidden layer the grader computes with, so its own memory stays bounded
+SHOWN_DIGITS = 3  # significant digits of a number in a message, unless more are needed to see a difference
+FLOAT_EPSILONS = 100  # a tolerance is never tighter than this many machine epsilons of the dtype returned
 Hint = str | Callable[[], str]
 _input_salt: int | None = None  # set by the plugin when grading for real; None keeps the public, fixed seeds
 
@@ -61,22 +67,41 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def show(value: Any) -> str:
+def show(value: Any, digits: int = SHOWN_DIGITS) -> str:
     """A short deterministic rendering of numbers: "[0.09 0.24 0.67 ...]"."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         return describe(value)
     flat = arr.ravel()
-    text = " ".join(f"{v:.3g}" for v in flat[:SHOWN_ENTRIES].tolist())
+    text = " ".join(f"{v:.{digits}g}" for v in flat[:SHOWN_ENTRIES].tolist())
     if arr.ndim == 0:
         return text
     return f"[{text}{' ...' if flat.size > SHOWN_ENTRIES else ''}]"
 
 
-def show_shaped(value: Any) -> str:
-    """show() plus the array's shape, for the expected/actual excerpts of the feedback."""
+def show_shaped(value: Any, digits: int = SHOWN_DIGITS) -> str:
+    """show() plus the array's shape and a dtype other than float64, for the expected/actual excerpts."""
     arr = np.asarray(value)
-    return f"{show(value)}, shape {arr.shape}" if arr.ndim and arr.dtype.kind in "biuf" else show(value)
+    if not arr.ndim or arr.dtype.kind not in "biuf":
+        return show(value, digits)
+    dtype = f", {arr.dtype}" if arr.dtype.kind == "f" and arr.dtype != np.float64 else ""
+    return f"{show(value, digits)}, shape {arr.shape}{dtype}"
+
+
+def digits_to_differ(actual: Any, expected: Any) -> int:
+    """Enough significant digits for two values that differ by a small relative error to look different."""
+    err = oracle.rel_error(actual, expected)
+    if not np.isfinite(err) or err <= 0:
+        return SHOWN_DIGITS
+    return int(min(17, max(SHOWN_DIGITS, math.ceil(-math.log10(err)) + 2)))
+
+
+def tolerance_for(value: Any, tol: float) -> float:
+    """tol, loosened to FLOAT_EPSILONS machine epsilons of the value's float dtype (float32: about 1.2e-5)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or dtype.kind != "f":
+        return tol
+    return max(tol, FLOAT_EPSILONS * float(np.finfo(dtype).eps))
 
 
 def _resolve(hint: Hint) -> str:
@@ -89,9 +114,10 @@ def shape_text(shapes: Sequence[tuple[int, ...]]) -> str:
 
 def as_array(value: Any, what: str, shape: tuple[int, ...], *, also: Sequence[tuple[int, ...]] = (),
              integer: bool = False, hint: Hint = "") -> np.ndarray:
-    """The value as an array of `shape` (float64, or int64 when `integer`); `also` lists accepted equivalents."""
+    """The value as an array of `shape` (its own float dtype or float64, or int64 when `integer`, which accepts
+    bools too); `also` lists accepted equivalents."""
     wanted = shape_text([shape, *also])
-    kind_ok = isinstance(value, np.ndarray) and value.dtype.kind in ("iu" if integer else "biuf")
+    kind_ok = isinstance(value, np.ndarray) and value.dtype.kind in ("biu" if integer else "biuf")
     if not kind_ok or (value.shape != shape and value.shape not in also):
         kind = "an int array" if integer else "an array"
         got = describe(value)
@@ -99,7 +125,9 @@ def as_array(value: Any, what: str, shape: tuple[int, ...], *, also: Sequence[tu
             got = f"an array of dtype {value.dtype}"
         raise Mismatch(f"{what}: expected {kind} of shape {wanted}, got {got}",
                        expected=f"{kind} of shape {wanted}", actual=got, hint=_resolve(hint))
-    return value.reshape(shape).astype(np.int64 if integer else float)
+    if integer:
+        return value.reshape(shape).astype(np.int64)
+    return value.reshape(shape).astype(value.dtype if value.dtype.kind == "f" else float)
 
 
 def as_float(value: Any, what: str) -> float:
@@ -129,13 +157,16 @@ def finite(value: np.ndarray | float, what: str, hint: Hint = "") -> None:
 
 def close(actual: np.ndarray | float, expected: np.ndarray | float, what: str, tol: float = oracle.VALUE_TOL,
           hint: Hint = "") -> None:
-    """Values within relative error `tol` (oracle.rel_error); the hint is only computed on failure."""
+    """Values within relative error `tol` (oracle.rel_error), or the precision of the float dtype returned if that
+    is coarser; the message shows enough digits to see the difference. The hint is only computed on failure."""
     finite(actual, what, hint)
-    err = oracle.rel_error(actual, expected)
+    err, tol = oracle.rel_error(actual, expected), tolerance_for(actual, tol)
     if err > tol:
-        raise Mismatch(f"{what}: expected {show(expected)}, got {show(actual)} "
+        digits = digits_to_differ(actual, expected)
+        raise Mismatch(f"{what}: expected {show(expected, digits)}, got {show(actual, digits)} "
                        f"(max relative error {err:.2g}, tolerance {tol:g})",
-                       expected=show_shaped(expected), actual=show_shaped(actual), hint=_resolve(hint))
+                       expected=show_shaped(expected, digits), actual=show_shaped(actual, digits),
+                       hint=_resolve(hint))
 
 
 def equal(actual: np.ndarray, expected: np.ndarray, what: str, hint: Hint = "") -> None:
@@ -162,7 +193,7 @@ def as_params(values: dict[str, Any], what: str, input_dim: int, hidden_dim: int
     """W1, b1, W2, b2 in their documented shapes, each checked for shape and finiteness."""
     out = {}
     for name, (shape, also) in param_shapes(input_dim, hidden_dim).items():
-        out[name] = as_array(values[name], f"{what}: {name}", shape, also=also)
+        out[name] = as_array(values[name], f"{what}: {name}", shape, also=also).astype(float)
         finite(out[name], f"{what}: {name}")
     return out
 
@@ -172,7 +203,8 @@ MODEL_DEFAULTS = dict(learning_rate=0.5, batch_size=32, epochs=1, tol=0.0)  # th
 
 def new_model(student: Any, *, seed: int, hidden_dim: int, params: oracle.Params | None = None,
               **hyperparameters: Any) -> Any:
-    """TwoLayerPerceptron(2, hidden_dim=..., ...) built after seeding the worker; `params` then replace its weights."""
+    """TwoLayerPerceptron(2, hidden_dim=..., ...) built after seeding the worker; `params` then replace its weights,
+    in the shapes and dtype its own initialisation gave them."""
     student.seed(seed)
     settings = {**MODEL_DEFAULTS, "hidden_dim": hidden_dim, **hyperparameters}
     try:
@@ -182,9 +214,40 @@ def new_model(student: Any, *, seed: int, hidden_dim: int, params: oracle.Params
             raise
         # the constructor is graded in `init`; tests that set their own weights still test their method
         model = student.new_bare("TwoLayerPerceptron", input_dim=2, **settings)
-    for name, value in (params or {}).items():
-        model.set(name, value)
+    if params:
+        install_params(model, params)
     return model
+
+
+def own_layout(model: Any, names: Sequence[str] = oracle.PARAMS) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """The shape and float dtype of each of the model's own parameters that is a float array (others are left out)."""
+    out = {}
+    for name in names:
+        try:
+            value = model.get(name)
+        except StudentError:  # not set, or not plain data: the grader's own layout is used
+            continue
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            out[name] = (value.shape, value.dtype)
+    return out
+
+
+def in_layout(values: oracle.Params, layout: dict[str, tuple[tuple[int, ...], np.dtype]]) -> oracle.Params:
+    """The grader's values reshaped and cast to the layout where sizes agree; as they are elsewhere."""
+    out = {}
+    for name, value in values.items():
+        shape, dtype = layout.get(name, (value.shape, value.dtype))
+        out[name] = value.reshape(shape).astype(dtype) if math.prod(shape) == value.size else value
+    return out
+
+
+def install_params(model: Any, params: oracle.Params) -> oracle.Params:
+    """Set the model's weights to `params` in the layout of its own (2-D biases, float32 stay so); returns them as
+    set, so exact checks compare with the values the student's code really got."""
+    sent = in_layout(params, own_layout(model, tuple(params)))
+    for name, value in sent.items():
+        model.set(name, value)
+    return sent
 
 
 def isolate_forward(model: Any, params: oracle.Params, X: np.ndarray) -> None:

@@ -141,3 +141,11 @@ def update_hint(actual: Any, before: np.ndarray, grad: np.ndarray, learning_rate
 
 def predict_hint(actual: Any, logits: np.ndarray, expected: np.ndarray) -> str:
     return first_match(actual, [((logits > 0.5).astype(float), LOGIT_THRESHOLD), (1.0 - expected, FLIPPED_LABELS)])
+NO_SGD = ("train did not learn the data it was given. It must run mini-batch SGD: every epoch, shuffle the data, "
+          "and for each mini-batch of self.batch_size rows call forward_pass, backward_prop and update_weights.")
+FULL_BATCH = ("train takes one step per epoch on the whole data set (full-batch gradient descent). Mini-batch SGD "
+              "takes one step per batch of self.batch_size rows: ceil(n / batch_size) steps make an epoch.")
+BATCH_COUNT = ("Each epoch splits the n rows into ceil(n / batch_size) mini-batches of self.batch_size rows (the last "
+               "one may be smaller) and calls backward_prop and update_weights once for each.")
+NO_SHUFFLE = ("train visits the mini-batches in the same order every epoch. Draw a new permutation of the rows at "
+              "the start of each epoch, for example order = rng.permutation(n), and slice the batches from it.")

@@ -88,6 +88,7 @@ def run(out: Path, timeout: float = DEFAULT_TIMEOUT) -> int:
         count = len(zf.namelist())
     print(f"wrote {written} ({count} files, {written.stat().st_size // 1024} KiB) for a {timeout:g} s timeout")
     if load_rubric().hidden_seed is None:
-        print("warning: rubric.toml has no [hidden] seed, so the hidden test set will not be graded")
+        print("warning: rubric.toml has no [hidden] secret, so the hidden test set will not be graded; "
+              "write one with: python -m grader new-secret")
     print("upload it on Gradescope: the assignment's Configure Autograder page, 'Zip file upload'")
     return 0

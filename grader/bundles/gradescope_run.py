@@ -252,7 +252,7 @@ def check(environ: Mapping[str, str] = os.environ) -> int:
     task = assignment.load(rubric.assignment)
     task.public_data()
     if task.hidden_set(rubric) is None:
-        print(f"warning: {paths.RUBRIC} has no [hidden] seed: the hidden test set will not be graded")
+        print(f"warning: {paths.RUBRIC} has no [hidden] secret: the hidden test set will not be graded")
     limits, factor = fit_limits(rubric.limits, settings.timeout_seconds)
     print(f"time limit {settings.timeout_seconds:g} s (from {settings.source}); limits scaled by {factor:.2f}")
     problem = probe_bwrap()

@@ -188,7 +188,7 @@ def public_suite(rubric: Rubric, package: Path = PACKAGE) -> dict[str, str]:
 # --- the public rubric ------------------------------------------------------------------------------------------
 
 def public_rubric_text(rubric: Rubric, shipped_sources: Iterable[str]) -> str:
-    """Limits, and only the thresholds the shipped tests read. No [hidden] table, no [points]."""
+    """Limits, the allowed packages, and only the thresholds the shipped tests read. No [hidden], no [points]."""
     text = "\n".join(shipped_sources)
     lines = ["# The public part of the grading rubric, for the self-check (written by `make release`).", "",
              "[thresholds]"]
@@ -200,6 +200,8 @@ def public_rubric_text(rubric: Rubric, shipped_sources: Iterable[str]) -> str:
         lines.append(f"{key} = {int(value) if whole else float(value)!r}")
     if rubric.public is not None:
         lines += ["", "[public]", "tests = ["] + [f"    {json.dumps(name)}," for name in sorted(rubric.public)] + ["]"]
+    # the packages submissions may import, for the self-check's import check
+    lines += ["", "[packages]", f"allowed = [{', '.join(json.dumps(p) for p in rubric.packages)}]"]
     return "\n".join(lines) + "\n"
 
 
@@ -288,6 +290,8 @@ def audit(files: dict[str, bytes], rubric: Rubric) -> None:
     if rubric.hidden_seed is not None:
         seed = re.compile(rf"(?<![\d_]){rubric.hidden_seed:_}(?![\d_])|(?<!\d){rubric.hidden_seed}(?!\d)")
         problems += [f"{n} holds the hidden seed" for n, t in texts.items() if seed.search(t)]
+    if rubric.secret:
+        problems += [f"{n} holds the grading secret" for n, t in texts.items() if rubric.secret.lower() in t.lower()]
     if "[hidden]" in texts[PUBLIC_RUBRIC] or any(k in texts[PUBLIC_RUBRIC] for k in NEVER_SHIPPED):
         problems.append("rubric.toml holds hidden-test settings")
     for name, text in texts.items():

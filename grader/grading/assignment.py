@@ -9,7 +9,8 @@ from types import ModuleType
 from grader.errors import ConfigError
 
 DEFAULT = "backprop"
-NAMES = ("AREAS", "SUITE_DIR", "DATA_FILES", "SKELETON", "public_data", "hidden_set", "set_input_salt")
+NAMES = ("AREAS", "SUITE_DIR", "DATA_FILES", "SKELETON", "public_data", "hidden_set", "set_input_salt",
+         "source_notes")
 
 
 def load(name: str = DEFAULT) -> ModuleType:

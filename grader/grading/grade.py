@@ -16,7 +16,7 @@ from grader import __version__
 from grader.sandbox.client import open_submission
 from grader.grading import assignment
 from grader.errors import ConfigError, GraderError, SandboxError, SubmissionError
-from grader.notebook import clean
+from grader.notebook import clean, imports
 from grader.notebook.extract import Submission, read_submission
 from grader.grading.results import GradeReport, ManualItem, TestResult
 from grader.grading.rubric import Rubric, load_rubric
@@ -81,8 +81,17 @@ def run_suite(plugin: "GradingPlugin") -> None:
                           f"{captured.getvalue()[-3000:]}")
 
 
+def source_notes(submission: Submission, rubric: Rubric) -> list[str]:
+    """Notes read from the code without running it, for the top of the results: imports outside the allowed
+    packages, and required names missing while a close one is defined."""
+    sources = [cell.source for cell in submission.cells]
+    outside = imports.outside_imports(sources, rubric.packages)
+    note = imports.imports_message(outside, rubric.packages)
+    return ([note] if note else []) + assignment.load(rubric.assignment).source_notes(sources)
+
+
 def _notes(live, plugin: "GradingPlugin", submission: Submission) -> tuple[str, ...]:
-    notes = list(submission.notes)
+    notes = [*source_notes(submission, plugin.rubric), *plugin.notes, *submission.notes]
     if not live.isolated:
         notes.insert(0, "WARNING: this submission ran WITHOUT the bubblewrap sandbox (--sandbox none): "
                         "it was not isolated from this machine")

@@ -7,13 +7,12 @@ scored TestResult with a message for the student.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from grader.grading import assignment
+from grader.grading import assignment, secret
 from grader.errors import ConfigError, StudentError, StudentTimeout, WorkerDied
 from grader.grading.results import TestResult, TrainedModel
 from grader.grading.rubric import Rubric
@@ -28,11 +27,18 @@ def record_model(model: TrainedModel) -> None:
         _current.model = model
 
 
-def input_salt(rubric: Rubric) -> int | None:
-    """A secret derived from the hidden seed: real grading draws the public tests' inputs with it."""
-    if rubric.hidden_seed is None:
+def record_note(text: str) -> None:
+    """Called by the suite: a note for the top of the results (said once, not in every test)."""
+    if _current is not None and text not in _current.notes:
+        _current.notes.append(text)
+
+
+def input_salt(rubric: Rubric, submission_sha256: str) -> int | None:
+    """What real grading draws every test's inputs with: the rubric's secret and the submission's content hash, so
+    inputs recorded from one submission are no use in another, and one file grades the same every time."""
+    if rubric.secret is None:
         return None
-    return int.from_bytes(hashlib.sha256(f"test inputs {rubric.hidden_seed}".encode()).digest()[:8], "big")
+    return secret.input_salt(rubric.secret, submission_sha256)
 
 
 def test_name(item: pytest.Item) -> str:
@@ -74,13 +80,14 @@ class GradingPlugin:
         self.results: list[TestResult] = []
         self.model: TrainedModel | None = None
         self.restarts = 0
+        self.notes: list[str] = []
         self._names: dict[str, pytest.Item] = {}
 
     def pytest_configure(self, config: pytest.Config) -> None:
         global _current
         _current = self
         assignment.load(self.rubric.assignment).set_input_salt(
-            input_salt(self.rubric) if self.hidden_data is not None else None)
+            input_salt(self.rubric, self.student.submission.sha256) if self.hidden_data is not None else None)
         for line in ("points(n): default points of a grading test (the rubric may override)",
                      "area(id): the rubric area a grading test belongs to",
                      "public: students may run this test with the self-check"):

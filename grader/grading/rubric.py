@@ -1,4 +1,5 @@
-"""The rubric: points per test, thresholds, limits and public tests, read from one TOML file and validated.
+"""The rubric: points per test, thresholds, limits, public tests, the packages submissions may import and the
+grading secret, read from one TOML file and validated.
 
 Defaults live in code (DEFAULT_THRESHOLDS, grader.sandbox.limits.Limits, DEFAULT_HIDDEN_SIZE); the file overrides them. A bad value
 raises ConfigError naming the file, the table, the key and its line.
@@ -17,11 +18,13 @@ from typing import Any
 
 from grader import paths
 from grader.errors import ConfigError
-from grader.grading import assignment
+from grader.grading import assignment, secret
 from grader.sandbox.limits import KIB, MIB, Limits
 
 DEFAULT_THRESHOLDS: dict[str, float] = {"train_accuracy": 0.95, "hidden_accuracy": 0.95, "attempts": 3}
-DEFAULT_HIDDEN_SIZE = 2000  # the hidden seed has no default in code: code ships to students, rubric.toml does not
+DEFAULT_HIDDEN_SIZE = 2000  # the secret has no default in code: code ships to students, rubric.toml does not
+# What submissions may import besides the standard library; the grading environment and the bundle install these.
+DEFAULT_PACKAGES = ("numpy", "scipy", "scikit-learn", "matplotlib", "pandas")
 # rubric key -> (Limits field, unit multiplier, whole number?)
 LIMIT_KEYS: dict[str, tuple[str, float, bool]] = {
     "cell_seconds": ("cell_seconds", 1, False), "notebook_seconds": ("notebook_seconds", 1, False),
@@ -32,21 +35,24 @@ LIMIT_KEYS: dict[str, tuple[str, float, bool]] = {
     "output_kb": ("output_bytes", KIB, True),
 }
 COURSE_TABLES = ("manual", "late", "lms", "similarity")  # read by grader.batch.course, which validates them
-TABLES = ("assignment", "thresholds", "limits", "hidden", "points", "public", *COURSE_TABLES)
+TABLES = ("assignment", "thresholds", "limits", "hidden", "points", "public", "packages", *COURSE_TABLES)
 
 
 @dataclass(frozen=True)
 class Rubric:
-    """The effective rubric. `points` and `public` hold only what the file overrides."""
+    """The effective rubric. `points` and `public` hold only what the file overrides. `secret` (hex, at least 128
+    bits) never appears in a repr; `hidden_seed` derives from it."""
 
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     limits: Limits = field(default_factory=Limits)
-    hidden_seed: int | None = None
+    hidden_seed: int | None = field(default=None, repr=False)
     hidden_size: int = DEFAULT_HIDDEN_SIZE
     points: dict[str, float] = field(default_factory=dict)
     public: frozenset[str] | None = None
     source: str = "(defaults)"
-    text: str = ""
+    text: str = field(default="", repr=False)
+    secret: str | None = field(default=None, repr=False)
+    packages: tuple[str, ...] = DEFAULT_PACKAGES
     assignment: str = assignment.DEFAULT
     areas: tuple[str, ...] = field(default_factory=lambda: assignment.load().AREAS)
     course: dict[str, dict] = field(default_factory=dict, compare=False)
@@ -118,13 +124,24 @@ def _limits(place: _Place, data: dict) -> Limits:
     return Limits(**values)
 
 
-def _hidden(place: _Place, data: dict) -> tuple[int | None, int]:
-    _known(place, "hidden", data, ("seed", "size"))
-    seed = data.get("seed")
-    if seed is not None:
-        seed = int(_number(place, "hidden", "seed", seed, whole=True, low=0, high=2**63))
+def _hidden(place: _Place, data: dict) -> tuple[str | None, int]:
+    if "seed" in data:  # the short seeds of earlier terms could be recovered from one leaked input
+        raise place.error("hidden", "seed", "a numeric seed is too weak; replace it with a secret of at least 128 "
+                          "bits: run `python -m grader new-secret`")
+    _known(place, "hidden", data, ("secret", "size"))
+    value = data.get("secret")
+    if value is not None and (problem := secret.check_secret(value)):
+        raise place.error("hidden", "secret", problem)  # the message never quotes the value
     size = _number(place, "hidden", "size", data.get("size", DEFAULT_HIDDEN_SIZE), whole=True, low=10, high=10**6)
-    return seed, int(size)
+    return value, int(size)
+
+
+def _packages(place: _Place, data: dict) -> tuple[str, ...]:
+    _known(place, "packages", data, ("allowed",))
+    allowed = data.get("allowed", list(DEFAULT_PACKAGES))
+    if not isinstance(allowed, list) or not all(isinstance(p, str) and p.strip() for p in allowed):
+        raise place.error("packages", "allowed", f"expected a list of package names, got {allowed!r}")
+    return tuple(dict.fromkeys(p.strip() for p in allowed))
 
 
 def __getattr__(name: str) -> Any:
@@ -171,12 +188,14 @@ def parse_rubric(text: str, source: str = "rubric.toml") -> Rubric:
             raise ConfigError(f"{source}: unknown table [{table}]; expected one of: {', '.join(TABLES)}")
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: '{table}' must be a table ([{table}]), got {value!r}")
-    seed, size = _hidden(place, data.get("hidden", {}))
+    hidden_secret, size = _hidden(place, data.get("hidden", {}))
+    seed = None if hidden_secret is None else secret.hidden_seed(hidden_secret)
     name = _assignment(place, data.get("assignment", {}))
     areas = assignment.load(name).AREAS
     return Rubric(thresholds=_thresholds(place, data.get("thresholds", {})), limits=_limits(place, data.get("limits", {})),
                   hidden_seed=seed, hidden_size=size, points=_points(place, data.get("points", {}), areas),
                   public=_public(place, data.get("public", {})), source=source, text=text, assignment=name,
+                  secret=hidden_secret, packages=_packages(place, data.get("packages", {})),
                   areas=areas, course={t: data[t] for t in COURSE_TABLES if t in data})
 
 

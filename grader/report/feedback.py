@@ -39,7 +39,7 @@ class Picture:
 
 
 def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[tuple[Picture, ...], tuple[str, ...]]:
-    """The decision boundary over the hidden test points and the loss curves of the grader-trained model.
+    """The decision boundary over the public validation points and the loss curves of the grader-trained model.
 
     Returns the pictures and, for each one that could not be drawn, a note saying why.
     """
@@ -49,9 +49,11 @@ def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[
 
     def boundary() -> Picture:
         X, y, where = _boundary_points(rubric)
+        hidden = report.model.hidden_accuracy
+        score = "" if hidden is None else f" Its accuracy on the hidden test set, whose points are not shown: {hidden:.3f}."
         return Picture("Decision boundary", f"P(label 1) of the model the grader trained with your code and "
-                       f"HYPERPARAMETERS, over {where}. Black line: the 0.5 boundary; crosses: misclassified points.",
-                       pictures.decision_boundary_png(report.model.params, X, y))
+                       f"HYPERPARAMETERS, over {where}. Black line: the 0.5 boundary; crosses: misclassified "
+                       f"points.{score}", pictures.decision_boundary_png(report.model.params, X, y))
 
     def losses() -> Picture:
         return Picture("Loss curves", "Mean binary cross-entropy per epoch, from the history your `train` returned.",
@@ -75,17 +77,13 @@ def attempt(draw: "Callable[[], Picture]", what: str) -> "Picture | str":
 
 
 def _boundary_points(rubric: "Rubric | None"):
-    """The grader's hidden test set, drawn as the grader draws it; the public test part when there is no seed."""
+    """The public validation points: the picture never shows the hidden test set, which stays a number."""
     from grader.grading import assignment
     from grader.grading.rubric import load_rubric
 
     rubric = rubric or load_rubric()
-    task = assignment.load(rubric.assignment)
-    hidden = task.hidden_set(rubric)
-    if hidden is not None:
-        return hidden["X"], hidden["y"], f"the {len(hidden['y'])} points of the hidden test set"
-    public = task.public_data()
-    return public["X_test"], public["y_test"], "the public test points (no hidden test set is configured)"
+    public = assignment.load(rubric.assignment).public_data()
+    return public["X_val"], public["y_val"], f"the {len(public['y_val'])} public validation points"
 
 
 # --- HTML -------------------------------------------------------------------------------------------------------

@@ -63,6 +63,24 @@ class Remote:
         msg = {"op": "set", "handle": self.handle, "name": method, "value": encode(value, blobs), "as_method": True}
         self._student._send(msg, blobs, f"replacing {self.type_name}.{method}", None)
 
+    def spy(self, method: str) -> None:
+        """Watch `method` from now on: each call's first argument (its rows, its first row) is recorded."""
+        self._instrument("spy", method, f"watching {self.type_name}.{method}")
+
+    def calls(self, method: str) -> list:
+        """The calls of a watched method, in order: [rows of the first argument, its first row's first entries]."""
+        label = f"the calls of {self.type_name}.{method}"
+        return self._student._decode(*self._instrument("spied", method, label), label)
+
+    def use_grader_method(self, method: str, grader_method: str) -> None:
+        """Replace `method` by one of the worker's own (e.g. "mean_bce"), so a test of another method that calls it
+        does not depend on the student's version."""
+        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method)
+
+    def _instrument(self, op: str, name: str, label: str, **extra: str) -> tuple[dict, list[bytes]]:
+        self._check()
+        return self._student._send({"op": op, "handle": self.handle, "name": name, **extra}, [], label, None)
+
     def __repr__(self) -> str:
         return f"<Remote {self.type_name} #{self.handle}>"
 

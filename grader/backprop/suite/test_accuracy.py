@@ -1,16 +1,21 @@
-"""accuracy: the grader retrains with the student's HYPERPARAMETERS under fixed seeds and scores the result.
+"""accuracy: the grader trains the student's model with the student's own train and scores the result.
 
-The model is built as TwoLayerPerceptron(2, **HYPERPARAMETERS) and trained on the public training data with the
-public validation half. Its weights are fetched and every prediction is made by the grader's own forward pass, so
-the hidden test set never enters the student's process. A few seeded attempts (the rubric's `attempts`) keep a
+The model is built as TwoLayerPerceptron(2, **HYPERPARAMETERS), its weights are replaced by grader-chosen starting
+weights (in the shapes of the student's own initialisation), and it is trained on the public training data and
+validation half under a rotation by a secret angle, which the student never sees: weights written by hand for the
+public XOR do not carry over. Its loss is the grader's own while it trains. The weights are fetched and every
+prediction is made by the grader's own forward pass on the rotated data and the hidden test set rotated the same
+way, so the hidden set never enters the student's process. A few seeded attempts (the rubric's `attempts`) keep a
 correct solution from failing by chance; the best attempt counts for both tests.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from grader.backprop import checks, oracle
@@ -21,6 +26,8 @@ from grader.grading.results import TrainedModel
 pytestmark = pytest.mark.area("accuracy")
 
 FIRST_SEED = 1201  # attempt k seeds the student's process with FIRST_SEED + k before building the model
+ROTATION_SEED = 1251  # the angle is drawn from the test inputs' generator: secret in real grading
+ANGLES = (30.0, 60.0)  # degrees; in this range weights fitted to the unrotated XOR are right on 67% of points at most
 TUNING = ("The grader trains TwoLayerPerceptron(2, **HYPERPARAMETERS) with your own code: if forward, backward or "
           "update lose points, fix those first; otherwise tune HYPERPARAMETERS (hidden_dim, learning_rate, epochs) "
           "until the training loss falls close to 0.")
@@ -70,27 +77,51 @@ def history_of(value: Any) -> dict[str, list[float]]:
     return out
 
 
-def one_attempt(student, hyper: dict, seed: int, data: dict, hidden: dict | None) -> tuple[tuple, TrainedModel]:
-    """Train once; returns a sort key (passed, accuracies) and the trained model."""
+def rotation() -> np.ndarray:
+    """The secret transform: a rotation by an angle drawn from the test inputs' generator."""
+    angle = math.radians(checks.input_rng(ROTATION_SEED).uniform(*ANGLES))
+    return np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+
+
+def rotated(data: dict, hidden: dict | None, R: np.ndarray) -> tuple[dict, dict | None]:
+    """The public split and the hidden set with every point x turned to R x."""
+    out = {k: (v @ R.T if k.startswith("X") else v) for k, v in data.items()}
+    return out, (None if hidden is None else {"X": hidden["X"] @ R.T, "y": hidden["y"]})
+
+
+def in_public_frame(params: dict, R: np.ndarray) -> dict:
+    """The same model as a function of unrotated points (x R^T W1 = x W1'), for the feedback's picture."""
+    return {**params, "W1": R.T @ params["W1"]}
+
+
+def one_attempt(student, conventions, hyper: dict, seed: int, data: dict, hidden: dict | None,
+                R: np.ndarray) -> tuple[tuple, TrainedModel]:
+    """Train once from grader-chosen starting weights; returns a sort key (passed, accuracies) and the model."""
     student.seed(seed)
     model = student.new("TwoLayerPerceptron", 2, **hyper)
-    history = model.call("train", data["X_train"], data["y_train"], data["X_val"], data["y_val"])
     declared = hyper.get("hidden_dim") if type(hyper.get("hidden_dim")) is int else None
+    hidden_dim = checks.get_params(model, "TwoLayerPerceptron(2, **HYPERPARAMETERS)", declared)["W1"].shape[1]
+    checks.install_params(model, oracle.starting_params(checks.input_rng(seed), 2, hidden_dim))
+    model.use_grader_method("cross_entropy_loss", "mean_bce")
+    history = model.call("train", data["X_train"], conventions.y(data["y_train"]), data["X_val"],
+                         conventions.y(data["y_val"]))
     params = checks.get_params(model, "the model after train", declared)  # its width, checked before computing
     train_acc = oracle.accuracy(params, data["X_train"], data["y_train"])
     hidden_acc = oracle.accuracy(params, hidden["X"], hidden["y"]) if hidden is not None else None
-    trained = TrainedModel(params=params, history=history_of(history), train_accuracy=train_acc,
+    trained = TrainedModel(params=in_public_frame(params, R), history=history_of(history), train_accuracy=train_acc,
                            hidden_accuracy=hidden_acc)
     return (train_acc, hidden_acc if hidden_acc is not None else 1.0), trained
 
 
-def train_best(student, rubric, data: dict, hidden: dict | None) -> Outcome:
+def train_best(student, conventions, rubric, data: dict, hidden: dict | None) -> Outcome:
     """Seeded attempts until one reaches both thresholds (at most rubric.attempts); the best one is kept."""
     hyper = hyperparameters(student)
+    R = rotation()
+    data, hidden = rotated(data, hidden, R)
     goal = (rubric.threshold("train_accuracy"), rubric.threshold("hidden_accuracy"))
     tried = []
     for attempt in range(rubric.attempts):
-        key, trained = one_attempt(student, hyper, FIRST_SEED + attempt, data, hidden)
+        key, trained = one_attempt(student, conventions, hyper, FIRST_SEED + attempt, data, hidden, R)
         passed = key[0] >= goal[0] and key[1] >= goal[1]
         tried.append(((passed, *key), trained))
         if passed:
@@ -101,13 +132,13 @@ def train_best(student, rubric, data: dict, hidden: dict | None) -> Outcome:
 
 
 @pytest.fixture(scope="module")
-def outcome(student, rubric, public_data, request) -> Outcome:
+def outcome(student, conventions, rubric, public_data, request) -> Outcome:
     try:
         hidden = request.getfixturevalue("hidden_data")
     except pytest.skip.Exception:
         hidden = None
     try:
-        return train_best(student, rubric, public_data, hidden)
+        return train_best(student, conventions, rubric, public_data, hidden)
     except (GraderError, checks.Mismatch) as exc:  # each test reports it as its own failure
         return Outcome(error=exc)
 
@@ -116,7 +147,8 @@ def check(value: float, threshold: float, outcome: Outcome, what: str) -> None:
     if value < threshold:
         tries = f"the best of {outcome.attempts} seeded trainings" if outcome.attempts > 1 else "one seeded training"
         raise checks.Mismatch(f"{what}: expected at least {threshold:.2f}, got {value:.3f} ({tries} of "
-                              "TwoLayerPerceptron(2, **HYPERPARAMETERS) on the public training data)",
+                              "TwoLayerPerceptron(2, **HYPERPARAMETERS) from the grader's starting weights, on the "
+                              "public training data turned by a secret rotation)",
                               expected=f">= {threshold:.2f}", actual=f"{value:.3f}",
                               hint=TUNING)
 

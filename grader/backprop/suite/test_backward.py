@@ -29,17 +29,19 @@ def case() -> tuple[oracle.Params, np.ndarray, np.ndarray]:
             return params, X, rng.integers(0, 2, size=N)
 
 
-def check_gradient(student, name: str) -> None:
+def check_gradient(student, conventions, name: str) -> None:
     params, X, y = case()
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
     fwd = oracle.forward(params, X)
-    what = f"backward_prop(X, y, Z1, A1, Z2, A2) for a batch of {N} and hidden_dim={HIDDEN}"
-    grads = checks.unpack(model.call("backward_prop", X, y, fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"]),
-                          what, GRADIENTS)
+    what = (f"backward_prop(X, y, Z1, A1, Z2, A2) for a batch of {N}, y of shape {conventions.labels} and "
+            f"hidden_dim={HIDDEN}")
+    answer = model.call("backward_prop", X, conventions.y(y), fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"])
+    grads = checks.unpack(answer, what, GRADIENTS)
     param = name[1:]
     expected = oracle.bce_grad(params, X, y, param)
     raw = grads[name]
-    hint = partial(hints.gradient_hint, raw, expected, name, n=N, extra_factor=hints.half_mse_grad(params, X, y, param))
+    hint = conventions.mixed or partial(hints.gradient_hint, raw, expected, name, n=N,
+                                        extra_factor=hints.half_mse_grad(params, X, y, param))
     shape, also = checks.param_shapes(2, HIDDEN)[param]
     got = checks.as_array(raw, f"{what}: {name}", shape, also=also, hint=hint)
     checks.close(got, expected, f"{name} (against finite differences of the mean cross-entropy)",
@@ -48,27 +50,27 @@ def check_gradient(student, name: str) -> None:
 
 @pytest.mark.points(5)
 @pytest.mark.public
-def test_backward_dw1(student):
+def test_backward_dw1(student, conventions):
     """dW1 matches finite differences"""
-    check_gradient(student, "dW1")
+    check_gradient(student, conventions, "dW1")
 
 
 @pytest.mark.points(5)
 @pytest.mark.public
-def test_backward_db1(student):
+def test_backward_db1(student, conventions):
     """db1 matches finite differences"""
-    check_gradient(student, "db1")
+    check_gradient(student, conventions, "db1")
 
 
 @pytest.mark.points(5)
 @pytest.mark.public
-def test_backward_dw2(student):
+def test_backward_dw2(student, conventions):
     """dW2 matches finite differences"""
-    check_gradient(student, "dW2")
+    check_gradient(student, conventions, "dW2")
 
 
 @pytest.mark.points(5)
 @pytest.mark.public
-def test_backward_db2(student):
+def test_backward_db2(student, conventions):
     """db2 matches finite differences"""
-    check_gradient(student, "db2")
+    check_gradient(student, conventions, "db2")

@@ -1,11 +1,14 @@
-"""train: uses its arguments, not globals; returns the history; stops early on the validation loss.
+"""train: mini-batch SGD on its own arguments; returns the history; stops early on the validation loss.
 
-The grader sets the hyperparameters and the starting weights, so these tests do not depend on the student's
-HYPERPARAMETERS or initialisation; the checks of structure and stopping do not depend on how well it learns.
+The grader sets the hyperparameters and the starting weights (in the shapes of the student's own initialisation),
+and the model's cross_entropy_loss is the grader's own mean BCE while train runs, so a `loss` bug costs no `train`
+points and every recorded loss can be checked against the grader's computation. backward_prop and update_weights
+are watched: one call of each per mini-batch, ceil(n / batch_size) per epoch, in a new order every epoch.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,12 +21,18 @@ pytestmark = pytest.mark.area("train")
 
 HIDDEN = 16
 SEED = 1101
+BATCH = 48  # does not divide the 800 training points: the last batch of an epoch is smaller
 HUGE_TOL = 1e9  # every loss is below this, so train must stop after its first epoch
-STOP_TOL = 0.5  # between a fitted train loss and the loss on oppositely-labelled validation data
+STOP_TOL = 0.5  # between a fitted validation loss and the loss on oppositely-labelled validation data
+FIT_TOL = 0.2  # a validation loss the grader's hyperparameters reach within EPOCHS on data they can fit
 AGREEMENT = 0.9  # share of equal predictions above which two trainings on opposite data learned the same thing
-LEARNED = 0.75  # accuracy on the notebook's data above which a model has learned it
-REPORTED_LOSS_TOL = 1e-4  # relative gap allowed between a recorded loss and the loss recomputed after training
+LEARNED = 0.75  # accuracy above which a model has learned the data it was given
+FITTED = 0.95  # validation accuracy at which the grader's loss on it is far below FIT_TOL
+REPORTED_LOSS_TOL = 1e-4  # relative gap allowed between a recorded loss and the grader's loss after training
+FALL = 0.9  # after 3 epochs the recorded training loss is below this share of the first epoch's
 EPOCHS = 10  # enough for the grader's hyperparameters to fit XOR
+FIT_EPOCHS = 50  # room for slow but real learning (even full-batch steps) to bring the validation loss below FIT_TOL
+WATCHED = ("backward_prop", "update_weights")
 
 
 def opposite_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,13 +41,19 @@ def opposite_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return X, 1 - y
 
 
-def run_train(student, X, y, X_val, y_val, *, epochs: int, tol: float,
+def run_train(student, conventions, X, y, X_val, y_val, *, epochs: int, tol: float,
               finite: bool = True) -> tuple[Any, dict[str, list[float]]]:
-    """Train a model built with the grader's hyperparameters and starting weights; returns it and its history."""
+    """Train a model built with the grader's hyperparameters and starting weights, with the grader's loss and
+    backward_prop/update_weights watched; returns it and its history."""
     start = oracle.starting_params(checks.input_rng(SEED), 2, HIDDEN)
-    model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=start, epochs=epochs, tol=tol)
-    what = f"train(X, y, X_val, y_val) with epochs={epochs}, tol={tol:g}"
-    return model, as_history(model.call("train", X, y, X_val, y_val), what, finite)
+    model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=start, epochs=epochs, tol=tol,
+                             batch_size=BATCH)
+    model.use_grader_method("cross_entropy_loss", "mean_bce")
+    for method in WATCHED:
+        model.spy(method)
+    what = f"train(X, y, X_val, y_val) with epochs={epochs}, tol={tol:g}, batch_size={BATCH}"
+    history = model.call("train", X, conventions.y(y), X_val, conventions.y(y_val))
+    return model, as_history(history, what, finite)
 
 
 def as_history(value: Any, what: str, finite: bool = True) -> dict[str, list[float]]:
@@ -67,83 +82,125 @@ def check_epochs(history: dict[str, list[float]], expected: int, what: str, why:
                                   expected=wanted, actual=f"{len(losses)} entries")
 
 
+def check_sgd(model, n: int, epochs: int, what: str) -> None:
+    """One backward_prop and one update_weights per mini-batch of at most BATCH rows, ceil(n / BATCH) of them per
+    epoch covering all n rows, in a different order every epoch."""
+    steps = math.ceil(n / BATCH)
+    backward, updates = (model.calls(method) for method in WATCHED)
+    if len(backward) != steps * epochs or len(updates) != steps * epochs:
+        hint = (hints.NO_SGD if not backward or not updates else hints.FULL_BATCH if len(backward) == epochs
+                else hints.BATCH_COUNT)
+        raise checks.Mismatch(
+            f"{what}: expected {steps} calls of backward_prop and {steps} of update_weights per epoch (one per "
+            f"mini-batch: ceil({n} / {BATCH}) = {steps}), {steps * epochs} of each in {epochs} epochs; got "
+            f"{len(backward)} and {len(updates)}", expected=f"{steps * epochs} and {steps * epochs}",
+            actual=f"{len(backward)} and {len(updates)}", hint=hint)
+    epochs_rows = [backward[e * steps:(e + 1) * steps] for e in range(epochs)]
+    for rows in epochs_rows:
+        sizes = [int(size) for size, _ in rows]
+        if sum(sizes) != n or max(sizes) > BATCH:
+            raise checks.Mismatch(f"{what}: each epoch's mini-batches should hold at most {BATCH} rows and {n} in "
+                                  f"all; backward_prop got batches of {sizes[:6]}{' ...' if len(sizes) > 6 else ''}",
+                                  expected=f"{steps} batches of at most {BATCH} rows, {n} in all",
+                                  actual=f"{len(sizes)} batches, {sum(sizes)} rows", hint=hints.BATCH_COUNT)
+    firsts = [[tuple(first) for _, first in rows] for rows in epochs_rows]
+    if any(firsts[e] == firsts[e + 1] for e in range(epochs - 1)):
+        raise checks.Mismatch(f"{what}: the mini-batches of two epochs came in the same order; train must shuffle "
+                              "the data at the start of every epoch", expected="a new order every epoch",
+                              actual="the same batches as the epoch before", hint=hints.NO_SHUFFLE)
+
+
 @pytest.mark.points(1)
 @pytest.mark.public
-def test_train_history(student, public_data):
+def test_train_history(student, public_data, conventions):
     """updates the weights and returns a history with one loss per epoch"""
     d = public_data
-    model, history = run_train(student, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=3, tol=0.0)
-    check_epochs(history, 3, "train with epochs=3, tol=0", "no loss is below 0, so all 3 epochs run")
-    start = oracle.starting_params(checks.input_rng(SEED), 2, HIDDEN)
-    after = checks.get_params(model, "the model after train", HIDDEN)
-    if all(np.array_equal(np.reshape(after[k], np.shape(start[k])), start[k]) for k in oracle.PARAMS):
-        raise checks.Mismatch("train with epochs=3, tol=0: W1, b1, W2 and b2 are exactly the weights the model "
-                              "started with; train must run mini-batch SGD (forward_pass, backward_prop, "
-                              "update_weights) on each batch", expected="weights changed by training",
-                              actual="the starting weights")
+    what = f"train with epochs=3, tol=0, batch_size={BATCH}"
+    model, history = run_train(student, conventions, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=3,
+                               tol=0.0)
+    check_epochs(history, 3, what, "no loss is below 0, so all 3 epochs run")
+    check_sgd(model, len(d["y_train"]), 3, what)
+    first, last = history["train_loss"][0], history["train_loss"][-1]
+    if not last < FALL * first:
+        raise checks.Mismatch(f"{what}: the training loss should fall on data the grader's hyperparameters fit; it "
+                              f"went from {first:.4g} after epoch 1 to {last:.4g} after epoch 3",
+                              expected=f"below {FALL * first:.4g}", actual=f"{last:.4g}", hint=hints.NO_SGD)
 
 
 @pytest.mark.points(2)
 @pytest.mark.public
-def test_train_stops_early(student, public_data):
+def test_train_stops_early(student, public_data, conventions):
     """stops early once the validation loss falls below tol"""
     d = public_data
-    _, history = run_train(student, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=4, tol=HUGE_TOL)
+    _, history = run_train(student, conventions, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=4,
+                           tol=HUGE_TOL)
     check_epochs(history, 1, f"train with epochs=4, tol={HUGE_TOL:g}", "every loss is below tol, so train stops "
                  "after epoch 1")
     X_val, y_val = opposite_data(SEED + 1, 100)
-    _, history = run_train(student, d["X_train"], d["y_train"], X_val, y_val, epochs=8, tol=STOP_TOL)
-    check_stopping(history["val_loss"], 8, f"train with epochs=8, tol={STOP_TOL:g}")
+    _, history = run_train(student, conventions, d["X_train"], d["y_train"], X_val, y_val, epochs=8, tol=STOP_TOL)
+    check_stopping(history["val_loss"], 8, STOP_TOL, f"train with epochs=8, tol={STOP_TOL:g}")
+    (X, y), (X_val, y_val) = opposite_data(SEED + 4, 600), opposite_data(SEED + 5, 200)
+    what = f"train with epochs={FIT_EPOCHS}, tol={FIT_TOL:g} on data it can fit"
+    model, history = run_train(student, conventions, X, y, X_val, y_val, epochs=FIT_EPOCHS, tol=FIT_TOL)
+    check_stopping(history["val_loss"], FIT_EPOCHS, FIT_TOL, what)
+    if len(history["val_loss"]) == FIT_EPOCHS and history["val_loss"][-1] >= FIT_TOL:
+        learned = checks.get_params(model, "the model after train", HIDDEN)
+        raise checks.Mismatch(f"{what}: the validation loss never fell below tol (it ended at "
+                              f"{history['val_loss'][-1]:.4g}), though the grader's hyperparameters fit this data",
+                              expected=f"a validation loss below {FIT_TOL:g}", actual=f"{history['val_loss'][-1]:.4g}",
+                              hint=not_learned_hint(learned, X_val, y_val, d))
 
 
-def check_stopping(val_loss: list[float], epochs: int, what: str) -> None:
+def not_learned_hint(learned: oracle.Params, X_val, y_val, d: dict) -> str:
+    """Reading the notebook's globals when the model fits the notebook's data, or fits the validation data given
+    while its recorded loss did not fall (it was recorded on other data); otherwise it did not run mini-batch SGD.
+    Only accuracies, which the student kit can compute, decide it."""
+    if (oracle.accuracy(learned, d["X_train"], d["y_train"]) >= LEARNED
+            or oracle.accuracy(learned, X_val, y_val) >= FITTED):
+        return hints.READS_GLOBALS
+    return hints.NO_SGD
+
+
+def check_stopping(val_loss: list[float], epochs: int, tol: float, what: str) -> None:
     """Stop after the first epoch whose recorded validation loss is below tol, and not before."""
     if not 1 <= len(val_loss) <= epochs:
         raise checks.Mismatch(f"{what}: expected from 1 to {epochs} entries in history['val_loss'], got "
                               f"{len(val_loss)}", expected=f"1 to {epochs} entries", actual=f"{len(val_loss)} entries")
     for epoch, loss in enumerate(val_loss[:-1], start=1):
-        if loss < STOP_TOL:
+        if loss < tol:
             raise checks.Mismatch(f"{what}: the validation loss after epoch {epoch} was {loss:.4g} < tol, so train "
                                   f"should stop there; it went on to {len(val_loss)} epochs",
                                   expected=f"{epoch} epochs", actual=f"{len(val_loss)} epochs")
-    if len(val_loss) < epochs and val_loss[-1] >= STOP_TOL:
+    if len(val_loss) < epochs and val_loss[-1] >= tol:
         raise checks.Mismatch(f"{what}: train stopped after epoch {len(val_loss)}, but the validation loss was "
                               f"{val_loss[-1]:.4g}, not below tol (stop on the validation loss, not the train loss)",
                               expected=f"{epochs} epochs", actual=f"{len(val_loss)} epochs")
 
 
 @pytest.mark.points(2)
-def test_train_uses_arguments(student, public_data):
+def test_train_uses_arguments(student, public_data, conventions):
     """uses its arguments, not the notebook's globals"""
     d = public_data
-    own, _ = run_train(student, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=EPOCHS, tol=0.0,
-                       finite=False)
     (X, y), (X_val, y_val) = opposite_data(SEED + 2, 600), opposite_data(SEED + 3, 200)
-    other, history = run_train(student, X, y, X_val, y_val, epochs=EPOCHS, tol=0.0, finite=False)
+    model, history = run_train(student, conventions, X, y, X_val, y_val, epochs=EPOCHS, tol=0.0, finite=False)
     what = "train(X, y, X_val, y_val) on fresh data labelled the opposite way to the notebook's"
-    learned_own = checks.get_params(own, "the model trained on the notebook's data", HIDDEN)
-    learned_other = checks.get_params(other, "the model trained on the opposite data", HIDDEN)
-    agree = float(np.mean(oracle.predict(learned_own, d["X_train"]) == oracle.predict(learned_other, d["X_train"])))
-    fits_notebook = oracle.accuracy(learned_other, d["X_train"], d["y_train"])
-    if agree >= AGREEMENT and fits_notebook >= LEARNED:
-        raise checks.Mismatch(f"{what}: the model learned the notebook's data instead (accuracy {fits_notebook:.2f} "
-                              f"on X_train, y_train; {oracle.accuracy(learned_other, X, y):.2f} on the data given)",
-                              expected="a model that fits the data given", actual="a model that fits X_train, y_train",
-                              hint=hints.READS_GLOBALS)
-    check_recorded_val_loss(other, history, X_val, y_val, d, what)
-
-
-def check_recorded_val_loss(model, history: dict[str, list[float]], X_val, y_val, d: dict, what: str) -> None:
-    """The last recorded validation loss is the loss on the X_val, y_val given, at the trained weights."""
+    learned = checks.get_params(model, "the model trained on the opposite data", HIDDEN)
+    fits_given, fits_notebook = oracle.accuracy(learned, X, y), oracle.accuracy(learned, d["X_train"], d["y_train"])
+    if fits_given < LEARNED:
+        reads_globals = fits_notebook >= LEARNED
+        raise checks.Mismatch(f"{what}: the model did not learn the data given (accuracy {fits_given:.2f} on it, "
+                              f"{fits_notebook:.2f} on the notebook's X_train, y_train)",
+                              expected="a model that fits the data given",
+                              actual="a model that fits X_train, y_train" if reads_globals else "an untrained model",
+                              hint=not_learned_hint(learned, X_val, y_val, d))
     recorded = history["val_loss"][-1] if history["val_loss"] else float("nan")
-    given = checks.as_float(model.call("cross_entropy_loss", X_val, y_val), "cross_entropy_loss(X_val, y_val)")
-    if same_loss(recorded, given):
-        return
-    notebook = checks.as_float(model.call("cross_entropy_loss", d["X_val"], d["y_val"]), "cross_entropy_loss")
-    reads_globals = same_loss(recorded, notebook)
-    raise checks.Mismatch(f"{what}: the last validation loss in the history, {recorded:.6g}, is not the loss on the "
-                          f"X_val, y_val given to train ({given:.6g} after training)", expected=f"{given:.6g}",
-                          actual=f"{recorded:.6g}", hint=hints.READS_GLOBALS if reads_globals else "")
+    given = oracle.mean_bce(learned, X_val, y_val)
+    if not same_loss(recorded, given):
+        notebook = oracle.mean_bce(learned, d["X_val"], d["y_val"])
+        raise checks.Mismatch(f"{what}: the last validation loss in the history, {recorded:.6g}, is not the loss on "
+                              f"the X_val, y_val given to train ({given:.6g} after training)", expected=f"{given:.6g}",
+                              actual=f"{recorded:.6g}",
+                              hint=hints.READS_GLOBALS if same_loss(recorded, notebook) else "")
 
 
 def same_loss(recorded: float, recomputed: float) -> bool:

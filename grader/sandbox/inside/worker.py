@@ -35,6 +35,7 @@ else:  # the sandbox runs this file alone, next to protocol.py
 
 _WORKER_FILES = (os.path.abspath(__file__), os.path.abspath(protocol.__file__))
 _ORIGINAL_DEFAULT_RNG = np.random.default_rng
+INSTRUMENTS = ("spy", "spied", "grader_method")  # the grader's own instruments on an object (see Worker.instrument)
 
 
 class TimeLimitExceeded(BaseException):
@@ -106,6 +107,7 @@ class Worker:
         self.handles: dict[int, Any] = {}
         self.next_handle = itertools.count(1)
         self.output_bytes = output_bytes
+        self.watched: dict[tuple[int, str], list] = {}  # (handle, method) -> its calls, for the grader's "spied"
 
     def captured(self, fn: Callable[[], dict], seconds: float) -> dict:
         """Run fn under the time limit with stdout/stderr captured; returns fn's reply plus the output."""
@@ -157,6 +159,8 @@ class Worker:
 
     def _serve(self, msg: dict, blobs: list[bytes], out_blobs: list[bytes]) -> dict:
         op = msg["op"]
+        if op in INSTRUMENTS:
+            return self.instrument(msg)
         if op == "set":
             obj = self.handles.get(int(msg.get("handle") or 0))
             if obj is None:
@@ -185,6 +189,30 @@ class Worker:
             return {"ok": True, "value": protocol.encode_value(result, out_blobs, "the result")}
         except protocol.NotPlainData as e:
             return {"ok": False, "kind": "unsendable", "type_name": e.type_name, "where": e.where}
+
+    def instrument(self, msg: dict) -> dict:
+        """The grader's own instruments on a handle: watch a method's calls ("spy"), read what was watched
+        ("spied"), or swap in one of the grader's methods ("grader_method"). Runs no student code but getattr."""
+        obj = self.handles.get(int(msg.get("handle") or 0))
+        if obj is None:
+            return {"ok": False, "kind": "missing", "message": "the object handle is no longer valid"}
+        name, key = str(msg["name"]), (int(msg["handle"]), str(msg["name"]))
+        if msg["op"] == "spied":
+            return {"ok": True, "value": protocol.encode_value(self.watched.get(key, []), [], "the calls")}
+        if msg["op"] == "grader_method":
+            setattr(obj, name, types.MethodType(GRADER_METHODS[str(msg["method"])], obj))
+            return {"ok": True, "value": None}
+        try:
+            method = getattr(obj, name)
+        except AttributeError:
+            return {"ok": False, "kind": "missing", "message": f"{type(obj).__name__} has no method `{name}`"}
+        calls = self.watched[key] = []
+
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            calls.append(_call_summary(args))
+            return method(*args, **kwargs)
+        setattr(obj, name, watched)
+        return {"ok": True, "value": None}
 
     def _bare(self, cls: Any, label: str, attributes: dict) -> dict:
         """An instance made without running __init__, with the given attributes: the grader's way to test the other
@@ -222,6 +250,26 @@ class Worker:
             if obj is previous or obj is _ORIGINAL_DEFAULT_RNG:  # `from numpy.random import default_rng`
                 self.ns[name] = default_rng
         return {"ok": True, "value": None}
+
+
+def _call_summary(args: tuple) -> list:
+    """[rows of the first argument, its first row's first entries]: enough to count batches and see their order."""
+    first = args[0] if args else None
+    if not isinstance(first, np.ndarray) or first.ndim == 0 or first.dtype.kind not in "biuf":
+        return [-1, []]
+    head = first[0].ravel()[:4].astype(float).tolist() if len(first) else []
+    return [int(first.shape[0]), head]
+
+
+def _mean_bce(self: Any, X: Any, y: Any) -> float:
+    """The grader's mean binary cross-entropy of the model's own weights, from the logits: a stand-in for the
+    student's cross_entropy_loss while train is judged, so a loss bug costs points in `loss` only."""
+    Z1 = np.asarray(X, dtype=float) @ np.asarray(self.W1, dtype=float) + np.reshape(self.b1, (1, -1))
+    z = (np.maximum(Z1, 0.0) @ np.asarray(self.W2, dtype=float) + np.reshape(self.b2, (1, -1))).ravel()
+    return float(np.mean(np.logaddexp(0.0, z) - np.ravel(y) * z))
+
+
+GRADER_METHODS = {"mean_bce": _mean_bce}
 
 
 def _exec(source: str, filename: str, ns: dict) -> dict:
@@ -319,7 +367,7 @@ def dispatch(worker: Worker, msg: dict, blobs: list[bytes]) -> tuple[dict, list[
     op = msg.get("op")
     if op == "cell":
         return worker.run_cell(msg), []
-    if op in ("call", "new", "get", "set"):
+    if op in ("call", "new", "get", "set", *INSTRUMENTS):
         return worker.request(msg, blobs)
     if op == "defined":
         return worker.defined(), []

@@ -35,6 +35,9 @@ fi
 
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --no-cache-dir --constraint "$SOURCE/constraints.txt" "$SOURCE"
+# The packages submissions may import: the rubric's [packages] allowed (the defaults come with the grader above).
+mapfile -t ALLOWED < <(cd "$SOURCE" && BACKPROP_GRADER_ROOT="$SOURCE" PYTHONPATH="$SOURCE" "$VENV/bin/python" -m grader packages --rubric "$SOURCE/rubric.toml")
+"$VENV/bin/python" -m pip install --no-cache-dir --constraint "$SOURCE/constraints.txt" "${ALLOWED[@]}"
 
 # The notebook runs under an unprivileged uid, which must reach the interpreter, the venv and grader/sandbox/inside/worker.py;
 # the rubric holds the hidden test set's seed, so only root, which runs the grader, may read it.
