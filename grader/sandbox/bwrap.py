@@ -183,7 +183,7 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
     fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files.values()]
     args = [binary, *_bwrap_args(lay, binds, limits, files, fds)]
     config = {"stage": stage, "rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "argv": [*args, "--", *command]}
-    argv = (sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(config))
+    argv = (sys.executable, "-I", "-B", "-S", str(LAUNCHER), json.dumps(config))
     return Plan("bwrap", argv, tuple(fds), tuple(cleanup), (), tuple(fds))
 
 
@@ -244,10 +244,11 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
     scratch.chmod(0o700)
     env = {**worker_env(str(scratch), token), "MPLCONFIGDIR": str(scratch / ".matplotlib")}
     cfg = {**worker_cfg, "site": sites}
-    command = [exe, "-I", "-S", str(INSIDE_DIR / "worker.py"), json.dumps(cfg)]
+    # -B: -I ignores PYTHONDONTWRITEBYTECODE, and a worker must never write .pyc files into the checkout
+    command = [exe, "-I", "-B", "-S", str(INSIDE_DIR / "worker.py"), json.dumps(cfg)]
     config = {"rlimits": rlimits(limits, uid), "uid": uid, "gid": uid, "cwd": str(scratch), "guard": True,
               "argv": command, "env": env}
-    argv = (sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(config))
+    argv = (sys.executable, "-I", "-B", "-S", str(LAUNCHER), json.dumps(config))
     return Plan("none", argv, (), (scratch,), tuple(notes))
 
 
@@ -257,7 +258,8 @@ def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: d
     if mode != "bwrap":
         return none_plan(limits, files, worker_cfg, token)
     lay = layout()
-    command = [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps({**worker_cfg, "site": list(lay.sites)})]
+    cfg = json.dumps({**worker_cfg, "site": list(lay.sites)})
+    command = [lay.exe, "-I", "-B", "-S", f"{WORKER_DIR}/worker.py", cfg]
     return bwrap_plan(limits, files, command, lay=lay)
 
 
