@@ -41,9 +41,11 @@ def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[
     """
     if report.model is None:
         return (), ("No pictures: the grader could not train your model (see the `train` and `accuracy` tests).",)
-    from grader.report import pictures  # matplotlib and sklearn load only when there is something to draw
+    from grader.report import drawing, pictures  # matplotlib loads only when there is something to draw
 
     drawn, notes = [], []
+    # the loss curves are drawn in a forked child meanwhile: the pair takes the time of the slower picture
+    loss_curves = drawing.start(lambda: pictures.loss_curves_png(report.model.history), pictures.PictureError)
     try:
         X, y, where = _boundary_points(rubric)
         drawn.append(Picture("Decision boundary", f"P(label 1) of the model the grader trained with your code and "
@@ -53,7 +55,7 @@ def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[
         notes.append(f"The decision boundary could not be drawn: {exc}.")
     try:
         drawn.append(Picture("Loss curves", "Mean binary cross-entropy per epoch, from the history your `train` "
-                             "returned.", pictures.loss_curves_png(report.model.history)))
+                             "returned.", loss_curves()))
     except pictures.PictureError as exc:
         notes.append(f"The loss curves could not be drawn: {exc}.")
     return tuple(drawn), tuple(notes)
