@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the package's bytecode, written once here: PYTHONDONTWRITEBYTECODE=1 would otherwise make every run compile it again
+BYTECODE := $(PY) -m compileall -q grader
 
 SUBMISSION ?= solution/backprop.ipynb
 OUT ?= out/$(basename $(notdir $(SUBMISSION)))
@@ -20,6 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	@$(BYTECODE)
 	@touch $(STAMP)
 
 test: $(STAMP)
@@ -27,13 +30,16 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 grade: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m grader grade "$(SUBMISSION)" --out "$(OUT)"
 
 grade-all: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n] [FORCE=1]"; exit 2; }
+	@$(BYTECODE)
 	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
 
 check: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m grader check "$(NOTEBOOK)"
 
 assignment: $(STAMP)
@@ -46,6 +52,7 @@ gradescope: $(STAMP)
 	$(PY) -m grader gradescope --out dist/autograder.zip $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 bench: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m grader.bench
 
 data: $(STAMP)
