@@ -6,8 +6,10 @@ import base64
 import html
 import io
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,7 +18,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from grader.report import feedback, pictures
+from grader.report import drawing, feedback, pictures
 from grader.report import text as text_report  # as a module: a bare test_output_text would be collected as a test
 from grader.backprop.data import hidden_set
 from grader.report.feedback import draw_pictures, render_feedback, write_feedback
@@ -331,3 +333,28 @@ def test_chromium_renders_the_score_table_and_both_pictures(tmp_path):
         colours = np.unique((inner * 255).astype(np.uint8).reshape(-1, 3), axis=0)
         assert len(colours) > 100, "the screenshot shows no picture where the page has one"
         assert (inner.max(axis=-1) - inner.min(axis=-1)).max() > 0.5, "the picture's colours are missing"
+
+
+# --- the loss curves are drawn in a forked child beside the boundary ------------------------------------------
+
+def test_a_picture_drawn_in_a_forked_child_is_byte_identical_to_one_drawn_here():
+    history = a_model().history
+    waiting = drawing.start(lambda: pictures.loss_curves_png(history), pictures.PictureError)
+    assert waiting() == pictures.loss_curves_png(history)
+
+
+def test_a_refusal_in_the_child_is_raised_here_with_its_message():
+    waiting = drawing.start(lambda: pictures.loss_curves_png({"train_loss": [], "val_loss": []}), pictures.PictureError)
+    with pytest.raises(pictures.PictureError, match="no finite loss values"):
+        waiting()
+
+
+def test_a_child_that_dies_leaves_the_drawing_to_this_process():
+    here = os.getpid()
+
+    def draw() -> bytes:
+        if os.getpid() != here:
+            os.kill(os.getpid(), signal.SIGKILL)  # the child crashes before it answers
+        return b"drawn here"
+
+    assert drawing.start(draw, pictures.PictureError)() == b"drawn here"

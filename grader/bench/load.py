@@ -59,7 +59,9 @@ def _descendants(root: int, table: dict[int, tuple[int, float]]) -> set[int]:
 
 @dataclass(frozen=True)
 class Usage:
-    """What the machine did during one measured stretch. cpu: CPU seconds of this benchmark's processes."""
+    """What the machine did during one measured stretch. cpu: CPU seconds of this benchmark's processes, from the
+    machine's counters; when other processes were busy, from samples of ours (a little low: a process's last tenth
+    of a second and processes shorter than that are missed)."""
 
     wall: float
     cpu: float
@@ -87,12 +89,15 @@ class LoadWatch:
         self._thread = threading.Thread(target=self._run, name="load-watch", daemon=True)
         self._foreign = 0.0
         self._seen: dict[int, float] = {}
+        self._ours: dict[int, tuple[float, float]] = {}  # pid -> (CPU when first seen, CPU when last seen)
 
     def _scan(self, first: bool = False) -> None:
         table = _processes()
         ours = _descendants(self.me, table)
         for pid, (_, cpu) in table.items():
             if pid in ours:
+                if pid != self.me:
+                    self._ours[pid] = (self._ours.get(pid, (0.0 if not first else cpu,))[0], cpu)
                 continue
             before = self._seen.get(pid, cpu if first else 0.0)  # a process that appeared since started at 0
             self._foreign += max(0.0, cpu - before)
@@ -114,5 +119,9 @@ class LoadWatch:
         self._scan()
         wall = time.monotonic() - self._wall
         mine = time.process_time() - self._self_cpu  # the watch's own sampling is not the benchmark's work
-        cpu = max(0.0, busy_seconds() - self._busy - self._foreign - mine)
-        self.usage = Usage(wall, cpu, self._foreign / wall if wall else 0.0)
+        foreign = self._foreign / wall if wall else 0.0
+        if foreign > FOREIGN_TOLERANCE:  # under load, the samples of our own processes are the better estimate
+            cpu = sum(last - first for first, last in self._ours.values())
+        else:
+            cpu = max(0.0, busy_seconds() - self._busy - self._foreign - mine)
+        self.usage = Usage(wall, cpu, foreign)
