@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from grader.batch.book import row_from_report, row_to_json, write_atomic
 from grader.errors import GraderError
 from grader.grading.results import GradeReport
+from grader.report.drawing import draw_in_parallel
 
 if TYPE_CHECKING:
     from grader.grading.rubric import Rubric
@@ -147,6 +148,7 @@ def run_task(task: GradeTask) -> int:
     from grader.grading.rubric import load_rubric
 
     _one_blas_thread()
+    draw_in_parallel(False)  # the batch runs a grade per core already
     rubric = load_rubric(task.rubric)
     cacheable = True
     try:

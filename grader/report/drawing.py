@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 # what drawing the pictures imports on first use: savefig's canvas and PNG writer, contour's engine
 PICTURE_MODULES = ("grader.report.pictures", "matplotlib.backends.backend_agg", "PIL.PngImagePlugin", "contourpy")
+_parallel = True  # off in a batch, whose children already keep every core busy
 _OK, _REFUSED = b"P", b"E"  # the child's answer starts with one of these: PNG bytes follow, or the refusal's text
 
 
@@ -23,6 +24,12 @@ def import_picture_modules() -> None:
     for name in PICTURE_MODULES:
         importlib.import_module(name)
     importlib.import_module("PIL.Image").preinit()  # the image plugins Pillow loads at its first save
+
+
+def draw_in_parallel(allowed: bool) -> None:
+    """Whether start() may fork: a batch turns it off, since a second process per grade would only compete."""
+    global _parallel
+    _parallel = allowed
 
 
 def _cores() -> int:
@@ -51,8 +58,8 @@ def _child(draw: Callable[[], bytes], refused: type[Exception], out: int) -> Non
 
 def start(draw: Callable[[], bytes], refused: type[Exception]) -> Callable[[], bytes]:
     """Begin draw() in a forked child; returns a function that waits for its PNG, raising `refused` as draw() did.
-    With one core, or no fork, the returned function simply draws here."""
-    if not hasattr(os, "fork") or _cores() < 2:
+    With one core, no fork, or parallel drawing turned off, the returned function simply draws here."""
+    if not _parallel or not hasattr(os, "fork") or _cores() < 2:
         return draw
     import_picture_modules()  # no import half done by another thread at the fork: the child would wait for it forever
     for stream in (sys.stdout, sys.stderr):
