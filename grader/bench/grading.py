@@ -96,8 +96,8 @@ def bench_grading() -> list[str]:
         f"(budget {SOLUTION_BUDGET_S:.0f} s: {'ok' if plain.wall < SOLUTION_BUDGET_S else 'OVER'})",
         f"grading it with `python -m grader grade` (results.json and both feedback pages): {graded.wall:.2f} s wall, "
         f"{graded.cpu:.2f} s CPU (grader and sandbox)",
-        f"single grade / plain, wall: {wall_ratio:.2f}x (target <= {RATIO_TARGET}x, {_verdict(wall_ratio, RATIO_TARGET)}; "
-        f"aim {RATIO_AIM}x)",
+        f"single grade / plain, wall: {wall_ratio:.2f}x (target <= {RATIO_TARGET}x, "
+        f"{_verdict(wall_ratio, RATIO_TARGET)}; aim {RATIO_AIM}x)",
         f"single grade / plain, CPU:  {cpu_ratio:.2f}x (target <= {CPU_RATIO_TARGET}x, "
         f"{_verdict(cpu_ratio, CPU_RATIO_TARGET)})",
         *([f"  CONTAMINATED: other processes were busy during {dirty} of the {2 * REPEATS} runs; these medians are "
