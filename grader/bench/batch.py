@@ -35,7 +35,7 @@ def make_class(folder: Path, copies: int, source: Path = paths.SOLUTION) -> Path
     return folder
 
 
-def make_mix(folder: Path, size: int = MIX_SIZE) -> Path:
+def make_mix(folder: Path, size: int) -> Path:
     """A class of `size`: a third reference solutions, a sixth untouched skeletons, the rest single-bug variants."""
     import nbformat
 
@@ -70,8 +70,8 @@ def _failed(result: dict) -> int:
     return sum(n for status, n in result["statuses"].items() if status != "graded")
 
 
-def _batch_line(label: str, result: dict, students: int) -> str:
-    usage = result["usage"]
+def _batch_line(label: str, result: dict) -> str:
+    usage, students = result["usage"], sum(result["statuses"].values())
     line = (f"  {label}: {result['seconds']:.1f} s, {60 * students / result['seconds']:.1f} notebooks/minute, "
             f"statuses {result['statuses']}; {usage.cpu / students:.2f} CPU-s per notebook, "
             f"{usage.cpu / usage.wall:.2f} cores busy")
@@ -80,18 +80,18 @@ def _batch_line(label: str, result: dict, students: int) -> str:
 
 def report_lines(one: dict, two: dict, big: dict, kept: Path | None) -> list[str]:
     ratio = one["seconds"] / two["seconds"] if two["seconds"] else 0.0
-    rate = 60 * MIX_SIZE / two["seconds"] if two["seconds"] else 0.0
+    rate = 60 * sum(two["statuses"].values()) / two["seconds"] if two["seconds"] else 0.0
     small, large = (r["parent_peak_rss_kib"] / 1024 for r in (two, big))
     growth = (large - small) / small if small else 0.0
     lines = [
         f"batch: a class mix of {MIX_SIZE} (reference, skeleton and single-bug notebooks) on {os.cpu_count()} cores",
-        _batch_line("JOBS=1", one, MIX_SIZE),
-        _batch_line("JOBS=2", two, MIX_SIZE),
+        _batch_line("JOBS=1", one),
+        _batch_line("JOBS=2", two),
         f"  class mix at JOBS=2: {rate:.1f} notebooks/minute (target >= {RATE_TARGET:.0f} on 2 cores, "
         f"{'ok' if rate >= RATE_TARGET else 'BELOW'})",
         f"  speed-up JOBS=2 over JOBS=1: {ratio:.2f}x (target >= {SPEEDUP_TARGET}x, "
         f"{'ok' if ratio >= SPEEDUP_TARGET else 'BELOW'})",
-        _batch_line(f"{MEMORY_SIZES[1]} copies of the reference solution, JOBS=2", big, MEMORY_SIZES[1]),
+        _batch_line(f"{MEMORY_SIZES[1]} copies of the reference solution, JOBS=2", big),
         f"  parent peak memory: {MEMORY_SIZES[0]} submissions {small:.1f} MiB, {MEMORY_SIZES[1]} submissions "
         f"{large:.1f} MiB ({growth:+.1%}; {'ok' if abs(growth) <= MEMORY_TOLERANCE else 'ABOVE'} target "
         f"{MEMORY_TOLERANCE:.0%})",
@@ -106,7 +106,7 @@ def report_lines(one: dict, two: dict, big: dict, kept: Path | None) -> list[str
 def bench() -> list[str]:
     """Run the batch benchmark; returns the lines to print. The work folder is removed unless a row failed."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
-    mix = make_mix(tmp / "mix")
+    mix = make_mix(tmp / "mix", MIX_SIZE)
     one = run_parent(mix, tmp / "out1", 1)
     two = run_parent(mix, tmp / "out2", 2)
     large = MEMORY_SIZES[1]
