@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the package's bytecode, written once here: PYTHONDONTWRITEBYTECODE=1 would otherwise make every run compile it again
+BYTECODE := $(PY) -m compileall -q grader
 
 SUBMISSION ?= solution/backprop.ipynb
 OUT ?= out/$(basename $(notdir $(SUBMISSION)))
@@ -21,6 +23,7 @@ $(STAMP): pyproject.toml constraints.txt rubric.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,course]"
 	$(PY) -m pip install --quiet -c constraints.txt $$($(PY) -m grader packages)  # what submissions may import
+	@$(BYTECODE)
 	@touch $(STAMP)
 
 test: $(STAMP)
@@ -31,13 +34,16 @@ fuzz: $(STAMP)  # the property-based tests at full strength (random seeds, many 
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m fuzz $(PYTEST_ARGS)
 
 grade: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m grader grade "$(SUBMISSION)" --out "$(OUT)"
 
 grade-all: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n] [FORCE=1]"; exit 2; }
+	@$(BYTECODE)
 	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
 
 check: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m grader check "$(NOTEBOOK)"
 
 assignment: $(STAMP)
@@ -50,6 +56,7 @@ gradescope: $(STAMP)
 	$(PY) -m grader gradescope --out dist/autograder.zip $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 bench: $(STAMP)
+	@$(BYTECODE)
 	$(PY) -m grader.bench
 
 data: $(STAMP)

@@ -1,8 +1,6 @@
 """`python -m grader`: the command line (grader.cli)."""
 
-import sys
-
-from grader.cli import main
+from grader.cli import exit_now, main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

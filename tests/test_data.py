@@ -63,3 +63,30 @@ def test_other_seeds_draw_other_points_from_the_same_distribution():
     a, b = make_dataset(1), make_dataset(2)
     assert not np.array_equal(a["X_train"], b["X_train"])
     assert abs(a["y_train"].mean() - 0.5) < 0.06 and abs(b["y_train"].mean() - 0.5) < 0.06
+
+
+def test_the_public_split_is_sklearns_train_test_split_without_importing_it():
+    """The grader splits the public test part itself (sklearn's import costs every grade CPU time); the oracle is
+    sklearn's own train_test_split, for the real data and for odd sizes, other seeds and fractions."""
+    from sklearn.model_selection import train_test_split
+
+    from grader.backprop.data import VALIDATION_SPLIT, public_data, split_like_sklearn
+
+    raw = load()
+    X_val, X_test, y_val, y_test = train_test_split(raw["X_test"], raw["y_test"], **VALIDATION_SPLIT)
+    ours = public_data()
+    for name, expected in (("X_val", X_val), ("X_test", X_test), ("y_val", y_val), ("y_test", y_test)):
+        assert ours[name].dtype == expected.dtype
+        np.testing.assert_array_equal(ours[name], expected)
+    rng = np.random.default_rng(5)
+    for n, fraction, seed in ((7, 0.5, 0), (201, 0.5, 3), (50, 0.3, 42), (33, 0.25, 1)):
+        X, y = rng.normal(size=(n, 3)), rng.integers(0, 2, size=n)
+        for got, want in zip(split_like_sklearn(X, y, test_size=fraction, random_state=seed),
+                             train_test_split(X, y, test_size=fraction, random_state=seed)):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_loading_the_public_data_does_not_import_sklearn():
+    code = ("import sys; from grader.backprop.data import public_data; public_data(); "
+            "sys.exit('sklearn' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=paths.ROOT).returncode == 0

@@ -6,8 +6,10 @@ import base64
 import html
 import io
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,7 +18,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from grader.report import feedback, pictures
+from grader.report import drawing, feedback, pictures
 from grader.report import text as text_report  # as a module: a bare test_output_text would be collected as a test
 from grader.report.feedback import draw_pictures, render_feedback, write_feedback
 from grader.grading.results import CellOutcome, GradeReport, ManualItem, NotebookRun, TrainedModel
@@ -210,6 +212,40 @@ def test_both_pictures_are_valid_pngs_with_content(drawn):
         assert np.unique(picture.reshape(-1, picture.shape[-1]), axis=0).shape[0] > 50, "not a blank image"
 
 
+def boundary_via_sklearn(params: dict, X: np.ndarray, y: np.ndarray) -> bytes:
+    """The decision boundary as it was drawn with sklearn's DecisionBoundaryDisplay: the oracle for the picture."""
+    from matplotlib.figure import Figure
+    from sklearn.inspection import DecisionBoundaryDisplay
+
+    reach = float(np.max(np.abs(X))) + pictures.MARGIN
+    xx0, xx1 = np.meshgrid(*[np.linspace(-reach, reach, pictures.GRID_STEPS)] * 2)
+    grid = pictures.probabilities(params, np.c_[xx0.ravel(), xx1.ravel()]).reshape(xx0.shape)
+    wrong = (pictures.probabilities(params, X) > 0.5).astype(int) != y
+    ax = Figure(figsize=(5.5, 5)).add_subplot()
+    DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, n_classes=2, response=grid, xlabel="x1", ylabel="x2").plot(
+        ax=ax, plot_method="contourf", cmap="RdBu_r", alpha=0.45, levels=np.linspace(0.0, 1.0, 11))
+    ax.contour(xx0, xx1, grid, levels=[0.5], colors="k", linewidths=1.2)
+    for label, colour in ((0, "#2166ac"), (1, "#b2182b")):
+        right, missed = (y == label) & ~wrong, (y == label) & wrong
+        ax.scatter(X[right, 0], X[right, 1], s=7, c=colour, label=f"label {label}")
+        if missed.any():
+            ax.scatter(X[missed, 0], X[missed, 1], s=28, c=colour, marker="x", label=f"label {label}, misclassified")
+    ax.set_title(f"Decision boundary: {len(y)} points, {100 * (1 - wrong.mean()):.1f}% correct")
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
+    return pictures._png(ax.figure)
+
+
+def test_the_boundary_picture_is_byte_identical_to_sklearns_decision_boundary_display():
+    """The grader draws the background itself (importing sklearn.inspection and pyplot cost every grade CPU time);
+    students must see the very same picture."""
+    X, y = sample_xor(300, np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    params = {"W1": rng.normal(size=(2, 6)), "b1": rng.normal(size=6), "W2": rng.normal(size=(6, 1)),
+              "b2": rng.normal(size=1)}  # a half-trained model: some points misclassified, so crosses are drawn
+    ours = pictures.decision_boundary_png(params, X, y)
+    assert ours == boundary_via_sklearn(params, X, y)
+
+
 def test_broken_weights_still_give_the_loss_curves_and_say_why_the_boundary_is_missing():
     model = TrainedModel({**xor_params(), "W1": [[np.inf] * 4] * 2}, {"train_loss": [0.6, 0.5], "val_loss": []})
     shown, notes = draw_pictures(a_report(model=model), Rubric(hidden_seed=1, hidden_size=50))
@@ -292,6 +328,31 @@ def test_chromium_renders_the_score_table_and_both_pictures(tmp_path):
         colours = np.unique((inner * 255).astype(np.uint8).reshape(-1, 3), axis=0)
         assert len(colours) > 100, "the screenshot shows no picture where the page has one"
         assert (inner.max(axis=-1) - inner.min(axis=-1)).max() > 0.5, "the picture's colours are missing"
+
+
+# --- the loss curves are drawn in a forked child beside the boundary ------------------------------------------
+
+def test_a_picture_drawn_in_a_forked_child_is_byte_identical_to_one_drawn_here():
+    history = a_model().history
+    waiting = drawing.start(lambda: pictures.loss_curves_png(history), pictures.PictureError)
+    assert waiting() == pictures.loss_curves_png(history)
+
+
+def test_a_refusal_in_the_child_is_raised_here_with_its_message():
+    waiting = drawing.start(lambda: pictures.loss_curves_png({"train_loss": [], "val_loss": []}), pictures.PictureError)
+    with pytest.raises(pictures.PictureError, match="no finite loss values"):
+        waiting()
+
+
+def test_a_child_that_dies_leaves_the_drawing_to_this_process():
+    here = os.getpid()
+
+    def draw() -> bytes:
+        if os.getpid() != here:
+            os.kill(os.getpid(), signal.SIGKILL)  # the child crashes before it answers
+        return b"drawn here"
+
+    assert drawing.start(draw, pictures.PictureError)() == b"drawn here"
 
 
 MATH_PROBE = """<!DOCTYPE html><html><body><pre id="probe">pending</pre>

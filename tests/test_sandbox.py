@@ -104,6 +104,15 @@ def test_mode_none_runs_but_says_it_is_not_isolated(tmp_path):
         assert any("WITHOUT a sandbox" in n for n in student.notebook.notes)
 
 
+
+@pytest.mark.parametrize("mode", ["none", "auto"])
+def test_the_worker_never_writes_bytecode_into_the_checkout(tmp_path, mode):
+    """-I makes Python ignore PYTHONDONTWRITEBYTECODE, so the worker must say -B itself: as root, in mode none, it
+    would otherwise write grader/sandbox/inside/__pycache__ files owned by root into the checkout."""
+    sub = script(tmp_path, "import sys\nflag = int(sys.dont_write_bytecode)")
+    with open_submission(sub, FAST, sandbox=mode) as student:
+        assert student.get("flag") == 1
+
 @pytest.fixture(scope="module")
 def small():
     """The small correct submission, started once for the API tests below."""

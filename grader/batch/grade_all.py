@@ -251,7 +251,7 @@ def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book
         progress.advance(describe(row))
 
     if opts.worker is None:
-        warm_up(opts.rubric)
+        warm_up(opts.rubric, opts.sandbox)
     progress.start()
     try:
         run_jobs((_job(p, opts) for p in todo), workers=jobs, timeout=timeout, on_done=on_done,

@@ -10,7 +10,11 @@ a row file exists only for a grade that finished.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
+import io
 import sys
+import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING
 from grader.batch.book import row_from_report, row_to_json, write_atomic
 from grader.errors import GraderError
 from grader.grading.results import GradeReport
+from grader.report.drawing import draw_in_parallel
 
 if TYPE_CHECKING:
     from grader.grading.rubric import Rubric
@@ -60,16 +65,57 @@ def parse_args(argv: list[str] | None) -> GradeTask:
     return GradeTask(**vars(parser.parse_args(argv)))
 
 
-def warm_up(rubric_path: Path | None) -> None:
-    """Import the grader and load the public data once, in the parent, so every forked child starts warm."""
-    from grader.report import feedback  # noqa: F401
-    from grader.grading import grade  # noqa: F401
-    from grader.report import pictures  # noqa: F401
-    from grader.grading import assignment
+def _suite_modules(suite: Path) -> list[str]:
+    """The dotted names pytest gives the suite's modules: the package path up to the first folder without
+    __init__.py (pytest's default `prepend` import mode), so an import here is the one pytest finds later."""
+    package, folder = [], suite
+    while (folder / "__init__.py").exists():
+        package.insert(0, folder.name)
+        folder = folder.parent
+    return [".".join([*package, path.stem]) for path in sorted(suite.glob("test_*.py"))]
+
+
+def _load_lazy_imports() -> None:
+    """What a grade imports only once it runs: nbformat's reader and validator, and pytest's own plugins (loaded
+    by an empty pytest run with the grading arguments)."""
+    import pytest
+    import nbformat
+
+    from grader.grading.grade import PYTEST_ARGS
+
+    nbformat.reads('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', as_version=4)
+    quiet = io.StringIO()
+    with tempfile.TemporaryDirectory(prefix="grader-warm-") as empty, contextlib.redirect_stdout(quiet), \
+            contextlib.redirect_stderr(quiet):
+        pytest.main([empty, "--rootdir", empty, *PYTEST_ARGS])
+
+
+def warm_up(rubric_path: Path | None, sandbox: str = "auto") -> None:
+    """Do once, in the parent, what every grade needs, so each forked child starts warm: import the grader, pytest,
+    the grading suite (with the oracles' libraries) and the pictures' libraries, load the data, probe bubblewrap.
+    Then freeze the heap: the children's garbage collector skips it, and its pages stay shared."""
+    import importlib
+
+    import pytest  # noqa: F401
+
+    from grader.grading import assignment, grade, plugin  # noqa: F401
     from grader.grading.rubric import load_rubric
+    from grader.report import feedback  # noqa: F401
+    from grader.report.drawing import import_picture_modules
+    from grader.sandbox.bwrap import available_mode
 
     rubric = load_rubric(rubric_path)
-    assignment.load(rubric.assignment).public_data()
+    task = assignment.load(rubric.assignment)
+    task.public_data()
+    for name in _suite_modules(task.SUITE_DIR):
+        importlib.import_module(name)
+    import_picture_modules()
+    _load_lazy_imports()
+    if sandbox != "none":
+        with contextlib.suppress(GraderError):  # each child then reports it in its own row, as without warm-up
+            available_mode(sandbox)  # the probe's answer is cached, so the children inherit it
+    gc.collect()
+    gc.freeze()
 
 
 def write_outputs(report: GradeReport, out: Path, rubric: Rubric | None = None) -> None:
@@ -102,6 +148,7 @@ def run_task(task: GradeTask) -> int:
     from grader.grading.rubric import load_rubric
 
     _one_blas_thread()
+    draw_in_parallel(False)  # the batch runs a grade per core already
     rubric = load_rubric(task.rubric)
     cacheable = True
     try:

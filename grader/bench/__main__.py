@@ -80,15 +80,15 @@ def bench_sandbox() -> list[str]:
 
 
 def bench_batch() -> list[str]:
-    """grade-all on 20 copies of the solution with JOBS=1 and JOBS=2 (speed-up), and the batch parent's peak memory
-    for 20 and 200 submissions (it should not grow with the class)."""
+    """grade-all on a class mix with JOBS=1 and JOBS=2 (throughput and speed-up), and the batch parent's peak
+    memory for 30 and 200 submissions (it should not grow with the class)."""
     from grader.bench.batch import bench  # noqa: PLC0415
 
     return bench()
 
 
 def bench_grading() -> list[str]:
-    """Grading the reference solution, as a ratio to running its code plainly with python."""
+    """Grading the reference solution, as wall and CPU ratios to running its code plainly with python."""
     from grader.bench.grading import bench_grading as section  # noqa: PLC0415
 
     return section()

@@ -1,29 +1,30 @@
-"""Figures for `make bench`: batch speed-up with JOBS=1 vs JOBS=2, and the batch parent's peak memory.
+"""Figures for `make bench`: a class mix graded with JOBS=1 and JOBS=2 (throughput and speed-up), and the batch
+parent's peak memory.
 
 Every batch runs in a fresh process (`python -m grader.bench.batch parent ...`), so its peak RSS is its own. All
-grading is real: 20 copies of the reference solution with JOBS=1 and JOBS=2, then 200 copies with JOBS=2.
+grading is real. The class mix is the reference solution, the released skeleton (what a student who has not started
+hands in) and single-bug variants of the solution (tests/variants.py). A LoadWatch runs for each whole batch, so a
+figure that other processes disturbed says so; the folder of a batch with a failed row is kept, not deleted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from grader import paths
+from grader.bench.load import LoadWatch
 
-SPEEDUP_COPIES = 20
-MEMORY_SIZES = (20, 200)
-SPEEDUP_TARGET = 1.7
+MIX_SIZE = 30
+MEMORY_SIZES = (30, 200)
+SPEEDUP_TARGET = 1.9
+RATE_TARGET = 60.0  # notebooks per minute on 2 cores with JOBS=2
 MEMORY_TOLERANCE = 0.10
-BASELINE_SECONDS = 3.0
-BASELINE_TOLERANCE = 0.2  # cores other processes may keep busy before the speed-up is flagged as unreliable
 
 
 def make_class(folder: Path, copies: int, source: Path = paths.SOLUTION) -> Path:
@@ -34,74 +35,86 @@ def make_class(folder: Path, copies: int, source: Path = paths.SOLUTION) -> Path
     return folder
 
 
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (from /proc/stat). The sandboxed processes run in their own
-    PID namespace and are not reaped by us, so getrusage(RUSAGE_CHILDREN) would miss their CPU time."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        with open("/proc/stat", encoding="ascii") as f:
-            ticks = [int(x) for x in f.readline().split()[1:]]
-        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    return 0.0
+def make_mix(folder: Path, size: int) -> Path:
+    """A class of `size`: a third reference solutions, a sixth untouched skeletons, the rest single-bug variants."""
+    import nbformat
 
+    if str(paths.ROOT) not in sys.path:
+        sys.path.insert(0, str(paths.ROOT))
+    from tests.variants import VARIANTS, apply  # the single-bug notebooks the tests grade, from the checkout
 
-def idle_baseline(seconds: float = BASELINE_SECONDS) -> float:
-    """Cores other processes keep busy while the bench is not running."""
-    before = busy_seconds()
-    time.sleep(seconds)
-    return (busy_seconds() - before) / seconds
+    folder.mkdir(parents=True, exist_ok=True)
+    solution = nbformat.read(paths.SOLUTION, as_version=4)
+    bugs = iter(VARIANTS * (size // len(VARIANTS) + 1))
+    for i in range(size):
+        path = folder / f"student{i:04d}.ipynb"
+        if i % 6 in (0, 3):
+            shutil.copyfile(paths.SOLUTION, path)
+        elif i % 6 == 1:
+            shutil.copyfile(paths.SKELETON, path)
+        else:
+            nbformat.write(apply(next(bugs), solution), path)
+    return folder
 
 
 def run_parent(folder: Path, out: Path, jobs: int) -> dict:
-    """One batch in a fresh process; returns its .batch/run.json (seconds, statuses, parent_peak_rss_kib) plus
-    `busy_cores`, the cores the machine had busy on average meanwhile."""
+    """One batch in a fresh process, watched; returns its .batch/run.json plus the watch's `usage`."""
     cmd = [sys.executable, "-m", "grader.bench.batch", "parent", str(folder), str(out), str(jobs)]
-    before, started = busy_seconds(), time.monotonic()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    busy, wall = busy_seconds() - before, time.monotonic() - started
-    return {**json.loads((out / ".batch" / "run.json").read_text()), "busy_cores": busy / wall}
+    watch = LoadWatch()
+    with watch:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return {**json.loads((out / ".batch" / "run.json").read_text()), "usage": watch.usage}
 
 
-def speedup(tmp: Path) -> tuple[dict, dict]:
-    """Real grading of SPEEDUP_COPIES solutions with JOBS=1 and JOBS=2."""
-    folder = make_class(tmp / "speed", SPEEDUP_COPIES)
-    return run_parent(folder, tmp / "out1", 1), run_parent(folder, tmp / "out2", 2)
+def _failed(result: dict) -> int:
+    return sum(n for status, n in result["statuses"].items() if status != "graded")
 
 
-def report_lines(one: dict, two: dict, mem: dict[int, dict], baseline: float) -> list[str]:
+def _batch_line(label: str, result: dict) -> str:
+    usage, students = result["usage"], sum(result["statuses"].values())
+    line = (f"  {label}: {result['seconds']:.1f} s, {60 * students / result['seconds']:.1f} notebooks/minute, "
+            f"statuses {result['statuses']}; {usage.cpu / students:.2f} CPU-s per notebook, "
+            f"{usage.cpu / usage.wall:.2f} cores busy")
+    return line + (f"\n    {usage.note()}" if usage.note() else "")
+
+
+def report_lines(one: dict, two: dict, big: dict, kept: Path | None) -> list[str]:
     ratio = one["seconds"] / two["seconds"] if two["seconds"] else 0.0
-    small, large = (mem[n]["parent_peak_rss_kib"] / 1024 for n in MEMORY_SIZES)
+    rate = 60 * sum(two["statuses"].values()) / two["seconds"] if two["seconds"] else 0.0
+    small, large = (r["parent_peak_rss_kib"] / 1024 for r in (two, big))
     growth = (large - small) / small if small else 0.0
-    cores = os.cpu_count() or 1
-    ceiling = min(2.0, cores) / max(one["busy_cores"] - baseline, 1e-3)
-    busy = [f"  WARNING: other processes kept {baseline:.2f} cores busy before the bench, so the speed-up is not a "
-            "clean measurement"] if baseline > BASELINE_TOLERANCE else []
-    return [
-        f"batch: {SPEEDUP_COPIES} copies of the reference solution on {cores} cores (idle baseline {baseline:.2f} "
-        "cores busy)",
-        *busy,
-        f"  JOBS=1: {one['seconds']:.1f} s ({one['seconds'] / SPEEDUP_COPIES:.2f} s per submission), "
-        f"statuses {one['statuses']}; {one['busy_cores']:.2f} cores busy",
-        f"  JOBS=2: {two['seconds']:.1f} s, speed-up {ratio:.2f}x "
-        f"({'ok' if ratio >= SPEEDUP_TARGET else 'BELOW'} target {SPEEDUP_TARGET}x on 2 cores); "
-        f"{two['busy_cores']:.2f} cores busy",
-        f"  one grade alone keeps {one['busy_cores'] - baseline:.2f} cores busy (grader and sandbox overlap), so "
-        f"2 cores allow at most {ceiling:.2f}x",
+    lines = [
+        f"batch: a class mix of {MIX_SIZE} (reference, skeleton and single-bug notebooks) on {os.cpu_count()} cores",
+        _batch_line("JOBS=1", one),
+        _batch_line("JOBS=2", two),
+        f"  class mix at JOBS=2: {rate:.1f} notebooks/minute (target >= {RATE_TARGET:.0f} on 2 cores, "
+        f"{'ok' if rate >= RATE_TARGET else 'BELOW'})",
+        f"  speed-up JOBS=2 over JOBS=1: {ratio:.2f}x (target >= {SPEEDUP_TARGET}x, "
+        f"{'ok' if ratio >= SPEEDUP_TARGET else 'BELOW'})",
+        _batch_line(f"{MEMORY_SIZES[1]} copies of the reference solution, JOBS=2", big),
         f"  parent peak memory: {MEMORY_SIZES[0]} submissions {small:.1f} MiB, {MEMORY_SIZES[1]} submissions "
         f"{large:.1f} MiB ({growth:+.1%}; {'ok' if abs(growth) <= MEMORY_TOLERANCE else 'ABOVE'} target "
-        f"{MEMORY_TOLERANCE:.0%}); the {MEMORY_SIZES[1]} took {mem[MEMORY_SIZES[1]]['seconds']:.0f} s with JOBS=2, "
-        f"statuses {mem[MEMORY_SIZES[1]]['statuses']}",
+        f"{MEMORY_TOLERANCE:.0%})",
     ]
+    if any(r["usage"].contaminated for r in (one, two, big)):
+        lines.append("  some figures above are CONTAMINATED by other processes: rerun on a quiet machine")
+    if kept:
+        lines.append(f"  rows failed: their folders are kept in {kept} (see .batch/logs/ in each out folder)")
+    return lines
 
 
 def bench() -> list[str]:
-    """Run the batch benchmark; returns the lines to print."""
-    baseline = idle_baseline()
-    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp_name:
-        tmp = Path(tmp_name)
-        one, two = speedup(tmp)
-        large = MEMORY_SIZES[1]
-        big = run_parent(make_class(tmp / f"class{large}", large), tmp / f"out{large}", 2)
-        return report_lines(one, two, {MEMORY_SIZES[0]: two, large: big}, baseline)
+    """Run the batch benchmark; returns the lines to print. The work folder is removed unless a row failed."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    mix = make_mix(tmp / "mix", MIX_SIZE)
+    one = run_parent(mix, tmp / "out1", 1)
+    two = run_parent(mix, tmp / "out2", 2)
+    large = MEMORY_SIZES[1]
+    big = run_parent(make_class(tmp / f"class{large}", large), tmp / f"out{large}", 2)
+    failed = any(_failed(r) for r in (one, two, big))
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return report_lines(one, two, big, tmp if failed else None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import io
+import sys
 import threading
 import time
 import traceback
@@ -17,6 +17,7 @@ from grader.sandbox.client import open_submission
 from grader.grading import assignment
 from grader.errors import ConfigError, GraderError, SandboxError, SubmissionError
 from grader.notebook import clean, imports
+from grader.report.drawing import PICTURE_MODULES, import_picture_modules
 from grader.notebook.extract import Submission, read_submission
 from grader.grading.results import GradeReport, ManualItem, TestResult
 from grader.grading.rubric import Rubric, load_rubric
@@ -24,7 +25,10 @@ from grader.grading.rubric import Rubric, load_rubric
 if TYPE_CHECKING:
     from grader.grading.plugin import GradingPlugin
 
-PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:warnings", "-o", "addopts=", "-o", "console_output_style=classic")
+# no:unraisableexception: its gc.collect passes cost every grade time, and the warnings it would raise are off anyway.
+# --disable-plugin-autoload: whatever pytest plugins happen to be installed stay out of grading (and cost no time)
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:warnings", "-p", "no:unraisableexception",
+               "--disable-plugin-autoload", "-o", "addopts=", "-o", "console_output_style=classic")
 
 
 def _file_sha256(path: Path) -> str:
@@ -65,8 +69,9 @@ def grade_safely(path: str | Path, *, rubric: Rubric, sandbox: str = "auto", stu
         return error_report(path, student or path.stem, f"the grader failed with {type(exc).__name__}: {exc}"), False
 
 
-def run_suite(plugin: "GradingPlugin") -> None:
-    """Run the grading suite in-process; pytest's own output is kept and shown only if pytest itself failed."""
+def run_suite(plugin: "GradingPlugin", *extra: object) -> None:
+    """Run the grading suite in-process; pytest's own output is kept and shown only if pytest itself failed.
+    extra: more plugin objects to register."""
     import pytest  # noqa: PLC0415 - imported after the sandbox started, so the notebook runs meanwhile
 
     import grader.grading.plugin  # noqa: PLC0415
@@ -75,7 +80,7 @@ def run_suite(plugin: "GradingPlugin") -> None:
     with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
         suite = str(assignment.load(plugin.rubric.assignment).SUITE_DIR)
         code = pytest.main([suite, "--rootdir", suite, *PYTEST_ARGS],
-                           plugins=[plugin, grader.grading.plugin])
+                           plugins=[plugin, grader.grading.plugin, *extra])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise GraderError(f"the grading suite could not run (pytest exit code {int(code)}):\n"
                           f"{captured.getvalue()[-3000:]}")
@@ -108,10 +113,13 @@ def _notes(live, plugin: "GradingPlugin", submission: Submission) -> tuple[str, 
     return tuple(notes)
 
 
-def _prewarm_pictures() -> None:
-    """Import the feedback pictures' libraries while the sandbox runs the notebook: the grader only waits then."""
-    threading.Thread(target=importlib.import_module, args=("grader.report.pictures",), daemon=True,
-                     name="prewarm-pictures").start()
+class PrewarmPictures:
+    """A pytest plugin: once the suite is collected, import the pictures' libraries in a thread. The grader then
+    only waits (for the notebook, for each reply), so the import takes idle time, not the collection's."""
+
+    def pytest_collection_finish(self, session: object) -> None:
+        if not all(name in sys.modules for name in PICTURE_MODULES):  # a batch child has them from its parent
+            threading.Thread(target=import_picture_modules, daemon=True, name="prewarm-pictures").start()
 
 
 def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox: str = "auto",
@@ -129,12 +137,10 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
     hidden = None if public_only else task.hidden_set(rubric)
     with open_submission(submission, rubric.limits, sandbox=sandbox, data_files=dict(task.DATA_FILES),
                          deadline=deadline) as live:
-        if not public_only:
-            _prewarm_pictures()
         from grader.grading.plugin import GradingPlugin  # noqa: PLC0415 - pytest loads after the sandbox has started
 
         plugin = GradingPlugin(live, rubric, public_only=public_only, public_data=task.public_data(), hidden_data=hidden)
-        run_suite(plugin)
+        run_suite(plugin, *(() if public_only else (PrewarmPictures(),)))
         notebook, mode, notes = live.notebook, live.mode, _notes(live, plugin, submission)
         confinement = live.confinement
     tests: tuple[TestResult, ...] = tuple(plugin.results)

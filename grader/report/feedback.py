@@ -45,7 +45,10 @@ def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[
     """
     if report.model is None:
         return (), ("No pictures: the grader could not train your model (see the `train` and `accuracy` tests).",)
-    from grader.report import pictures  # matplotlib and sklearn load only when there is something to draw
+    from grader.report import drawing, pictures  # matplotlib loads only when there is something to draw
+
+    # the loss curves are drawn in a forked child meanwhile: the pair takes the time of the slower picture
+    loss_curves = drawing.start(lambda: pictures.loss_curves_png(report.model.history), pictures.PictureError)
 
     def boundary() -> Picture:
         X, y, where = _boundary_points(rubric)
@@ -57,7 +60,7 @@ def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[
 
     def losses() -> Picture:
         return Picture("Loss curves", "Mean binary cross-entropy per epoch, from the history your `train` returned.",
-                       pictures.loss_curves_png(report.model.history))
+                       loss_curves())
 
     outcomes = [attempt(draw, what) for draw, what in ((boundary, "decision boundary"), (losses, "loss curves"))]
     return (tuple(p for p in outcomes if isinstance(p, Picture)),

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.inspection import DecisionBoundaryDisplay
 
 GRID_STEPS = 200  # grid points per axis of the decision-boundary background
 MARGIN = 0.5  # room around the outermost point, in feature units
@@ -76,8 +75,10 @@ def decision_boundary_png(params: Mapping[str, Any], X: np.ndarray, y: np.ndarra
     wrong = (probabilities(params, X) > 0.5).astype(int) != y
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
-    display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, n_classes=2, response=grid, xlabel="x1", ylabel="x2")
-    display.plot(ax=ax, plot_method="contourf", cmap="RdBu_r", alpha=0.45, levels=np.linspace(0.0, 1.0, 11))
+    # what sklearn's DecisionBoundaryDisplay.plot draws for two classes, without importing sklearn and pyplot
+    ax.contourf(xx0, xx1, grid, cmap="RdBu_r", alpha=0.45, levels=np.linspace(0.0, 1.0, 11))
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.contour(xx0, xx1, grid, levels=[0.5], colors="k", linewidths=1.2)
     for label, colour in ((0, "#2166ac"), (1, "#b2182b")):
         right, missed = (y == label) & ~wrong, (y == label) & wrong

@@ -197,7 +197,7 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
     args = [binary, *_bwrap_args(lay, binds, limits, files, fds)]
     config = {"stage": stage, "rlimits": rlimits(limits, uid, conf.nproc or None, namespaced=True), "uid": uid,
               "gid": uid, "cgroups": list(conf.procs), "argv": [*args, "--", *command]}
-    argv = (sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(config))
+    argv = (sys.executable, "-I", "-B", "-S", str(LAUNCHER), json.dumps(config))
     return Plan("bwrap", argv, tuple(fds), tuple(cleanup), (), tuple(fds), conf)
 
 
@@ -260,13 +260,14 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
     scratch.chmod(0o700)
     env = {**worker_env(str(scratch), token), "MPLCONFIGDIR": str(scratch / ".matplotlib")}
     cfg = {**worker_cfg, "site": sites}
-    command = [exe, "-I", "-S", str(INSIDE_DIR / "worker.py"), json.dumps(cfg)]
+    # -B: -I ignores PYTHONDONTWRITEBYTECODE, and a worker must never write .pyc files into the checkout
+    command = [exe, "-I", "-B", "-S", str(INSIDE_DIR / "worker.py"), json.dumps(cfg)]
     config = {"rlimits": rlimits(limits, uid, conf.nproc or None), "uid": uid, "gid": uid, "cwd": str(scratch),
               "guard": True, "cgroups": list(conf.procs), "argv": command, "env": env}
     if uid is None and "cgroup" not in conf.processes:
         conf = replace(conf, processes=f"{conf.nproc} more than the grader's user already runs (no user namespace "
                                        "in mode none: shared with the user's other processes)")
-    argv = (sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(config))
+    argv = (sys.executable, "-I", "-B", "-S", str(LAUNCHER), json.dumps(config))
     return Plan("none", argv, (), (scratch,), tuple(notes), (), conf)
 
 
@@ -279,7 +280,7 @@ def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: d
             return none_plan(limits, files, worker_cfg, token, conf)
         lay = layout()
         cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc}  # set inside its own user namespace
-        command = [lay.exe, "-I", "-S", f"{WORKER_DIR}/worker.py", json.dumps(cfg)]
+        command = [lay.exe, "-I", "-B", "-S", f"{WORKER_DIR}/worker.py", json.dumps(cfg)]
         return bwrap_plan(limits, files, command, lay=lay, conf=conf)
     except BaseException:
         cgroup.release(conf)
