@@ -86,3 +86,13 @@ def test_in_process_and_sandboxed_checks_agree_test_by_test(name, in_data, tmp_p
     home = [t for t in inside.tests if t.area == variant.home and not t.passed]
     if variant.hint and variant.hint != hints.NOT_RANDOM:
         assert any(variant.hint in t.hint for t in home[:SHOWN_FAILURES]), inside.text()
+
+
+def test_an_import_outside_the_allowed_packages_is_reported_once_even_where_it_is_installed(in_data):
+    namespace, _ = run_cells(paths.SOLUTION)
+    # jsonschema is installed here (a test dependency) but is not among the packages submissions may import
+    sources = ["import numpy as np\nimport jsonschema", "from backprop_check import check\nimport jsonschema.validators"]
+    text = check_namespace(namespace, ["softmax"], sources=sources).text()
+    assert text.count("`jsonschema`") == 1 and "numpy, scipy, scikit-learn, matplotlib, pandas" in text
+    assert "backprop_check" not in text.split("Submissions may import")[0]
+    assert "jsonschema" not in check_namespace(namespace, ["softmax"], sources=["import pandas"]).text()

@@ -14,8 +14,13 @@ KIT_MODULES = frozenset({"backprop_check"})  # imported by the student's own che
 
 
 def import_notes(sources: Sequence[str]) -> list[str]:
-    """One line per import outside the allowed packages (none until the grader's allowed-package check exists)."""
-    return []
+    """The grader's own note on imports outside the rubric's allowed packages, or nothing when all are allowed."""
+    from grader.grading.rubric import load_rubric  # noqa: PLC0415
+    from grader.notebook.imports import imports_message, outside_imports  # noqa: PLC0415
+
+    allowed = load_rubric().packages
+    message = imports_message([m for m in outside_imports(sources, allowed) if m not in KIT_MODULES], allowed)
+    return [message] if message else []
 
 
 def kernel_sources(namespace: dict) -> list[str]:
