@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from grader import paths
-from grader.batch.grade_all import BatchOptions, grade_class
+from grader.batch.grade_all import WORKER, BatchOptions, grade_class
 from grader.batch.inputs import extract_zip
 from grader.notebook.extract import read_submission
 from grader.report.text import MAX_FILE_BYTES
@@ -165,7 +165,8 @@ def test_a_latin1_file_name_gets_its_row_and_the_rerun_reuses_it(tmp_path):
     for raw in (b"M\xfcller.py", b"\x1b[2Jeve.py", b"ok.py"):
         (folder / os.fsdecode(raw)).write_text("def relu(x):\n    return x * (x > 0)\n")
     log = tmp_path / "log.txt"
-    opts = BatchOptions(source=folder, out=tmp_path / "out", jobs=2)
+    opts = BatchOptions(source=folder, out=tmp_path / "out", jobs=2, worker=WORKER)  # fresh interpreters: this
+    # process has threads (earlier tests' sandboxes), and a fork of a threaded process may inherit a held lock
     with open(log, "w", encoding="utf-8") as stream:
         first = grade_class(opts, stream=stream, tty=False)
         second = grade_class(opts, stream=stream, tty=False)

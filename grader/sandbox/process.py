@@ -103,6 +103,7 @@ class _Spawner:
 
 
 _SPAWNER = _Spawner()
+os.register_at_fork(after_in_child=_SPAWNER.__init__)  # a forked child has no spawner thread: start afresh
 
 
 class WorkerProcess:
