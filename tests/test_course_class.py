@@ -30,7 +30,7 @@ notebook_seconds = 30
 request_seconds = 8
 memory_mb = 1024
 [hidden]
-seed = 731_902_455
+secret = "c0ffee0123456789abcdef0123456789c0ffee0123456789abcdef0123456789"
 size = 500
 [manual]
 derivation = 10
