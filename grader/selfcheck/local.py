@@ -85,6 +85,22 @@ class LocalRemote:
         """Make `method` return the grader's `value`, as the sandbox's Remote.stub does."""
         self._student._set(self.handle, method, value, f"replacing {self.type_name}.{method}", as_method=True)
 
+    def spy(self, method: str) -> None:
+        """Watch `method` from now on, as the sandbox's Remote.spy does."""
+        self._instrument("spy", method, f"watching {self.type_name}.{method}")
+
+    def calls(self, method: str) -> list:
+        """The calls of a watched method, in order, as the sandbox's Remote.calls gives them."""
+        label = f"the calls of {self.type_name}.{method}"
+        return self._student._decode(*self._instrument("spied", method, label), label)
+
+    def use_grader_method(self, method: str, grader_method: str) -> None:
+        """Replace `method` by one of the worker's own (e.g. "mean_bce"), as the sandbox's Remote does."""
+        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method)
+
+    def _instrument(self, op: str, name: str, label: str, **extra: str) -> tuple[dict, list]:
+        return self._student._send({"op": op, "handle": self.handle, "name": name, **extra}, [], label)
+
     def __repr__(self) -> str:
         return f"<LocalRemote {self.type_name} #{self.handle}>"
 
