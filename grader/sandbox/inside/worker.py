@@ -15,7 +15,6 @@ import linecache
 import os
 import random
 import re
-import resource
 import signal
 import sys
 import time
@@ -343,6 +342,8 @@ def setup(cfg: dict) -> None:
     for fd in (cfg["rfd"], cfg["wfd"]):
         os.set_inheritable(fd, False)  # the student's subprocesses must not hold the channel
     if cfg.get("nproc"):  # in the sandbox's own user namespace this counts only the sandbox's processes
+        import resource  # POSIX only: the in-notebook check imports this module on Windows too
+
         hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
         n = int(cfg["nproc"]) if hard == resource.RLIM_INFINITY else min(int(cfg["nproc"]), hard)
         resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
