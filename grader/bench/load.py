@@ -13,6 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from grader.sandbox.proctree import proc_stats
+
 SAMPLE_SECONDS = 0.1
 FOREIGN_TOLERANCE = 0.15  # cores other processes may keep busy before a figure is called contaminated
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -31,18 +33,7 @@ def busy_seconds() -> float:
 
 def _processes() -> dict[int, tuple[int, float]]:
     """pid -> (parent pid, CPU seconds used so far) for every process /proc shows."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK)
-    return out
+    return {pid: (int(f[1]), (int(f[11]) + int(f[12])) / _TICK) for pid, f in proc_stats().items() if len(f) > 12}
 
 
 def _descendants(root: int, table: dict[int, tuple[int, float]]) -> set[int]:

@@ -22,17 +22,30 @@ def exited(proc: subprocess.Popen) -> bool:
         return True
 
 
-def _table() -> dict[int, tuple[int, str]]:
-    """pid -> (ppid, pid namespace) of every live (not zombie) process we can see."""
-    table = {}
-    for name in os.listdir("/proc"):
+def proc_stats() -> dict[int, list[bytes]]:
+    """pid -> the fields of /proc/<pid>/stat after the command name (state, ppid, ...) of every process we can
+    see; empty where there is no /proc. The one place that walks /proc."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    stats = {}
+    for name in entries:
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
+                stats[int(name)] = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
             continue
+    return stats
+
+
+def _table() -> dict[int, tuple[int, str]]:
+    """pid -> (ppid, pid namespace) of every live (not zombie) process we can see."""
+    table = {}
+    for pid, fields in proc_stats().items():
+        name = str(pid)
         if fields[0] in (b"Z", b"X"):
             continue
         try:
