@@ -279,7 +279,7 @@ def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: d
         if mode != "bwrap":
             return none_plan(limits, files, worker_cfg, token, conf)
         lay = layout()
-        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc}  # set inside its own user namespace
+        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc, "mpl_seed": lay.mpl_seed}  # set inside its own user namespace
         command = [lay.exe, "-I", "-B", "-S", f"{WORKER_DIR}/worker.py", json.dumps(cfg)]
         return bwrap_plan(limits, files, command, lay=lay, conf=conf)
     except BaseException:

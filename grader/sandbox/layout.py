@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.sandbox import fonts
+
 WORKER_DIR = "/opt/grader-worker"
 SITE_ROOT = "/opt/site"
 GRADER_DIR = Path(__file__).resolve().parent.parent  # the installed grader package, masked inside the sandbox
@@ -31,6 +33,7 @@ class Layout:
     masks: tuple[tuple[str, bool], ...]
     sites: tuple[str, ...]
     stage_roots: tuple[str, ...]
+    mpl_seed: str | None = None  # the sandbox path of the prebuilt matplotlib font list's folder (fonts.py)
 
 
 def under(path: str, root: str) -> bool:
@@ -62,10 +65,23 @@ def layout(worker_dir: str = WORKER_DIR) -> Layout:
             site_dst.append(f"{SITE_ROOT}/{i}")
             binds.append((site, site_dst[-1]))
             stage_roots.append(site)
+    masked = masked_paths(sites, binds)
+    seed = fonts.seed_dir(binds, lambda host: _visible(host, binds, masked))
+    mpl_seed = f"{worker_dir}/mpl" if seed else None
+    if seed:
+        binds.append((seed, mpl_seed))
+        stage_roots.append(seed)
     binds += [(str(INSIDE_DIR / f), f"{worker_dir}/{f}") for f in WORKER_FILES]
     stage_roots.append(str(GRADER_DIR))
-    masks = tuple((to_sandbox(m, binds), os.path.isdir(m)) for m in masked_paths(sites, binds))
-    return Layout(exe, tuple(binds), tuple(symlinks), masks, tuple(site_dst), tuple(stage_roots))
+    masks = tuple((to_sandbox(m, binds), os.path.isdir(m)) for m in masked)
+    return Layout(exe, tuple(binds), tuple(symlinks), masks, tuple(site_dst), tuple(stage_roots), mpl_seed)
+
+
+def _visible(host: str, binds: list[tuple[str, str]], masked: list[str]) -> str | None:
+    """Where the sandbox sees the host path, or None when it does not."""
+    if any(under(host, m) for m in masked) or not any(under(host, src) for src, _ in binds):
+        return None
+    return to_sandbox(host, binds)
 
 
 def to_sandbox(host: str, binds: list[tuple[str, str]]) -> str:
