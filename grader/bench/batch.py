@@ -9,6 +9,7 @@ figure that other processes disturbed says so; the folder of a batch with a fail
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -57,6 +58,43 @@ def make_mix(folder: Path, size: int) -> Path:
     return folder
 
 
+# Every cell in turn in one namespace, errors skipped: what the sandbox runs, without the grader or the sandbox.
+_PLAIN_RUNNER = """import json, sys
+ns = {"__name__": "__main__"}
+for source in json.load(open(sys.argv[1], encoding="utf-8")):
+    try:
+        exec(compile(source, "<cell>", "exec"), ns)
+    except BaseException:
+        pass
+"""
+
+
+def plain_cpu(folder: Path, work: Path) -> float:
+    """CPU seconds per notebook of running the class's own code plainly with python: each distinct notebook once,
+    weighted by how many students handed it in. The most a batch could reach is the cores' seconds over this."""
+    from grader.notebook.extract import read_submission
+
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy(paths.PUBLIC_DATA, work / paths.DATA_NAME)
+    (work / "run_cells.py").write_text(_PLAIN_RUNNER, encoding="utf-8")
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    copies: dict[str, int] = {}
+    for path in sorted(folder.iterdir()):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in copies:
+            cells = work / f"{digest[:16]}.json"
+            cells.write_text(json.dumps([c.source for c in read_submission(path).cells]), encoding="utf-8")
+        copies[digest] = copies.get(digest, 0) + 1
+    costs = {}
+    for digest in copies:
+        watch = LoadWatch()
+        with watch:
+            subprocess.run([sys.executable, "run_cells.py", f"{digest[:16]}.json"], cwd=work, env=env, check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        costs[digest] = watch.usage.cpu
+    return sum(costs[d] * n for d, n in copies.items()) / sum(copies.values())
+
+
 def run_parent(folder: Path, out: Path, jobs: int) -> dict:
     """One batch in a fresh process, watched; returns its .batch/run.json plus the watch's `usage`."""
     cmd = [sys.executable, "-m", "grader.bench.batch", "parent", str(folder), str(out), str(jobs)]
@@ -78,7 +116,7 @@ def _batch_line(label: str, result: dict) -> str:
     return line + (f"\n    {usage.note()}" if usage.note() else "")
 
 
-def report_lines(one: dict, two: dict, big: dict, kept: Path | None) -> list[str]:
+def report_lines(one: dict, two: dict, big: dict, kept: Path | None, plain: float = 0.0) -> list[str]:
     ratio = one["seconds"] / two["seconds"] if two["seconds"] else 0.0
     rate = 60 * sum(two["statuses"].values()) / two["seconds"] if two["seconds"] else 0.0
     small, large = (r["parent_peak_rss_kib"] / 1024 for r in (two, big))
@@ -89,6 +127,10 @@ def report_lines(one: dict, two: dict, big: dict, kept: Path | None) -> list[str
         _batch_line("JOBS=2", two),
         f"  class mix at JOBS=2: {rate:.1f} notebooks/minute (target >= {RATE_TARGET:.0f} on 2 cores, "
         f"{'ok' if rate >= RATE_TARGET else 'BELOW'})",
+        *([f"  the same notebooks run plainly with python (every cell, errors skipped): {plain:.2f} CPU-s per "
+           f"notebook, so {os.cpu_count()} cores could run at most {60 * (os.cpu_count() or 1) / plain:.1f} a minute "
+           f"with no grading at all; grading reaches {rate * plain / (60 * (os.cpu_count() or 1)):.0%} of that"]
+          if plain else []),
         f"  speed-up JOBS=2 over JOBS=1: {ratio:.2f}x (target >= {SPEEDUP_TARGET}x, "
         f"{'ok' if ratio >= SPEEDUP_TARGET else 'BELOW'})",
         _batch_line(f"{MEMORY_SIZES[1]} copies of the reference solution, JOBS=2", big),
@@ -109,12 +151,13 @@ def bench() -> list[str]:
     mix = make_mix(tmp / "mix", MIX_SIZE)
     one = run_parent(mix, tmp / "out1", 1)
     two = run_parent(mix, tmp / "out2", 2)
+    plain = plain_cpu(mix, tmp / "plain")
     large = MEMORY_SIZES[1]
     big = run_parent(make_class(tmp / f"class{large}", large), tmp / f"out{large}", 2)
     failed = any(_failed(r) for r in (one, two, big))
     if not failed:
         shutil.rmtree(tmp, ignore_errors=True)
-    return report_lines(one, two, big, tmp if failed else None)
+    return report_lines(one, two, big, tmp if failed else None, plain)
 
 
 def main(argv: list[str] | None = None) -> int:
