@@ -12,6 +12,8 @@ SUBMISSIONS ?=
 JOBS ?=
 NOTEBOOK ?= assignment/backprop.ipynb
 PYTEST_ARGS ?=
+# the suite's processes: most tests wait on sandboxes and subprocesses, so two keep 2 cores busy; 0 runs in-process
+TEST_JOBS ?= 2
 
 .PHONY: venv test fuzz grade grade-all check assignment release gradescope bench data clean
 
@@ -28,7 +30,7 @@ $(STAMP): pyproject.toml constraints.txt rubric.toml
 
 test: $(STAMP)
 	@sh tests/tools/ensure_chromium.sh  # for the feedback rendering test; never fails
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
 
 fuzz: $(STAMP)  # the property-based tests at full strength (random seeds, many examples)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m fuzz $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -163,7 +164,7 @@ def test_the_kit_oracle_has_no_reference_computation():
 
 @pytest.fixture(scope="module")
 def kit(student_zip) -> tuple[Path, dict[str, bytes]]:
-    """dist/student.zip as `make release` writes it, and its files by path under TOP/."""
+    """The student zip as `make release` builds it (conftest.student_zip), and its files by path under TOP/."""
     out = student_zip
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
@@ -182,6 +183,14 @@ def texts(files: dict[str, bytes]) -> dict[str, str]:
 
 
 @pytest.mark.slow
+def test_make_release_runs_the_command_the_kit_tests_build_with():
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "-n", "--no-print-directory", "release"], capture_output=True, text=True,
+                         cwd=paths.ROOT)
+    assert dry.stdout.splitlines()[-1].endswith("-m grader student-zip --out dist/student.zip"), dry.stdout
+
+
 def test_the_zip_holds_the_skeleton_the_public_data_a_checker_and_a_readme(kit):
     _, files = kit
     assert {n.split("/")[0] for n in files} == EXPECTED_TOP_LEVEL
