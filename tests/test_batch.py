@@ -382,3 +382,20 @@ def test_an_interrupted_batch_keeps_its_finished_rows(fake_class, tmp_path, sign
     assert status["alice"] == "graded" and {status[f"zed{i}"] for i in range(6)} == {"pending"}
     assert "Interrupted" in (out / "summary.md").read_text() and "run the same command again" in stderr
     assert processes_with(str(folder)) == [] and processes_with(f"marker-{tmp_path.name}") == []
+
+
+def test_the_pool_wakes_when_a_child_exits_not_at_the_end_of_its_wait():
+    from types import SimpleNamespace
+
+    from grader.batch import pool
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    try:
+        started = time.monotonic()
+        pool._wait_for_an_exit([SimpleNamespace(proc=child)], 60.0)
+        waited = time.monotonic() - started
+        assert child.poll() is not None  # it returned because the child ended...
+        assert waited < 30.0  # ...not because the 60 s ran out
+    finally:
+        child.kill()
+        child.wait()

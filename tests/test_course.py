@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -211,6 +212,33 @@ def test_similarity_lists_copies_but_not_independent_solutions(tmp_path):
     assert [(p.a, p.b) for p in result.pairs] == [("ann", "cat")] and result.not_compared == ("dan",)
     page = (tmp_path / "out" / result.pairs[0].page).read_text()
     assert page.count("<mark>") >= 2 and "not a verdict" in page
+
+
+def test_the_comparison_run_beside_the_grading_gives_the_same_lines_and_falls_back_if_its_child_fails(
+        tmp_path, monkeypatch):
+    from grader.batch import after
+    from grader.batch.inputs import discover
+    from grader.grading.rubric import load_rubric
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, nb in (("ann", solutions.fill(solutions.STUDENT_A)), ("cat", solutions.edited(solutions.STUDENT_A)),
+                     ("ben", solutions.fill(solutions.STUDENT_B))):
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    roster, rubric = discover(folder), load_rubric(None)
+    hashes = {f.student: f.student for f in roster.files}
+    rows = {s: Row(s, f"{s}.ipynb", h, "graded", 0.0, 0.0) for s, h in hashes.items()}
+    here = after.similarity(roster, rows, rubric, tmp_path / "out0")
+    assert any("ann" in line and "cat" in line for line in here) and not any("ben" in line for line in here)
+
+    job = after.start_similarity(roster, hashes, rubric, tmp_path / "out1", tmp_path)
+    assert job is not None and job.pid != os.getpid()
+    assert after.finish_similarity(job, roster, rows, rubric, tmp_path / "out1") == here
+
+    parent, real = os.getpid(), after._similarity
+    monkeypatch.setattr(after, "_similarity", lambda *a: real(*a) if os.getpid() == parent else 1 / 0)
+    job = after.start_similarity(roster, hashes, rubric, tmp_path / "out2", tmp_path / "out0")
+    assert after.finish_similarity(job, roster, rows, rubric, tmp_path / "out2") == here  # computed here instead
 
 
 def test_the_rubric_command_prints_every_test_and_the_maximum(capsys, tmp_path):

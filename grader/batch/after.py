@@ -3,6 +3,10 @@ late policy). Each writes its own section of summary.md; neither can fail the ba
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -15,8 +19,72 @@ from grader.grading.rubric import Rubric
 settings = course_step.settings
 
 
+BACKGROUND_NICENESS = 10  # the comparison takes the cores the grading leaves idle, and yields to it otherwise
+
+
+@dataclass(frozen=True)
+class Background:
+    """A forked child comparing the class's code while the grading runs; it writes its lines to `result`."""
+
+    pid: int
+    result: Path
+
+
+def start_similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, out: Path,
+                     work: Path) -> Background | None:
+    """Fork a low-priority child that compares the class's code (the files in `work` stay unpacked until
+    finish_similarity). It needs no grade: the comparison reads only the files. None where fork is missing."""
+    if not hasattr(os, "fork") or not roster.files:
+        return None
+    result = work / "similarity-lines.json"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which ends with os._exit
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it; the parent then computes nothing
+            os.nice(BACKGROUND_NICENESS)
+            lines = _similarity(roster, hashes, rubric, out)
+            partial = result.with_suffix(".partial")
+            partial.write_text(json.dumps(lines), encoding="utf-8")
+            os.replace(partial, result)
+            code = 0
+        finally:
+            os._exit(code)
+    return Background(pid, result)
+
+
+def stop_similarity(job: Background | None) -> None:
+    """End the child (an interrupted batch writes no similarity section)."""
+    if job is not None:
+        try:
+            os.kill(job.pid, signal.SIGKILL)
+            os.waitpid(job.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def finish_similarity(job: Background | None, roster: Roster, rows: dict[str, Row], rubric: Rubric,
+                      out: Path) -> list[str]:
+    """The lines the background child wrote; if it failed or never ran, the comparison is done here instead."""
+    if job is not None:
+        try:
+            _, status = os.waitpid(job.pid, 0)
+            if os.waitstatus_to_exitcode(status) == 0:
+                lines = json.loads(job.result.read_text(encoding="utf-8"))
+                if isinstance(lines, list) and all(isinstance(x, str) for x in lines):
+                    return lines
+        except (ChildProcessError, OSError, ValueError):
+            pass
+    return similarity(roster, rows, rubric, out)
+
+
 def similarity(roster: Roster, rows: dict[str, Row], rubric: Rubric, out: Path) -> list[str]:
     """Compare the class's code (while the submissions are still unpacked); the summary.md lines."""
+    files = {f.student for f in roster.files}
+    return _similarity(roster, {s: r.sha256 for s, r in rows.items() if s in files}, rubric, out)
+
+
+def _similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, out: Path) -> list[str]:
     from grader.batch.similarity import compare_class, parse_threshold, summary_lines
     from grader.grading import assignment
 
@@ -27,7 +95,6 @@ def similarity(roster: Roster, rows: dict[str, Row], rubric: Rubric, out: Path) 
         return ["", "## Similar submissions", "", "Not computed: copydetect is not installed "
                 "(`pip install -e '.[course]'`, which `make` does)."]
     files = {f.student: f.path for f in roster.files}
-    hashes = {s: r.sha256 for s, r in rows.items() if s in files}
     result = compare_class(files, hashes, assignment.load(rubric.assignment).SKELETON, threshold, out)
     return summary_lines(result)
 

@@ -222,9 +222,17 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
             print(f"keeping {len(reused)} rows as they are (--only)" if opts.only else
                   f"skipping {len(reused)} unchanged submissions (already graded; --force regrades them)", file=stream)
         book = _Book(opts.out, rubric.areas, dict(reused), roster)
-        interrupted = _grade(todo, opts, timeout, book, Progress(len(todo), stream=stream, tty=tty))
+        hashes = {**{s: r.sha256 for s, r in reused.items()}, **{p.file.student: p.sha256 for p in todo}}
+        comparing = after.start_similarity(roster, hashes, rubric, opts.out, Path(tmp)) if todo else None
+        try:
+            interrupted = _grade(todo, opts, timeout, book, Progress(len(todo), stream=stream, tty=tty))
+        except BaseException:
+            after.stop_similarity(comparing)
+            raise
         book.write()
-        similar = after.similarity(roster, book.rows, rubric, opts.out) if not interrupted else None
+        if interrupted:
+            after.stop_similarity(comparing)
+        similar = after.finish_similarity(comparing, roster, book.rows, rubric, opts.out) if not interrupted else None
     rows = list(book.rows.values())
     statuses = {s: sum(1 for r in rows if r.status == s) for s in ("graded", "error", "timeout")}
     note = f"Interrupted: {len(roster.files) - len(rows)} students not graded yet (pending); run again to finish." \
