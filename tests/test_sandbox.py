@@ -331,3 +331,29 @@ def test_a_hang_in_the_last_cell_counts_as_a_notebook_timeout_only_when_it_used_
         run = student.notebook
         assert [c.status for c in run.cells] == ["ok", "timeout"] and run.timed_out is whole_notebook
         assert student.get("x") == 1
+
+
+def test_the_collector_pauses_only_in_a_cell_of_imports_and_a_notebooks_own_choice_stands(tmp_path):
+    sub = script(tmp_path, """
+import gc, sys
+open("probe_mod.py", "w").write("import gc\\nDURING = gc.isenabled()\\n")
+""", """
+# the notebook's first cell: imports only
+import probe_mod
+import fractions
+""", """
+during, after = probe_mod.DURING, gc.isenabled()
+del sys.modules["probe_mod"]
+import probe_mod
+mixed = probe_mod.DURING
+gc.disable()
+""", """
+import fractions
+""", """
+kept_off = not gc.isenabled()
+gc.enable()
+""")
+    with open_submission(sub, FAST, sandbox="auto") as student:
+        assert student.get("during") is False and student.get("after") is True
+        assert student.get("mixed") is True  # a cell that also computes runs with the collector on
+        assert student.get("kept_off") is True

@@ -93,7 +93,18 @@ def _load_lazy_imports() -> None:
 def warm_up(rubric_path: Path | None, sandbox: str = "auto") -> None:
     """Do once, in the parent, what every grade needs, so each forked child starts warm: import the grader, pytest,
     the grading suite (with the oracles' libraries) and the pictures' libraries, load the data, probe bubblewrap.
-    Then freeze the heap: the children's garbage collector skips it, and its pages stay shared."""
+    Then freeze the heap: the children's garbage collector skips it, and its pages stay shared. The collector is
+    off meanwhile: loading creates many lasting objects and little garbage, and one collection at the end is enough."""
+    gc.disable()
+    try:
+        _warm_up(rubric_path, sandbox)
+    finally:
+        gc.enable()
+    gc.collect()
+    gc.freeze()
+
+
+def _warm_up(rubric_path: Path | None, sandbox: str) -> None:
     import importlib
 
     import pytest  # noqa: F401
@@ -114,8 +125,6 @@ def warm_up(rubric_path: Path | None, sandbox: str = "auto") -> None:
     if sandbox != "none":
         with contextlib.suppress(GraderError):  # each child then reports it in its own row, as without warm-up
             available_mode(sandbox)  # the probe's answer is cached, so the children inherit it
-    gc.collect()
-    gc.freeze()
 
 
 def write_outputs(report: GradeReport, out: Path, rubric: Rubric | None = None) -> None:
