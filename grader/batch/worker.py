@@ -122,6 +122,11 @@ def _warm_up(rubric_path: Path | None, sandbox: str) -> None:
         importlib.import_module(name)
     import_picture_modules()
     _load_lazy_imports()
+    from grader.notebook.manual import skeleton_prompts
+    from grader.report.math import latex_to_mathml
+
+    skeleton_prompts(task.SKELETON)  # cached: every child reads the same prompts
+    latex_to_mathml("x")  # imports the converter the TA page's formulas need
     if sandbox != "none":
         with contextlib.suppress(GraderError):  # each child then reports it in its own row, as without warm-up
             available_mode(sandbox)  # the probe's answer is cached, so the children inherit it

@@ -254,6 +254,8 @@ def _continuation_lines(lines: list[str]) -> set[int]:
     brackets; if shell text makes it untokenizable, the second replaces every candidate line with `pass`.
     """
     candidates = [bool(_MAGIC_LINE.match(ln) or _HELP_LINE.match(ln)) for ln in lines]
+    if not any(candidates):
+        return set()  # only candidate lines are looked up: with none, tokenizing the cell would answer nothing
     blanked = [re.sub(r"[%!?]", " ", ln) if c else ln for ln, c in zip(lines, candidates)]
     passed = [re.match(r"^[ \t]*", ln).group(0) + "pass" if c else ln for ln, c in zip(lines, candidates)]
     for probe in (blanked, passed):
