@@ -399,3 +399,23 @@ def test_the_pool_wakes_when_a_child_exits_not_at_the_end_of_its_wait():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_drained_hook_runs_once_when_every_job_has_started_and_its_process_is_spared(tmp_path):
+    jobs = [Job(f"j{i}", tmp_path / f"j{i}.log", argv=(sys.executable, "-c", "import time; time.sleep(0.3)"))
+            for i in range(3)]
+    done, calls, extra = [], [], []
+
+    def drained() -> int:
+        calls.append(len(done))  # how many jobs had ended by then
+        extra.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]))
+        return extra[-1].pid
+
+    try:
+        run_jobs(jobs, workers=2, timeout=20.0, on_done=done.append, cwd=tmp_path, on_drained=drained)
+        assert len(calls) == 1 and calls[0] >= 1  # with 3 jobs on 2 workers, only after one had ended
+        assert len(done) == 3 and extra[0].poll() is None  # the sweep of leftovers did not kill it
+    finally:
+        for proc in extra:
+            proc.kill()
+            proc.wait()

@@ -214,7 +214,7 @@ def test_similarity_lists_copies_but_not_independent_solutions(tmp_path):
     assert page.count("<mark>") >= 2 and "not a verdict" in page
 
 
-def test_the_comparison_run_beside_the_grading_gives_the_same_lines_and_falls_back_if_its_child_fails(
+def test_the_comparison_run_beside_the_grading_gives_the_same_lines_and_pages_and_falls_back_if_it_fails(
         tmp_path, monkeypatch):
     from grader.batch import after
     from grader.batch.inputs import discover
@@ -230,15 +230,40 @@ def test_the_comparison_run_beside_the_grading_gives_the_same_lines_and_falls_ba
     rows = {s: Row(s, f"{s}.ipynb", h, "graded", 0.0, 0.0) for s, h in hashes.items()}
     here = after.similarity(roster, rows, rubric, tmp_path / "out0")
     assert any("ann" in line and "cat" in line for line in here) and not any("ben" in line for line in here)
+    pages = sorted(p.name for p in (tmp_path / "out0" / "similarity").iterdir())
+    assert pages == ["ann--cat.html"]
 
-    job = after.start_similarity(roster, hashes, rubric, tmp_path / "out1", tmp_path)
+    stale = tmp_path / "out1" / "similarity" / "old--pair.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier run")
+    job = after.start_similarity(roster, hashes, rubric, tmp_path / "work1")
     assert job is not None and job.pid != os.getpid()
     assert after.finish_similarity(job, roster, rows, rubric, tmp_path / "out1") == here
+    assert sorted(p.name for p in stale.parent.iterdir()) == pages  # this run's pages replace the earlier ones
+    job.stop()  # already reaped: nothing happens, whatever the pid is now
 
     parent, real = os.getpid(), after._similarity
     monkeypatch.setattr(after, "_similarity", lambda *a: real(*a) if os.getpid() == parent else 1 / 0)
-    job = after.start_similarity(roster, hashes, rubric, tmp_path / "out2", tmp_path / "out0")
+    job = after.start_similarity(roster, hashes, rubric, tmp_path / "work2")
     assert after.finish_similarity(job, roster, rows, rubric, tmp_path / "out2") == here  # computed here instead
+    assert sorted(p.name for p in (tmp_path / "out2" / "similarity").iterdir()) == pages
+
+
+def test_an_interrupted_comparison_is_killed_and_reaped(tmp_path, monkeypatch):
+    import time
+
+    from grader.batch import after
+    from grader.batch.inputs import discover
+    from grader.grading.rubric import load_rubric
+
+    (tmp_path / "class").mkdir()
+    nbformat.write(solutions.fill(solutions.STUDENT_A), tmp_path / "class" / "ann.ipynb")
+    monkeypatch.setattr(after, "_similarity", lambda *a: time.sleep(600))
+    job = after.start_similarity(discover(tmp_path / "class"), {}, load_rubric(None), tmp_path / "work")
+    job.stop()
+    assert job.reaped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(job.pid, os.WNOHANG)  # gone: not a zombie left behind
 
 
 def test_the_rubric_command_prints_every_test_and_the_maximum(capsys, tmp_path):

@@ -68,3 +68,11 @@ def test_two_people_with_one_name_are_told_apart_by_user_id():
     a1, a2, b = Identity("smith", "smith", user_id="1"), Identity("smith", "smith", user_id="2"), Identity("bo", "bo")
     again = Identity("smith", "smith", user_id="1", resubmission=1)
     assert disambiguate([a1, a2, b, again]) == {a1: "smith-1", a2: "smith-2", b: "bo", again: "smith-1"}
+
+
+@pytest.mark.parametrize("name", ["similarity", "Similarity", "gradebook.csv", "summary.md", "canvas_import.csv",
+                                  "grades.csv", "gradebook_detail.csv", "hand_grades.csv"])
+def test_no_student_folder_takes_the_name_of_something_the_batch_writes_beside_them(name):
+    from grader.batch.names import safe_id
+
+    assert safe_id(name).lower() != name.lower() and safe_id(name)

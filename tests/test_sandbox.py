@@ -333,16 +333,20 @@ def test_a_hang_in_the_last_cell_counts_as_a_notebook_timeout_only_when_it_used_
         assert student.get("x") == 1
 
 
-def test_the_collector_pauses_only_in_a_cell_of_imports_and_a_notebooks_own_choice_stands(tmp_path):
+def test_a_cell_of_imports_collects_less_often_and_a_notebooks_own_settings_stand(tmp_path):
+    from grader.sandbox.inside.worker import IMPORTS_GC_THRESHOLD
+
     sub = script(tmp_path, """
 import gc, sys
-open("probe_mod.py", "w").write("import gc\\nDURING = gc.isenabled()\\n")
+open("probe_mod.py", "w").write("import gc\\nDURING = gc.get_threshold()[0], gc.isenabled()\\n")
+open("setter_mod.py", "w").write("import gc\\ngc.set_threshold(5000, 10, 10)\\n")
+default = gc.get_threshold()
 """, """
 # the notebook's first cell: imports only
 import probe_mod
 import fractions
 """, """
-during, after = probe_mod.DURING, gc.isenabled()
+during, after = probe_mod.DURING, gc.get_threshold()
 del sys.modules["probe_mod"]
 import probe_mod
 mixed = probe_mod.DURING
@@ -352,8 +356,26 @@ import fractions
 """, """
 kept_off = not gc.isenabled()
 gc.enable()
+""", """
+import setter_mod  # a module that sets its own threshold while it loads
+""", """
+kept_threshold = gc.get_threshold()
 """)
     with open_submission(sub, FAST, sandbox="auto") as student:
-        assert student.get("during") is False and student.get("after") is True
-        assert student.get("mixed") is True  # a cell that also computes runs with the collector on
-        assert student.get("kept_off") is True
+        default = tuple(student.get("default"))
+        assert tuple(student.get("during")) == (IMPORTS_GC_THRESHOLD, True)
+        assert tuple(student.get("after")) == default  # reset once the cell is done
+        assert tuple(student.get("mixed")) == (default[0], True)  # a cell that also computes is as usual
+        assert student.get("kept_off") is True  # the notebook turned it off: it stays off
+        assert tuple(student.get("kept_threshold")) == (5000, 10, 10)  # set during an imports cell: it stays
+
+
+def test_only_short_cells_of_plain_imports_count_as_an_imports_cell():
+    from grader.sandbox.inside.worker import imports_only
+
+    assert imports_only('"""Setup."""\nimport numpy as np\nfrom math import pi  # a comment\npass\n')
+    assert not imports_only("import numpy as np\nx = 1\n")
+    assert not imports_only("")
+    assert not imports_only("import (\n")
+    assert not imports_only("x = (" * 5000 + "1" + ")" * 5000)  # far too deep for the parser: not an error here
+    assert not imports_only("import os\n" * 5000)  # over the length looked at

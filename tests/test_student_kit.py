@@ -182,7 +182,6 @@ def texts(files: dict[str, bytes]) -> dict[str, str]:
     return out
 
 
-@pytest.mark.slow
 def test_make_release_runs_the_command_the_kit_tests_build_with():
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
@@ -191,6 +190,7 @@ def test_make_release_runs_the_command_the_kit_tests_build_with():
     assert dry.stdout.splitlines()[-1].endswith("-m grader student-zip --out dist/student.zip"), dry.stdout
 
 
+@pytest.mark.slow
 def test_the_zip_holds_the_skeleton_the_public_data_a_checker_and_a_readme(kit):
     _, files = kit
     assert {n.split("/")[0] for n in files} == EXPECTED_TOP_LEVEL

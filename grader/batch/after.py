@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -19,59 +19,78 @@ from grader.grading.rubric import Rubric
 settings = course_step.settings
 
 
-BACKGROUND_NICENESS = 10  # the comparison takes the cores the grading leaves idle, and yields to it otherwise
+BACKGROUND_NICENESS = 10
 
 
-@dataclass(frozen=True)
 class Background:
-    """A forked child comparing the class's code while the grading runs; it writes its lines to `result`."""
+    """A forked child comparing the class's code in the place the last grades leave free. It writes its pages
+    into `work`/similarity and its summary lines to `result`; the parent moves the pages into place once it is done."""
 
-    pid: int
-    result: Path
+    def __init__(self, pid: int, work: Path) -> None:
+        self.pid, self.work, self.result = pid, work, work / "lines.json"
+        self.reaped = False
+
+    def wait(self) -> int:
+        """The child's exit code, once it has ended (reaped once, so a recycled pid is never touched)."""
+        if self.reaped:
+            return -1
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        return os.waitstatus_to_exitcode(status)
+
+    def stop(self) -> None:
+        """End and reap the child, if it is still ours (an interrupted batch writes no similarity section)."""
+        if self.reaped:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.wait()
+        except ChildProcessError:
+            self.reaped = True
 
 
-def start_similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, out: Path,
-                     work: Path) -> Background | None:
-    """Fork a low-priority child that compares the class's code (the files in `work` stay unpacked until
-    finish_similarity). It needs no grade: the comparison reads only the files. None where fork is missing."""
+def start_similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, work: Path) -> Background | None:
+    """Fork a child that compares the class's code (the files stay unpacked until finish_similarity). It reads only
+    the files, so it can start before the last grades end. None where fork is missing."""
     if not hasattr(os, "fork") or not roster.files:
         return None
-    result = work / "similarity-lines.json"
+    work.mkdir(parents=True, exist_ok=True)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, which ends with os._exit
         code = 1
         try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it; the parent then computes nothing
+            from grader.batch.pool import _die_with_parent
+
+            _die_with_parent()  # a parent killed outright takes the comparison with it
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.nice(BACKGROUND_NICENESS)
-            lines = _similarity(roster, hashes, rubric, out)
-            partial = result.with_suffix(".partial")
+            lines = _similarity(roster, hashes, rubric, work)
+            partial = work / "lines.partial"
             partial.write_text(json.dumps(lines), encoding="utf-8")
-            os.replace(partial, result)
+            os.replace(partial, work / "lines.json")
             code = 0
         finally:
             os._exit(code)
-    return Background(pid, result)
-
-
-def stop_similarity(job: Background | None) -> None:
-    """End the child (an interrupted batch writes no similarity section)."""
-    if job is not None:
-        try:
-            os.kill(job.pid, signal.SIGKILL)
-            os.waitpid(job.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+    return Background(pid, work)
 
 
 def finish_similarity(job: Background | None, roster: Roster, rows: dict[str, Row], rubric: Rubric,
                       out: Path) -> list[str]:
-    """The lines the background child wrote; if it failed or never ran, the comparison is done here instead."""
+    """Wait for the child and move its pages into `out`; if it failed or never ran, compare here instead."""
+    from grader.batch.similarity import FOLDER
+
     if job is not None:
         try:
-            _, status = os.waitpid(job.pid, 0)
-            if os.waitstatus_to_exitcode(status) == 0:
+            if job.wait() == 0:
                 lines = json.loads(job.result.read_text(encoding="utf-8"))
                 if isinstance(lines, list) and all(isinstance(x, str) for x in lines):
+                    shutil.rmtree(out / FOLDER, ignore_errors=True)
+                    if (job.work / FOLDER).is_dir():
+                        shutil.move(str(job.work / FOLDER), str(out / FOLDER))
                     return lines
         except (ChildProcessError, OSError, ValueError):
             pass

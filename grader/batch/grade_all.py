@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Callable, TextIO
 
 from grader import __version__
 from grader.batch.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
@@ -223,16 +223,22 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
                   f"skipping {len(reused)} unchanged submissions (already graded; --force regrades them)", file=stream)
         book = _Book(opts.out, rubric.areas, dict(reused), roster)
         hashes = {**{s: r.sha256 for s, r in reused.items()}, **{p.file.student: p.sha256 for p in todo}}
-        comparing = after.start_similarity(roster, hashes, rubric, opts.out, Path(tmp)) if todo else None
+        comparing: list[after.Background] = []
+
+        def compare_meanwhile() -> int | None:  # once the last submissions are being graded, in a free place
+            job = after.start_similarity(roster, hashes, rubric, Path(tmp) / ".similarity")
+            comparing.extend([job] if job else [])
+            return job.pid if job else None
+
         try:
-            interrupted = _grade(todo, opts, timeout, book, Progress(len(todo), stream=stream, tty=tty))
-        except BaseException:
-            after.stop_similarity(comparing)
-            raise
-        book.write()
-        if interrupted:
-            after.stop_similarity(comparing)
-        similar = after.finish_similarity(comparing, roster, book.rows, rubric, opts.out) if not interrupted else None
+            interrupted = _grade(todo, opts, timeout, book, Progress(len(todo), stream=stream, tty=tty),
+                                 compare_meanwhile)
+            book.write()
+            similar = None if interrupted else after.finish_similarity(
+                comparing[0] if comparing else None, roster, book.rows, rubric, opts.out)
+        finally:
+            for job in comparing:
+                job.stop()
     rows = list(book.rows.values())
     statuses = {s: sum(1 for r in rows if r.status == s) for s in ("graded", "error", "timeout")}
     note = f"Interrupted: {len(roster.files) - len(rows)} students not graded yet (pending); run again to finish." \
@@ -245,7 +251,8 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
     return result
 
 
-def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book, progress: Progress) -> bool:
+def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book, progress: Progress,
+           on_drained: Callable[[], int | None] | None = None) -> bool:
     """Run the children; True when Ctrl-C (or SIGTERM) stopped the batch."""
     if not todo:
         return False
@@ -263,7 +270,7 @@ def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book
     progress.start()
     try:
         run_jobs((_job(p, opts) for p in todo), workers=jobs, timeout=timeout, on_done=on_done,
-                 cwd=opts.out.resolve(), on_tick=progress.refresh)
+                 cwd=opts.out.resolve(), on_tick=progress.refresh, on_drained=on_drained)
     except KeyboardInterrupt:
         progress.finish()
         return True

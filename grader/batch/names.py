@@ -16,7 +16,9 @@ from grader.errors import ConfigError
 
 SUBMISSION_SUFFIXES = (".ipynb", ".py")
 JUNK_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
-RESERVED_IDS = frozenset({"gradebook.csv", "summary.md", "summary.png"})  # the batch writes these beside students
+# what the batch writes beside the students' folders, so no student id may take these names
+RESERVED_IDS = frozenset({"gradebook.csv", "summary.md", "summary.png", "similarity", ".batch", "canvas_import.csv",
+                          "grades.csv", "gradebook_detail.csv", "hand_grades.csv"})
 MAX_ID_LENGTH = 80
 
 # Canvas: lastname_firstname[_LATE]_<user id>_<submission id>_<original name>[-<n>].ipynb

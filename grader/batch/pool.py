@@ -76,18 +76,6 @@ def _children_of(pid: int) -> set[int]:
     from grader.sandbox.proctree import proc_stats  # noqa: PLC0415
 
     return {child for child, fields in proc_stats().items() if len(fields) > 1 and int(fields[1]) == pid}
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            out.add(int(entry))
-    return out
 
 
 class Reaper:
@@ -248,18 +236,25 @@ def _finish_ended(running: list[_Running], on_done: Callable[[Finished], None]) 
 
 
 def run_jobs(jobs: Iterable[Job], *, workers: int, timeout: float, on_done: Callable[[Finished], None],
-             cwd: Path, env: dict[str, str] | None = None, on_tick: Callable[[], None] | None = None) -> None:
-    """Run every job; call on_done as each ends (and on_tick while waiting). On KeyboardInterrupt, kill all
-    children, then re-raise."""
+             cwd: Path, env: dict[str, str] | None = None, on_tick: Callable[[], None] | None = None,
+             on_drained: Callable[[], int | None] | None = None) -> None:
+    """Run every job; call on_done as each ends (and on_tick while waiting). on_drained is called once, when every
+    job has started and a worker's place is free: it may start one process of its own there (its pid, which the
+    sweep of leftovers then spares). On KeyboardInterrupt, kill all children, then re-raise."""
     pending: Iterator[Job] = iter(jobs)
     running: list[_Running] = []
     env = env or child_env()
-    swept = 0.0
+    swept, drained = 0.0, False
     with Reaper() as reaper:
         try:
             while True:
                 while len(running) < workers and (job := next(pending, None)) is not None:
                     running.append(_Running(job, timeout, env, cwd))
+                if on_drained and not drained and len(running) < workers:
+                    drained = True
+                    extra = on_drained()
+                    if extra:
+                        reaper.keep.add(extra)
                 if not running:
                     break
                 if _finish_ended(running, on_done) or time.monotonic() - swept >= SWEEP_SECONDS:

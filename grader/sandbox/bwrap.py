@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.errors import SandboxError
-from grader.sandbox import cgroup
+from grader.sandbox import cgroup, fonts
 from grader.sandbox.cgroup import Confinement
-from grader.sandbox.layout import INSIDE_DIR, LAUNCHER, WORKER_DIR, Layout, layout, python_paths, traversable, under
+from grader.sandbox.layout import FONT_SEED_DIR, INSIDE_DIR, LAUNCHER, WORKER_DIR, Layout, layout, python_paths, traversable, under
 from grader.sandbox.limits import Limits
 
 UID_BASE, UID_RANGE = 1_500_000_000, 500_000_000  # far above real users and subuid ranges
@@ -195,6 +195,11 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
         binary = _restage(binary, stage)
     fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files.values()]
     args = [binary, *_bwrap_args(lay, binds, limits, files, fds)]
+    font_fd = fonts.open_seed(lay.font_list) if lay.font_list else None
+    if font_fd is not None:  # before `--remount-ro /` would be too late: the file is made in the sandbox's root
+        fds.append(font_fd)
+        at = args.index("--remount-ro", args.index(SCRATCH))
+        args[at:at] = ["--perms", "0444", "--file", str(font_fd), f"{FONT_SEED_DIR}/{Path(lay.font_list).name}"]
     config = {"stage": stage, "rlimits": rlimits(limits, uid, conf.nproc or None, namespaced=True), "uid": uid,
               "gid": uid, "cgroups": list(conf.procs), "argv": [*args, "--", *command]}
     argv = (sys.executable, "-I", "-B", "-S", str(LAUNCHER), json.dumps(config))
@@ -279,7 +284,7 @@ def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: d
         if mode != "bwrap":
             return none_plan(limits, files, worker_cfg, token, conf)
         lay = layout()
-        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc, "mpl_seed": lay.mpl_seed}  # set inside its own user namespace
+        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc, "mpl_seed": FONT_SEED_DIR if lay.font_list else None}  # set inside its own user namespace
         command = [lay.exe, "-I", "-B", "-S", f"{WORKER_DIR}/worker.py", json.dumps(cfg)]
         return bwrap_plan(limits, files, command, lay=lay, conf=conf)
     except BaseException:

@@ -12,6 +12,7 @@ from pathlib import Path
 from grader.sandbox import fonts
 
 WORKER_DIR = "/opt/grader-worker"
+FONT_SEED_DIR = f"{WORKER_DIR}/mpl"  # where the sandbox finds its copy of the grader's font list
 SITE_ROOT = "/opt/site"
 GRADER_DIR = Path(__file__).resolve().parent.parent  # the installed grader package, masked inside the sandbox
 LAUNCHER = Path(__file__).resolve().with_name("launch.py")
@@ -33,7 +34,7 @@ class Layout:
     masks: tuple[tuple[str, bool], ...]
     sites: tuple[str, ...]
     stage_roots: tuple[str, ...]
-    mpl_seed: str | None = None  # the sandbox path of the prebuilt matplotlib font list's folder (fonts.py)
+    font_list: str | None = None  # the host path of the prebuilt matplotlib font list (fonts.py), copied in by fd
 
 
 def under(path: str, root: str) -> bool:
@@ -66,15 +67,11 @@ def layout(worker_dir: str = WORKER_DIR) -> Layout:
             binds.append((site, site_dst[-1]))
             stage_roots.append(site)
     masked = masked_paths(sites, binds)
-    seed = fonts.seed_dir(binds, lambda host: _visible(host, binds, masked))
-    mpl_seed = f"{worker_dir}/mpl" if seed else None
-    if seed:
-        binds.append((seed, mpl_seed))
-        stage_roots.append(seed)
+    font_list = fonts.seed_file(binds, lambda host: _visible(host, binds, masked))
     binds += [(str(INSIDE_DIR / f), f"{worker_dir}/{f}") for f in WORKER_FILES]
     stage_roots.append(str(GRADER_DIR))
     masks = tuple((to_sandbox(m, binds), os.path.isdir(m)) for m in masked)
-    return Layout(exe, tuple(binds), tuple(symlinks), masks, tuple(site_dst), tuple(stage_roots), mpl_seed)
+    return Layout(exe, tuple(binds), tuple(symlinks), masks, tuple(site_dst), tuple(stage_roots), font_list)
 
 
 def _visible(host: str, binds: list[tuple[str, str]], masked: list[str]) -> str | None:
