@@ -19,7 +19,7 @@ from grader.grading.rubric import Rubric
 settings = course_step.settings
 
 
-BACKGROUND_NICENESS = 10
+BACKGROUND_NICENESS = 10  # below the grading children within its own session; it runs only in a freed place anyway
 
 
 class Background:
