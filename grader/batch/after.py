@@ -62,9 +62,9 @@ def start_similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, wor
     if pid == 0:  # pragma: no cover - runs in the child, which ends with os._exit
         code = 1
         try:
-            from grader.batch.pool import _die_with_parent
+            from grader.batch.pool import die_with_parent
 
-            _die_with_parent()  # a parent killed outright takes the comparison with it
+            die_with_parent()  # a parent killed outright takes the comparison with it
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.nice(BACKGROUND_NICENESS)

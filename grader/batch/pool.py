@@ -60,7 +60,7 @@ def _prctl(option: int, value: int) -> bool:
     return _LIBC is not None and _LIBC.prctl(option, value, 0, 0, 0) == 0
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:  # runs in a child: between fork and exec, or in a forked helper
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -147,7 +147,7 @@ def _forked_child(job: Job, log: int, cwd: Path, parent: int) -> NoReturn:
     code = EX_SOFTWARE
     try:
         os.setsid()
-        _die_with_parent()
+        die_with_parent()
         if os.getppid() != parent:  # the batch died before the death signal was armed
             os._exit(EX_SOFTWARE)
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -182,7 +182,7 @@ class _Running:
             return
         with open(job.log, "wb") as log:
             self.proc = subprocess.Popen(job.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         cwd=cwd, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+                                         cwd=cwd, env=env, start_new_session=True, preexec_fn=die_with_parent)
 
     def exited(self) -> bool:
         """True once the child is a zombie; it is not reaped yet, so its process group id cannot be reused."""

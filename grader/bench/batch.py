@@ -120,6 +120,8 @@ def report_lines(one: dict, two: dict, big: dict, kept: Path | None, plain: floa
     ratio = one["seconds"] / two["seconds"] if two["seconds"] else 0.0
     rate = 60 * sum(two["statuses"].values()) / two["seconds"] if two["seconds"] else 0.0
     small, large = (r["parent_peak_rss_kib"] / 1024 for r in (two, big))
+    cores = os.cpu_count() or 1
+    ceiling = 60 * cores / plain if plain else 0.0  # notebooks a minute if grading cost nothing
     growth = (large - small) / small if small else 0.0
     lines = [
         f"batch: a class mix of {MIX_SIZE} (reference, skeleton and single-bug notebooks) on {os.cpu_count()} cores",
@@ -128,9 +130,8 @@ def report_lines(one: dict, two: dict, big: dict, kept: Path | None, plain: floa
         f"  class mix at JOBS=2: {rate:.1f} notebooks/minute (target >= {RATE_TARGET:.0f} on 2 cores, "
         f"{'ok' if rate >= RATE_TARGET else 'BELOW'})",
         *([f"  the same notebooks run plainly with python (every cell, errors skipped): {plain:.2f} CPU-s per "
-           f"notebook, so {os.cpu_count()} cores could run at most {60 * (os.cpu_count() or 1) / plain:.1f} a minute "
-           f"with no grading at all; grading reaches {rate * plain / (60 * (os.cpu_count() or 1)):.0%} of that"]
-          if plain else []),
+           f"notebook, so {cores} cores could run at most {ceiling:.1f} a minute with no grading at all; grading "
+           f"reaches {rate / ceiling:.0%} of that"] if plain else []),
         f"  speed-up JOBS=2 over JOBS=1: {ratio:.2f}x (target >= {SPEEDUP_TARGET}x, "
         f"{'ok' if ratio >= SPEEDUP_TARGET else 'BELOW'})",
         _batch_line(f"{MEMORY_SIZES[1]} copies of the reference solution, JOBS=2", big),

@@ -26,7 +26,8 @@ from pathlib import Path
 from grader.errors import SandboxError
 from grader.sandbox import cgroup, fonts
 from grader.sandbox.cgroup import Confinement
-from grader.sandbox.layout import FONT_SEED_DIR, INSIDE_DIR, LAUNCHER, WORKER_DIR, Layout, layout, python_paths, traversable, under
+from grader.sandbox.layout import (FONT_SEED_DIR, INSIDE_DIR, LAUNCHER, WORKER_DIR, Layout, layout, python_paths,
+                                   traversable, under)
 from grader.sandbox.limits import Limits
 
 UID_BASE, UID_RANGE = 1_500_000_000, 500_000_000  # far above real users and subuid ranges
@@ -194,12 +195,9 @@ def bwrap_plan(limits: Limits, files: dict[str, Path], command: list[str], *, la
         binds = [(_restage(src, stage), dst) for src, dst in binds]
         binary = _restage(binary, stage)
     fds = [os.open(path, os.O_RDONLY | os.O_CLOEXEC) for path in files.values()]
-    args = [binary, *_bwrap_args(lay, binds, limits, files, fds)]
     font_fd = fonts.open_seed(lay.font_list) if lay.font_list else None
-    if font_fd is not None:  # before `--remount-ro /` would be too late: the file is made in the sandbox's root
-        fds.append(font_fd)
-        at = args.index("--remount-ro", args.index(SCRATCH))
-        args[at:at] = ["--perms", "0444", "--file", str(font_fd), f"{FONT_SEED_DIR}/{Path(lay.font_list).name}"]
+    args = [binary, *_bwrap_args(lay, binds, limits, files, fds, font_fd)]
+    fds += [font_fd] if font_fd is not None else []
     config = {"stage": stage, "rlimits": rlimits(limits, uid, conf.nproc or None, namespaced=True), "uid": uid,
               "gid": uid, "cgroups": list(conf.procs), "argv": [*args, "--", *command]}
     argv = (sys.executable, "-I", "-B", "-S", str(LAUNCHER), json.dumps(config))
@@ -219,7 +217,7 @@ def _stage(roots: list[str]) -> tuple[list[list[str]], Path]:
 
 
 def _bwrap_args(lay: Layout, binds: list[tuple[str, str]], limits: Limits, files: dict[str, Path],
-                fds: list[int]) -> list[str]:
+                fds: list[int], font_fd: int | None = None) -> list[str]:
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox"]
     for target, link in lay.symlinks:
         args += ["--symlink", target, link]
@@ -232,6 +230,8 @@ def _bwrap_args(lay: Layout, binds: list[tuple[str, str]], limits: Limits, files
              "--size", str(scratch_bytes(limits, files)), "--tmpfs", SCRATCH]
     for name, fd in zip(files, fds):
         args += ["--perms", "0644", "--file", str(fd), f"{SCRATCH}/{name}"]  # copied in: root may own the file
+    if font_fd is not None:  # made in the sandbox's root, so before it is remounted read-only
+        args += ["--perms", "0444", "--file", str(font_fd), f"{FONT_SEED_DIR}/{Path(lay.font_list or '').name}"]
     args += ["--remount-ro", "/", "--chdir", SCRATCH, "--clearenv"]  # only the size-capped tmpfs stay writable
     for key, value in worker_env(SCRATCH, secrets.token_hex(8)).items():
         args += ["--setenv", key, value]
@@ -284,7 +284,9 @@ def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: d
         if mode != "bwrap":
             return none_plan(limits, files, worker_cfg, token, conf)
         lay = layout()
-        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc, "mpl_seed": FONT_SEED_DIR if lay.font_list else None}  # set inside its own user namespace
+        # nproc: set inside its own user namespace; mpl_seed: where its copy of the font list is
+        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc,
+               "mpl_seed": FONT_SEED_DIR if lay.font_list else None}
         command = [lay.exe, "-I", "-B", "-S", f"{WORKER_DIR}/worker.py", json.dumps(cfg)]
         return bwrap_plan(limits, files, command, lay=lay, conf=conf)
     except BaseException:

@@ -138,10 +138,4 @@ def seed_file(binds: list[tuple[str, str]], to_sandbox: Callable[[str], str | No
         path = found[-1] if found else _build(folder, to_sandbox)
     except OSError:
         return None
-    if path is None:
-        return None
-    fd = open_seed(str(path))
-    if fd is None:
-        return None
-    os.close(fd)
-    return str(path)
+    return str(path) if path else None  # each sandbox's plan opens it with open_seed, which checks it again
