@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from grader.backprop import hints, oracle
-from grader.errors import StudentError
+from grader.errors import StudentError, StudentTimeout
 
 SHOWN_ENTRIES = 6  # how many entries of an array a message shows
 MAX_HIDDEN = 4096  # the widest hidden layer the grader computes with, so its own memory stays bounded
@@ -257,6 +257,48 @@ def isolate_forward(model: Any, params: oracle.Params, X: np.ndarray) -> None:
     model.stub("forward_pass", tuple(values[k] for k in ("Z1", "A1", "Z2", "A2")))
 
 
+STANDIN_FUNCTIONS = ("relu", "relu_derivative", "sigmoid", "sigmoid_derivative", "softmax")  # the worker's own
+
+
+def standins_except(*tested: str) -> tuple[str, ...]:
+    """The notebook functions the grader replaces by its own while it tests others that may call them."""
+    return tuple(name for name in STANDIN_FUNCTIONS if name not in tested)
+
+
+class Skip(Exception):
+    """An attempt of charged_once that does not apply to this submission (it would repeat another)."""
+
+
+def charged_once(*attempts: Callable[[], None]) -> None:
+    """Run a check's attempts in order until one passes: first with the grader's own versions of what the tested
+    code calls (a bug there is charged in its own area), then in ways the contract also allows, such as the
+    student's own functions or layout. When all fail, the first wrong answer is reported, else the first error. A
+    time limit or a dead process ends it at once: running the same code again would only spend the time again."""
+    failures: list[Exception] = []
+    for attempt in attempts:
+        try:
+            attempt()
+            return
+        except StudentTimeout:
+            raise
+        except Skip:
+            continue
+        except (Mismatch, StudentError) as exc:
+            failures.append(exc)
+    if not failures:
+        raise RuntimeError("charged_once: every attempt was skipped; the first one must always run")
+    raise next((f for f in failures if isinstance(f, Mismatch)), failures[0])
+
+
+def use_standin_methods(model: Any, *methods: str, learning_rate: float = 0.0) -> None:
+    """The model's forward_pass, backward_prop or update_weights replaced by the grader's own (the worker's
+    standins), for a test of a method that calls them."""
+    names = {"forward_pass": "forward", "backward_prop": "backward", "update_weights": "update"}
+    for method in methods:
+        options = {"learning_rate": learning_rate} if method == "update_weights" else {}
+        model.use_grader_method(method, names[method], **options)
+
+
 def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: int = 2) -> oracle.Params:
     """The model's W1, b1, W2, b2, fetched from the student's process and checked against the declared hidden_dim
     (None: W1's own width), which may not exceed MAX_HIDDEN, before the grader computes anything with them."""
@@ -273,11 +315,12 @@ def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: 
 OVERFLOW_WARNING = "RuntimeWarning: overflow"
 
 
-def call_array(student: Any, name: str, x: np.ndarray, arg: str = "x", hint: Hint = "") -> tuple[np.ndarray, str]:
-    """Call the student's one-argument `name` on x; returns the result, checked to be an array shaped like x, and
-    the words that describe the call in messages."""
+def call_array(student: Any, name: str, x: np.ndarray, arg: str = "x", hint: Hint = "",
+               isolate: Sequence[str] = ()) -> tuple[np.ndarray, str]:
+    """Call the student's one-argument `name` on x (with the notebook functions `isolate` the grader's own);
+    returns the result, checked to be an array shaped like x, and the words that describe the call in messages."""
     what = f"{name}({arg}) for {arg} of shape {x.shape}"
-    return as_array(student.call(name, x), what, x.shape, hint=hint), what
+    return as_array(student.call(name, x, _isolate=isolate), what, x.shape, hint=hint), what
 
 
 def check_stable(student: Any, name: str, large: np.ndarray, expected: np.ndarray, hint_text: str) -> None:

@@ -85,7 +85,28 @@ def kit_oracle_source(source: str) -> tuple[str, tuple[str, ...]]:
     return "\n\n".join(parts) + "\n", tuple(replayed)
 
 
+KIT_STANDINS = ("PARAMS", "OPTIONS", "_weights", "_logits", "mean_bce")
+KIT_STANDINS_TAIL = '''
+FUNCTIONS: dict = {}  # the kit has no activation, forward or backward pass of the grader's: they would be a solution
+METHODS = {"mean_bce": mean_bce}
+'''
+
+
+def kit_standins_source(source: str) -> str:
+    """The kit's standins.py: only the grader's loss, which the public train tests judge with. A test that would
+    use another stand-in then runs the student's own code, as its next attempt does anyway."""
+    tree, lines = ast.parse(source), source.splitlines()
+    parts = []
+    for index, node in enumerate(tree.body):
+        names = {t.id for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)} | {getattr(node, "name", "")}
+        docstring = index == 0 and isinstance(node, ast.Expr)
+        if docstring or isinstance(node, (ast.Import, ast.ImportFrom)) or names & set(KIT_STANDINS):
+            parts.append("\n".join(lines[node.lineno - 1:node.end_lineno]))
+    return "\n\n\n".join(parts) + "\n\n" + KIT_STANDINS_TAIL
+
+
 def _copy(value: Any) -> Any:
+
     if isinstance(value, dict):
         return {k: np.array(v, copy=True) for k, v in value.items()}
     return np.array(value, copy=True) if isinstance(value, np.ndarray) else value

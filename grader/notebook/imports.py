@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 IMPORT_NAMES = {"scikit-learn": ("sklearn",), "pillow": ("PIL",), "pyyaml": ("yaml",), "beautifulsoup4": ("bs4",),
                 "opencv-python": ("cv2",), "python-dateutil": ("dateutil",)}
 # The grading environment's own packages may be imported by its dependencies, not by students; they are not offered.
-NOT_STUDENT_FACING = frozenset({"grader", "protocol", "worker"})
+NOT_STUDENT_FACING = frozenset({"grader", "protocol", "standins", "worker"})
 
 
 def import_names(distribution: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from grader.errors import ProtocolError, StudentTimeout, WorkerDied
 from grader.notebook.extract import Cell, Submission, read_submission
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import WorkerProcess
-from grader.sandbox.replies import cell_outcome, encode, not_run, raise_for, text
+from grader.sandbox.replies import call_message, cell_outcome, encode, not_run, raise_for, text
 from grader.grading.results import CellOutcome, NotebookRun
 from grader.sandbox.bwrap import NOT_ISOLATED, available_mode
 
@@ -39,9 +39,11 @@ class Remote:
         if self._generation != self._student.generation:
             raise WorkerDied(f"this {self.type_name} object was lost when the notebook's process was restarted")
 
-    def call(self, method: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Any:
+    def call(self, method: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
+             **kwargs: Any) -> Any:
+        """The method's result; `_isolate` names notebook functions the grader's own replace during the call."""
         self._check()
-        msg = {"op": "call", "handle": self.handle, "name": method}
+        msg = call_message({"op": "call", "handle": self.handle, "name": method}, _isolate)
         return self._student._invoke(msg, args, kwargs, f"{self.type_name}.{method}", _timeout)
 
     def get(self, attr: str) -> Any:
@@ -72,12 +74,13 @@ class Remote:
         label = f"the calls of {self.type_name}.{method}"
         return self._student._decode(*self._instrument("spied", method, label), label)
 
-    def use_grader_method(self, method: str, grader_method: str) -> None:
+    def use_grader_method(self, method: str, grader_method: str, **options: float) -> None:
         """Replace `method` by one of the worker's own (e.g. "mean_bce"), so a test of another method that calls it
         does not depend on the student's version."""
-        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method)
+        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
+                         options=options)
 
-    def _instrument(self, op: str, name: str, label: str, **extra: str) -> tuple[dict, list[bytes]]:
+    def _instrument(self, op: str, name: str, label: str, **extra: Any) -> tuple[dict, list[bytes]]:
         self._check()
         return self._student._send({"op": op, "handle": self.handle, "name": name, **extra}, [], label, None)
 
@@ -261,8 +264,10 @@ class Student:
 
     # ---- requests -------------------------------------------------------------------------------------------
 
-    def call(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Any:
-        return self._invoke({"op": "call", "name": name}, args, kwargs, f"`{name}`", _timeout)
+    def call(self, name: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
+             **kwargs: Any) -> Any:
+        """The notebook function's result; `_isolate` as for Remote.call."""
+        return self._invoke(call_message({"op": "call", "name": name}, _isolate), args, kwargs, f"`{name}`", _timeout)
 
     def new(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Remote:
         return self._remote(self._invoke({"op": "new", "name": name}, args, kwargs, f"`{name}`", _timeout, raw=True))

@@ -5,7 +5,7 @@ process.py), and every string is clipped and made valid text: a reply is never t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from grader.notebook import clean
@@ -47,6 +47,11 @@ def encode(value: Any, blobs: list[bytes]) -> Any:
         return protocol.encode_value(value, blobs, "an argument")
     except protocol.NotPlainData as e:
         raise TypeError(f"only plain data can be sent to the notebook: {e}") from None
+
+
+def call_message(msg: dict, isolate: Sequence[str]) -> dict:
+    """A call request, with the notebook functions the worker replaces by the grader's own while it runs."""
+    return {**msg, "isolate": [str(n) for n in isolate]} if isolate else msg
 
 
 def text(value: Any) -> str:

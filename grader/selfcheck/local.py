@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from grader.errors import ProtocolError
 from grader.sandbox.inside import protocol
 from grader.sandbox.inside.worker import Capture, Worker, describe, dispatch
-from grader.sandbox.replies import encode, raise_for, text
+from grader.sandbox.replies import call_message, encode, raise_for, text
 
 OUTPUT_CHARS = 65536  # what one call may print before the rest is only counted
 NO_LIMIT = 0.0  # in-process calls have no timer: the student stops their own kernel
@@ -70,8 +70,9 @@ class LocalRemote:
     def __init__(self, student: "LocalStudent", handle: int, type_name: str) -> None:
         self._student, self.handle, self.type_name = student, handle, type_name
 
-    def call(self, method: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Any:
-        msg = {"op": "call", "handle": self.handle, "name": method}
+    def call(self, method: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
+             **kwargs: Any) -> Any:
+        msg = call_message({"op": "call", "handle": self.handle, "name": method}, _isolate)
         return self._student._invoke(msg, args, kwargs, f"{self.type_name}.{method}")
 
     def get(self, attr: str) -> Any:
@@ -94,11 +95,12 @@ class LocalRemote:
         label = f"the calls of {self.type_name}.{method}"
         return self._student._decode(*self._instrument("spied", method, label), label)
 
-    def use_grader_method(self, method: str, grader_method: str) -> None:
+    def use_grader_method(self, method: str, grader_method: str, **options: float) -> None:
         """Replace `method` by one of the worker's own (e.g. "mean_bce"), as the sandbox's Remote does."""
-        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method)
+        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
+                         options=options)
 
-    def _instrument(self, op: str, name: str, label: str, **extra: str) -> tuple[dict, list]:
+    def _instrument(self, op: str, name: str, label: str, **extra: Any) -> tuple[dict, list]:
         return self._student._send({"op": op, "handle": self.handle, "name": name, **extra}, [], label)
 
     def __repr__(self) -> str:
@@ -127,8 +129,9 @@ class LocalStudent:
     def restart(self) -> None:
         """Nothing to restart: the notebook's process is this one."""
 
-    def call(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Any:
-        return self._invoke({"op": "call", "name": name}, args, kwargs, f"`{name}`")
+    def call(self, name: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
+             **kwargs: Any) -> Any:
+        return self._invoke(call_message({"op": "call", "name": name}, _isolate), args, kwargs, f"`{name}`")
 
     def new(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> LocalRemote:
         return self._remote(self._invoke({"op": "new", "name": name}, args, kwargs, f"`{name}`", raw=True))

@@ -30,12 +30,22 @@ def case() -> tuple[oracle.Params, np.ndarray, np.ndarray]:
 
 
 def check_gradient(student, conventions, name: str) -> None:
+    checks.charged_once(partial(attempt_gradient, student, conventions, name, True),
+                        partial(attempt_gradient, student, conventions, name, False))
+
+
+def attempt_gradient(student, conventions, name: str, isolated: bool) -> None:
+    """One gradient against finite differences; when `isolated`, what backward_prop may call (the activations and
+    their derivatives, its own forward_pass) is the grader's own during the call."""
     params, X, y = case()
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
+    if isolated:
+        checks.use_standin_methods(model, "forward_pass")
     fwd = oracle.forward(params, X)
     what = (f"backward_prop(X, y, Z1, A1, Z2, A2) for a batch of {N}, y of shape {conventions.labels} and "
             f"hidden_dim={HIDDEN}")
-    answer = model.call("backward_prop", X, conventions.y(y), fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"])
+    answer = model.call("backward_prop", X, conventions.y(y), fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"],
+                        _isolate=checks.standins_except() if isolated else ())
     grads = checks.unpack(answer, what, GRADIENTS)
     param = name[1:]
     expected = oracle.bce_grad(params, X, y, param)

@@ -4,11 +4,17 @@ The grader sets the hyperparameters and the starting weights (in the shapes of t
 and the model's cross_entropy_loss is the grader's own mean BCE while train runs, so a `loss` bug costs no `train`
 points and every recorded loss can be checked against the grader's computation. backward_prop and update_weights
 are watched: one call of each per mini-batch, ceil(n / batch_size) per epoch, in a new order every epoch.
+
+Each test first runs the student's loop with the grader's own forward_pass, backward_prop, update_weights and
+activations, so a bug in one of them is charged in its own area only; if the loop fails that way (it calls them in
+a way of its own), the test runs it again with the student's own methods, and passes if either run passes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -31,6 +37,7 @@ FITTED = 0.95  # validation accuracy at which the grader's loss on it is far bel
 REPORTED_LOSS_TOL = 1e-4  # relative gap allowed between a recorded loss and the grader's loss after training
 FALL = 0.9  # after 3 epochs the recorded training loss is below this share of the first epoch's
 EPOCHS = 10  # enough for the grader's hyperparameters to fit XOR
+LEARNING_RATE = checks.MODEL_DEFAULTS["learning_rate"]
 FIT_EPOCHS = 50  # room for slow but real learning (even full-batch steps) to bring the validation loss below FIT_TOL
 WATCHED = ("backward_prop", "update_weights")
 
@@ -41,18 +48,27 @@ def opposite_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return X, 1 - y
 
 
-def run_train(student, conventions, X, y, X_val, y_val, *, epochs: int, tol: float,
+def charged_once(test: Callable[[bool], None]) -> None:
+    """The test run with the grader's own methods under the student's loop, then with the student's own."""
+    checks.charged_once(partial(test, True), partial(test, False))
+
+
+def run_train(student, conventions, X, y, X_val, y_val, *, epochs: int, tol: float, isolated: bool,
               finite: bool = True) -> tuple[Any, dict[str, list[float]]]:
-    """Train a model built with the grader's hyperparameters and starting weights, with the grader's loss and
+    """Train a model built with the grader's hyperparameters and starting weights, with the grader's loss (and,
+    when `isolated`, the grader's forward_pass, backward_prop, update_weights and activations) and
     backward_prop/update_weights watched; returns it and its history."""
     start = oracle.starting_params(checks.input_rng(SEED), 2, HIDDEN)
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=start, epochs=epochs, tol=tol,
-                             batch_size=BATCH)
+                             batch_size=BATCH, learning_rate=LEARNING_RATE)
     model.use_grader_method("cross_entropy_loss", "mean_bce")
+    if isolated:
+        checks.use_standin_methods(model, "forward_pass", *WATCHED, learning_rate=LEARNING_RATE)
     for method in WATCHED:
         model.spy(method)
     what = f"train(X, y, X_val, y_val) with epochs={epochs}, tol={tol:g}, batch_size={BATCH}"
-    history = model.call("train", X, conventions.y(y), X_val, conventions.y(y_val))
+    history = model.call("train", X, conventions.y(y), X_val, conventions.y(y_val),
+                         _isolate=checks.standins_except() if isolated else ())
     return model, as_history(history, what, finite)
 
 
@@ -114,10 +130,13 @@ def check_sgd(model, n: int, epochs: int, what: str) -> None:
 @pytest.mark.public
 def test_train_history(student, public_data, conventions):
     """updates the weights and returns a history with one loss per epoch"""
-    d = public_data
+    charged_once(partial(check_history, student, public_data, conventions))
+
+
+def check_history(student, d: dict, conventions, isolated: bool) -> None:
     what = f"train with epochs=3, tol=0, batch_size={BATCH}"
     model, history = run_train(student, conventions, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=3,
-                               tol=0.0)
+                               tol=0.0, isolated=isolated)
     check_epochs(history, 3, what, "no loss is below 0, so all 3 epochs run")
     check_sgd(model, len(d["y_train"]), 3, what)
     first, last = history["train_loss"][0], history["train_loss"][-1]
@@ -131,17 +150,22 @@ def test_train_history(student, public_data, conventions):
 @pytest.mark.public
 def test_train_stops_early(student, public_data, conventions):
     """stops early once the validation loss falls below tol"""
-    d = public_data
+    charged_once(partial(check_stops_early, student, public_data, conventions))
+
+
+def check_stops_early(student, d: dict, conventions, isolated: bool) -> None:
     _, history = run_train(student, conventions, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=4,
-                           tol=HUGE_TOL)
+                           tol=HUGE_TOL, isolated=isolated)
     check_epochs(history, 1, f"train with epochs=4, tol={HUGE_TOL:g}", "every loss is below tol, so train stops "
                  "after epoch 1")
     X_val, y_val = opposite_data(SEED + 1, 100)
-    _, history = run_train(student, conventions, d["X_train"], d["y_train"], X_val, y_val, epochs=8, tol=STOP_TOL)
+    _, history = run_train(student, conventions, d["X_train"], d["y_train"], X_val, y_val, epochs=8, tol=STOP_TOL,
+                           isolated=isolated)
     check_stopping(history["val_loss"], 8, STOP_TOL, f"train with epochs=8, tol={STOP_TOL:g}")
     (X, y), (X_val, y_val) = opposite_data(SEED + 4, 600), opposite_data(SEED + 5, 200)
     what = f"train with epochs={FIT_EPOCHS}, tol={FIT_TOL:g} on data it can fit"
-    model, history = run_train(student, conventions, X, y, X_val, y_val, epochs=FIT_EPOCHS, tol=FIT_TOL)
+    model, history = run_train(student, conventions, X, y, X_val, y_val, epochs=FIT_EPOCHS, tol=FIT_TOL,
+                               isolated=isolated)
     check_stopping(history["val_loss"], FIT_EPOCHS, FIT_TOL, what)
     if len(history["val_loss"]) == FIT_EPOCHS and history["val_loss"][-1] >= FIT_TOL:
         learned = checks.get_params(model, "the model after train", HIDDEN)
@@ -180,9 +204,13 @@ def check_stopping(val_loss: list[float], epochs: int, tol: float, what: str) ->
 @pytest.mark.points(2)
 def test_train_uses_arguments(student, public_data, conventions):
     """uses its arguments, not the notebook's globals"""
-    d = public_data
+    charged_once(partial(check_uses_arguments, student, public_data, conventions))
+
+
+def check_uses_arguments(student, d: dict, conventions, isolated: bool) -> None:
     (X, y), (X_val, y_val) = opposite_data(SEED + 2, 600), opposite_data(SEED + 3, 200)
-    model, history = run_train(student, conventions, X, y, X_val, y_val, epochs=EPOCHS, tol=0.0, finite=False)
+    model, history = run_train(student, conventions, X, y, X_val, y_val, epochs=EPOCHS, tol=0.0, isolated=isolated,
+                               finite=False)
     what = "train(X, y, X_val, y_val) on fresh data labelled the opposite way to the notebook's"
     learned = checks.get_params(model, "the model trained on the opposite data", HIDDEN)
     fits_given, fits_notebook = oracle.accuracy(learned, X, y), oracle.accuracy(learned, d["X_train"], d["y_train"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+import functools
 import gc
 import io
 import itertools
@@ -23,7 +25,7 @@ import time
 import traceback
 import types
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 if __name__ == "__main__":  # numpy and protocol.py must be importable before the imports below
     sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), *json.loads(sys.argv[1]).get("site", [])]
@@ -31,11 +33,12 @@ if __name__ == "__main__":  # numpy and protocol.py must be importable before th
 import numpy as np  # noqa: E402
 
 if __package__:  # imported as grader.sandbox.inside.worker: the in-process self-check reuses its handlers
-    from grader.sandbox.inside import protocol
-else:  # the sandbox runs this file alone, next to protocol.py
+    from grader.sandbox.inside import protocol, standins
+else:  # the sandbox runs this file alone, next to protocol.py and standins.py
     import protocol  # noqa: E402
+    import standins  # noqa: E402
 
-_WORKER_FILES = (os.path.abspath(__file__), os.path.abspath(protocol.__file__))
+_WORKER_FILES = tuple(os.path.abspath(f) for f in (__file__, protocol.__file__, standins.__file__))
 _ORIGINAL_DEFAULT_RNG = np.random.default_rng
 INSTRUMENTS = ("spy", "spied", "grader_method")  # the grader's own instruments on an object (see Worker.instrument)
 
@@ -183,7 +186,9 @@ class Worker:
                 return {"ok": False, "kind": "missing", "message": f"{label} is not callable "
                         f"(it is a {type(target).__name__})"}
             args = protocol.decode_value(msg.get("args", []), blobs)
-            result = target(*args, **protocol.decode_value(msg.get("kwargs", {"d": []}), blobs))
+            kwargs = protocol.decode_value(msg.get("kwargs", {"d": []}), blobs)
+            with self.standing_in(msg.get("isolate") or ()):
+                result = target(*args, **kwargs)
         if op == "new":
             handle = next(self.next_handle)
             self.handles[handle] = result
@@ -203,7 +208,11 @@ class Worker:
         if msg["op"] == "spied":
             return {"ok": True, "value": protocol.encode_value(self.watched.get(key, []), [], "the calls")}
         if msg["op"] == "grader_method":
-            setattr(obj, name, types.MethodType(GRADER_METHODS[str(msg["method"])], obj))
+            if str(msg["method"]) not in standins.METHODS:  # the student kit ships the grader's loss alone
+                return {"ok": False, "kind": "missing", "message": f"the grader's own {name} is not in this copy"}
+            options = {k: float(v) for k, v in (msg.get("options") or {}).items() if k in standins.OPTIONS}
+            setattr(obj, name, types.MethodType(functools.partial(standins.METHODS[str(msg["method"])], **options),
+                                                obj))
             return {"ok": True, "value": None}
         try:
             method = getattr(obj, name)
@@ -216,6 +225,21 @@ class Worker:
             return method(*args, **kwargs)
         setattr(obj, name, watched)
         return {"ok": True, "value": None}
+
+    @contextlib.contextmanager
+    def standing_in(self, names: Any) -> Iterator[None]:
+        """The notebook's functions `names` replaced by the grader's own (standins.FUNCTIONS) while one request
+        runs, so a method that calls them is judged apart from them; put back however the request ends."""
+        saved = {}
+        for name in names if isinstance(names, (list, tuple)) else ():
+            name = str(name)
+            if name in standins.FUNCTIONS and name in self.ns:
+                saved[name] = self.ns[name]
+                self.ns[name] = standins.FUNCTIONS[name]
+        try:
+            yield
+        finally:
+            self.ns.update(saved)
 
     def _bare(self, cls: Any, label: str, attributes: dict) -> dict:
         """An instance made without running __init__, with the given attributes: the grader's way to test the other
@@ -262,17 +286,6 @@ def _call_summary(args: tuple) -> list:
         return [-1, []]
     head = first[0].ravel()[:4].astype(float).tolist() if len(first) else []
     return [int(first.shape[0]), head]
-
-
-def _mean_bce(self: Any, X: Any, y: Any) -> float:
-    """The grader's mean binary cross-entropy of the model's own weights, from the logits: a stand-in for the
-    student's cross_entropy_loss while train is judged, so a loss bug costs points in `loss` only."""
-    Z1 = np.asarray(X, dtype=float) @ np.asarray(self.W1, dtype=float) + np.reshape(self.b1, (1, -1))
-    z = (np.maximum(Z1, 0.0) @ np.asarray(self.W2, dtype=float) + np.reshape(self.b2, (1, -1))).ravel()
-    return float(np.mean(np.logaddexp(0.0, z) - np.ravel(y) * z))
-
-
-GRADER_METHODS = {"mean_bce": _mean_bce}
 
 
 def _exec(source: str, filename: str, ns: dict) -> dict:
