@@ -22,6 +22,10 @@ SANDBOX_CHOICES = ("auto", "bwrap", "none")
 SANDBOX_HELP = ("bwrap: always isolate (fail if impossible); none: no isolation (loud warning); "
                 "auto: bwrap when the host allows it (default)")
 
+DEADLINE_HELP = ("seconds for the whole grading of one submission, in place of the rubric's [limits] "
+                 "grading_seconds: past it, the tests not run yet fail as timed out and what was earned is kept. "
+                 "grade, grade-all and the Gradescope bundle apply this one deadline the same way")
+
 
 # --- the verbs: parse, then call into the stage that does the work ------------------------------------------------
 
@@ -36,13 +40,13 @@ def _probe_meanwhile(sandbox: str) -> None:
 def _grade(args: argparse.Namespace) -> int:
     _probe_meanwhile(args.sandbox)
     from grader.grading.grade import grade_safely
-    from grader.grading.rubric import load_rubric
+    from grader.grading.rubric import load_rubric, with_grading_seconds
     from grader.notebook.clean import terminal
     from grader.report.feedback import write_all
     from grader.report.text import summary_lines
 
     out = args.out or Path("out") / args.path.stem
-    rubric = load_rubric(args.rubric)
+    rubric = with_grading_seconds(load_rubric(args.rubric), args.timeout)
     report, _ = grade_safely(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student)
     written, student_page, ta_page = write_all(report, out, rubric)
     print("\n".join(summary_lines(report)))
@@ -144,6 +148,7 @@ def _add_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
     p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto", help=SANDBOX_HELP)
     p.add_argument("--student", default=None, help="the student's name for the report (default: file name)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=DEADLINE_HELP)
     p.epilog = ("Exit code 0 when the submission was graded, whatever its score; non-zero only when the grader "
                 "itself could not work.")
 
@@ -170,8 +175,7 @@ def _add_grade_all(p: argparse.ArgumentParser) -> None:
                         "names, one folder per student, or <student>.ipynb)")
     p.add_argument("--force", action="store_true", help="regrade everything, even submissions unchanged since "
                    "the last run")
-    p.add_argument("--timeout", type=float, default=None, help="seconds to grade one submission before it is "
-                   "stopped and marked timeout (default: from the rubric's limits)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=DEADLINE_HELP)
     p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
                    help="passed to each grading process (default: %(default)s)")
     p.add_argument("--only", action="append", default=[], metavar="STUDENT",

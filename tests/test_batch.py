@@ -40,7 +40,7 @@ FAKE_WORKER = textwrap.dedent('''
 
     p = argparse.ArgumentParser()
     p.add_argument("path", type=Path)
-    for name in ("--student", "--file", "--key", "--out", "--row", "--rubric", "--sandbox"):
+    for name in ("--student", "--file", "--key", "--out", "--row", "--rubric", "--sandbox", "--grading-seconds"):
         p.add_argument(name)
     a = p.parse_args()
     text = a.path.read_text(errors="replace")
@@ -307,7 +307,7 @@ def fake_class(tmp_path):
 
 def test_a_batch_gives_every_student_a_row_and_a_rerun_skips_them(fake_class, tmp_path):
     folder, worker = fake_class
-    opts = BatchOptions(folder, tmp_path / "out", jobs=2, timeout=3, worker=worker, rubric=None)
+    opts = BatchOptions(folder, tmp_path / "out", jobs=2, timeout=3, kill_margin=0, worker=worker, rubric=None)
     first = grade_class(opts, stream=io.StringIO())
     book = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv"))}
     assert {s: (r["status"], r["total"], r["backward"]) for s, r in book.items()} == {
@@ -322,7 +322,8 @@ def test_a_batch_gives_every_student_a_row_and_a_rerun_skips_them(fake_class, tm
     second = grade_class(opts, stream=log)
     assert (second.graded, second.reused) == (2, 3)  # bob changed; dave's grader crash is retried
     assert "skipping 3 unchanged submissions" in log.getvalue()
-    forced = grade_class(BatchOptions(folder, tmp_path / "out", jobs=2, timeout=3, worker=worker, force=True),
+    forced = grade_class(BatchOptions(folder, tmp_path / "out", jobs=2, timeout=3, kill_margin=0, worker=worker,
+                                      force=True),
                          stream=io.StringIO())
     assert (forced.graded, forced.reused) == (5, 0)
 

@@ -157,18 +157,6 @@ def test_no_notebook_or_several_say_what_was_found(tmp_path, names, says):
     assert found.path is None and says in found.problem
 
 
-def test_default_limits_fit_gradescopes_default_timeout_unchanged_and_shorter_ones_scaled():
-    limits = Limits()
-    usable = 600 - gradescope_run.STARTUP_SECONDS - gradescope_run.WATCHDOG_MARGIN  # the whole grading fits too
-    assert gradescope_run.fit_limits(limits, 600) == (dataclasses.replace(limits, grading_seconds=usable), 1.0)
-    scaled, factor = gradescope_run.fit_limits(limits, 300)
-    assert 0 < factor < 1 and scaled.notebook_seconds == pytest.approx(limits.notebook_seconds * factor)
-    worst = scaled.notebook_seconds + gradescope_run.TEST_PHASE_REQUESTS * scaled.request_seconds
-    assert worst + gradescope_run.STARTUP_SECONDS + gradescope_run.WATCHDOG_MARGIN == pytest.approx(300)
-    assert scaled.memory_bytes == limits.memory_bytes
-    assert gradescope_run.fit_limits(limits, 10)[1] == gradescope_run.MIN_FACTOR
-
-
 def test_the_time_limit_comes_from_the_environment_then_the_bundle_then_the_default(tmp_path):
     (tmp_path / "source").mkdir()
     env = {gradescope_run.ROOT_ENV: str(tmp_path)}

@@ -2,8 +2,9 @@
 
 Each variant is one edit (find -> replace) of the solution notebook's code, made at test time from
 solution/backprop.ipynb so the variants follow the solution as it changes. `find` must occur exactly once.
-`areas` is the exact set of rubric areas that lose points; `why` says why when it is more than the bug's own area:
-loss and predict go through the student's forward_pass by contract, and train and accuracy are end-to-end.
+`areas` is the exact set of rubric areas that lose points; `why` says why when it is more or less than one might
+think: every area but accuracy runs the tested code with the grader's own versions of what it calls, and accuracy
+is end-to-end.
 The first of `areas` is where the bug is (`home`): `hint` is a substring that failing tests of that area must carry in
 their hint ("" when none is expected).
 """
@@ -41,6 +42,12 @@ UPDATE = ("        self.W1 = self.W1 - self.learning_rate * dW1\n        self.b1
 INIT = ("        W1 = self.rng.normal(0.0, np.sqrt(2.0 / input_dim), size=(input_dim, hidden_dim))\n"
         "        b1 = np.zeros(hidden_dim)\n"
         "        W2 = self.rng.normal(0.0, np.sqrt(1.0 / hidden_dim), size=(hidden_dim, 1))")
+BIASES = ("db2 = dZ2.sum(axis=0)\n        dZ1 = (dZ2 @ self.W2.T) * relu_derivative(Z1)\n        dW1 = X.T @ dZ1\n"
+          "        db1 = dZ1.sum(axis=0)")
+# from backward_prop's dW1 to update_weights' step of W1: one edit changes both
+TRANSPOSED_SPAN = ("dW1 = X.T @ dZ1\n        db1 = dZ1.sum(axis=0)\n        ### END SOLUTION\n        return dW1, db1, dW2, "
+                   "db2\n\n    def update_weights(self, dW1, db1, dW2, db2):\n        \"\"\"One step of gradient descent "
+                   "with self.learning_rate.\"\"\"\n        ### BEGIN SOLUTION\n        self.W1 = self.W1 - self.learning_rate * dW1")
 SYMMETRIC = ("        W1 = np.full((input_dim, hidden_dim), 0.5)\n        b1 = np.zeros(hidden_dim)\n"
              "        W2 = np.full((hidden_dim, 1), 0.5)")
 
@@ -65,24 +72,38 @@ VARIANTS: tuple[Variant, ...] = (
     v("init_fixed_seed", "self.rng = np.random.default_rng(seed)",
       "self.rng = np.random.default_rng(0 if seed is None else seed)", "init", hints.NOT_RANDOM),
     v("forward_skips_relu", "Z2 = A1 @ self.W2 + self.b2", "Z2 = Z1 @ self.W2 + self.b2",
-      "forward train accuracy",
-      why="loss and predict get the grader's own forward values; a network without its ReLU cannot fit XOR, and "
-          "train and accuracy are end-to-end"),
+      "forward accuracy",
+      why="loss, predict and train get the grader's own forward values; a network without its ReLU cannot fit XOR, "
+          "and accuracy is end-to-end"),
     v("init_raises", "b1 = np.zeros(hidden_dim)", "b1 = np.zeros(hidden_dim, dtype='no such dtype')",
       "init train accuracy",
       why="the other unit tests run on an instance built without __init__; train needs the model's own rng"),
     v("backward_output_sigmoid_prime", OUTPUT_DELTA, "dZ2 = (A2 - y.reshape(-1, 1)) * sigmoid_derivative(Z2) / n",
       "backward", hints.EXTRA_SIGMOID_PRIME, "it still trains to the accuracy thresholds, only more slowly"),
-    v("backward_sum_not_mean", OUTPUT_DELTA, "dZ2 = A2 - y.reshape(-1, 1)", "backward train accuracy",
-      hints.SUM_NOT_MEAN, "steps 32 times too large make the grader's training diverge"),
-    v("backward_flipped_sign", OUTPUT_DELTA, "dZ2 = (y.reshape(-1, 1) - A2) / n", "backward train accuracy",
-      hints.FLIPPED_SIGN, "gradient ascent cannot train"),
-    v("backward_transposed_dW1", "dW1 = X.T @ dZ1", "dW1 = dZ1.T @ X", "backward train accuracy",
-      "the transpose of", "update_weights then cannot subtract a (16, 2) gradient from W1, so train raises"),
+    v("backward_sum_not_mean", OUTPUT_DELTA, "dZ2 = A2 - y.reshape(-1, 1)", "backward accuracy",
+      hints.SUM_NOT_MEAN, "train is judged with the grader's own backward_prop; in accuracy, steps 32 times too "
+      "large make the student's own training diverge"),
+    v("backward_bias_sum", BIASES, BIASES.replace(".sum(axis=0)", ".sum(axis=0) * n"), "backward",
+      hints.SUM_NOT_MEAN, why="train is judged with the grader's own backward_prop, and the bias steps alone still train"),
+    v("backward_flipped_sign", OUTPUT_DELTA, "dZ2 = (y.reshape(-1, 1) - A2) / n", "backward accuracy",
+      hints.FLIPPED_SIGN, "gradient ascent cannot train (accuracy is end-to-end)"),
+    v("backward_transposed_dW1", "dW1 = X.T @ dZ1", "dW1 = dZ1.T @ X", "backward accuracy",
+      "the transpose of", "the student's own update_weights cannot subtract a (16, 2) gradient from W1, so their "
+      "own train raises in accuracy"),
+    v("backward_and_update_transposed_dW1", TRANSPOSED_SPAN,
+      TRANSPOSED_SPAN.replace("dW1 = X.T @ dZ1", "dW1 = dZ1.T @ X").replace("rate * dW1", "rate * dW1.T"),
+      "backward", "the transpose of", "update_weights is right for the layout its own backward_prop gives"),
     v("update_adds_gradient", UPDATE, UPDATE.replace(" - self.learning_rate", " + self.learning_rate"),
-      "update train accuracy", hints.ADDS_GRADIENT, "gradient ascent cannot train"),
+      "update accuracy", hints.ADDS_GRADIENT, "train is judged with the grader's own update_weights; gradient "
+      "ascent cannot train (accuracy is end-to-end)"),
     v("update_ignores_learning_rate", "self.W1 = self.W1 - self.learning_rate * dW1", "self.W1 = self.W1 - dW1",
       "update", hints.NO_LEARNING_RATE, "W1's steps twice as large still train"),
+    v("relu_leaks", "out = np.maximum(0.0, x)", "out = np.maximum(0.1 * x, x)", "activations",
+      why="forward_pass, backward_prop and train are judged with the grader's own relu; a leaky one still trains"),
+    v("relu_derivative_shifted", "out = (x > 0).astype(float)", "out = (x > 1).astype(float)", "derivatives",
+      why="backward_prop is judged with the grader's own relu_derivative"),
+    v("softmax_normalises_everything", "y = e / np.sum(e, axis=1, keepdims=True)", "y = e / np.sum(e)", "softmax",
+      why="softmax_cross_entropy_grad is judged with the grader's own softmax"),
     v("loss_unstable", "loss = float(np.mean(np.logaddexp(0.0, Z2) - y * Z2))",
       "A2 = sigmoid(Z2)\n        loss = float(-np.mean(y * np.log(A2) + (1 - y) * np.log(1 - A2)))", "loss",
       hints.UNSTABLE_LOSS),

@@ -32,7 +32,7 @@ from grader.notebook.clean import terminal
 from grader.grading.results import GradeReport
 
 STARTUP_SECONDS = 60.0  # a child's own start-up (imports, sandbox) on a loaded machine
-REQUESTS_BUDGET = 20  # calls into student code that may each run to the request limit before the batch steps in
+WRITE_SECONDS = 30.0  # after the deadline: the remaining tests fail at once, then results and pages are written
 WORKER = (sys.executable, "-m", "grader.batch.worker")  # a child as a fresh interpreter: BatchOptions(worker=WORKER)
 MAX_LISTED = 10
 
@@ -49,7 +49,8 @@ class BatchOptions:
     patterns: tuple[str, ...] = ()
     force: bool = False
     sandbox: str = "auto"
-    timeout: float | None = None
+    timeout: float | None = None  # replaces the rubric's grading_seconds, the deadline of one grading
+    kill_margin: float = STARTUP_SECONDS + WRITE_SECONDS  # past that deadline, a child still running is killed
     worker: tuple[str, ...] | None = None
     only: tuple[str, ...] = ()
     times: Path | None = None
@@ -87,10 +88,11 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def batch_timeout(limits: Limits) -> float:
-    """Wall clock for grading one submission: the notebook run, a budget of grader calls, and start-up."""
-    return min(limits.notebook_seconds + REQUESTS_BUDGET * limits.request_seconds,
-               limits.grading_seconds) + STARTUP_SECONDS
+def batch_timeout(limits: Limits, margin: float = STARTUP_SECONDS + WRITE_SECONDS) -> float:
+    """When the batch kills a child: only `margin` past the grading's own deadline (grading_seconds, which every
+    way of grading applies the same way), time to start and to write what was graded by then. It catches a grader
+    that hangs; a slow submission meets its deadline inside the child first and keeps the points it earned."""
+    return limits.grading_seconds + margin
 
 
 def file_sha256(path: Path) -> str:
@@ -146,7 +148,7 @@ def plan(roster: Roster, out: Path, suffix: str, force: bool,
 def _job(p: _Pending, opts: BatchOptions) -> Job:
     p.row.unlink(missing_ok=True)
     task = GradeTask(p.file.path.resolve(), p.file.student, p.file.file, p.key, p.out_dir, p.row,
-                     opts.rubric.resolve() if opts.rubric else None, opts.sandbox)
+                     opts.rubric.resolve() if opts.rubric else None, opts.sandbox, opts.timeout)
     log = p.row.parent.parent / "logs" / f"{p.file.student}.log"
     if opts.worker:
         return Job(p.file.student, log, argv=(*opts.worker, *task.argv()))
@@ -203,13 +205,13 @@ def report_roster(roster: Roster, stream: TextIO) -> None:
 def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | None = None) -> BatchResult:
     """Grade every student's submission; always leaves gradebook.csv and the summaries, even when interrupted."""
     from grader.batch import after
-    from grader.grading.rubric import load_rubric
+    from grader.grading.rubric import load_rubric, with_grading_seconds
 
     started = time.monotonic()
     rubric = load_rubric(opts.rubric)
     config = after.settings(rubric)
     suffix = f"{__version__}:{rubric.fingerprint()}"
-    timeout = opts.timeout or batch_timeout(rubric.limits)
+    timeout = batch_timeout(with_grading_seconds(rubric, opts.timeout).limits, opts.kill_margin)
     opts.out.mkdir(parents=True, exist_ok=True)
     check_maximum(opts.out, rubric, opts.force)
     with tempfile.TemporaryDirectory(prefix="grade-all-") as tmp:

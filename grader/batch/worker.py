@@ -41,11 +41,13 @@ class GradeTask:
     row: Path
     rubric: Path | None = None
     sandbox: str = "auto"
+    grading_seconds: float | None = None  # the batch's --timeout: the rubric's deadline for one grading, replaced
 
     def argv(self) -> list[str]:
         """The same task as arguments of `python -m grader.batch.worker`."""
         args = [str(self.path), "--student", self.student, "--file", self.file, "--key", self.key,
                 "--out", str(self.out), "--row", str(self.row), "--sandbox", self.sandbox]
+        args += ["--grading-seconds", repr(self.grading_seconds)] if self.grading_seconds is not None else []
         return args + (["--rubric", str(self.rubric)] if self.rubric else [])
 
     def __call__(self) -> int:
@@ -62,6 +64,7 @@ def parse_args(argv: list[str] | None) -> GradeTask:
     parser.add_argument("--row", type=Path, required=True, help="where to write the gradebook row (JSON)")
     parser.add_argument("--rubric", type=Path, default=None)
     parser.add_argument("--sandbox", default="auto")
+    parser.add_argument("--grading-seconds", type=float, default=None)
     return GradeTask(**vars(parser.parse_args(argv)))
 
 
@@ -159,11 +162,11 @@ def _one_blas_thread() -> None:
 def run_task(task: GradeTask) -> int:
     """Grade, write the outputs, then the row. A grader failure is an error row that a rerun will retry."""
     from grader.grading.grade import error_report, grade_submission
-    from grader.grading.rubric import load_rubric
+    from grader.grading.rubric import load_rubric, with_grading_seconds
 
     _one_blas_thread()
     draw_in_parallel(False)  # the batch runs a grade per core already
-    rubric = load_rubric(task.rubric)
+    rubric = with_grading_seconds(load_rubric(task.rubric), task.grading_seconds)
     cacheable = True
     try:
         report = grade_submission(task.path, rubric=rubric, sandbox=task.sandbox, student=task.student)

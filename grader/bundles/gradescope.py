@@ -9,12 +9,15 @@ The same sources give the same zip, byte for byte.
 from __future__ import annotations
 
 import json
+import math
+import sys
 import zipfile
 from pathlib import Path
 
 from grader import __version__, paths
 from grader.errors import ConfigError
-from grader.bundles.gradescope_run import DEFAULT_TIMEOUT, SETTINGS_FILE
+from grader.bundles.gradescope_run import DEFAULT_TIMEOUT, SETTINGS_FILE, fit_limits, usable_seconds
+from grader.sandbox.limits import Limits
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "gradescope"
 SCRIPTS = ("setup.sh", "run_autograder")
@@ -59,12 +62,25 @@ def check_timeout(seconds: float) -> float:
     return seconds
 
 
+def warn_if_scaled(limits: Limits, timeout_seconds: float) -> None:
+    """Say so when Gradescope would grade under shorter limits than `make grade` and `grade-all`: same rubric,
+    same deadline, same score only when the timeout holds the rubric's grading_seconds."""
+    _, factor = fit_limits(limits, timeout_seconds)
+    if factor < 1.0:
+        needed = math.ceil(limits.grading_seconds + timeout_seconds - usable_seconds(timeout_seconds))
+        print(f"warning: a {timeout_seconds:g} s autograder timeout does not hold the rubric's grading_seconds = "
+              f"{limits.grading_seconds:g}; Gradescope will grade with every time limit scaled by {factor:.2f}, "
+              f"so a slow notebook may score lower there than with make grade. Build with --timeout {needed} "
+              f"(and set that timeout on Gradescope) or lower [limits] grading_seconds.", file=sys.stderr)
+
+
 def build_bundle(out: str | Path, *, timeout_seconds: float = DEFAULT_TIMEOUT, root: Path = paths.ROOT) -> Path:
     """Write the zip to `out` (its folder is created) and return its path. Validates the rubric first."""
     from grader.grading.rubric import load_rubric
 
     check_timeout(timeout_seconds)
-    load_rubric(root / "rubric.toml")  # a bad rubric fails here, with its line, not on Gradescope
+    rubric = load_rubric(root / "rubric.toml")  # a bad rubric fails here, with its line, not on Gradescope
+    warn_if_scaled(rubric.limits, timeout_seconds)
     entries = bundle_entries(root, timeout_seconds)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,6 @@ DEFAULT_TIMEOUT = 600.0  # Gradescope's default; the bundle's gradescope.json sa
 SETTINGS_FILE = "gradescope.json"  # in ROOT/source, written by `python -m grader gradescope`
 WATCHDOG_MARGIN = 20.0  # seconds before Gradescope's limit at which a "ran out of time" results.json is written
 STARTUP_SECONDS = 25.0  # container start, imports and the hidden set, before the notebook runs
-TEST_PHASE_REQUESTS = 10  # calls at the full request limit the suite may make after the notebook (retraining)
 MIN_FACTOR = 0.05
 SUBMISSION_TYPES = (".ipynb", ".py")  # in order of preference
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
@@ -119,13 +118,17 @@ def find_submission(folder: Path) -> Found:
                               f"{received}. Submit your notebook, for example backprop.ipynb")
 
 
+def usable_seconds(timeout_seconds: float) -> float:
+    """What of Gradescope's time limit one grading may take: start-up and the watchdog's margin come off it."""
+    return timeout_seconds - WATCHDOG_MARGIN - STARTUP_SECONDS
+
+
 def fit_limits(limits: Limits, timeout_seconds: float) -> tuple[Limits, float]:
-    """Scale every wall-clock limit by one factor so the notebook and the tests fit in Gradescope's time limit."""
-    worst = limits.notebook_seconds + TEST_PHASE_REQUESTS * limits.request_seconds
-    usable = timeout_seconds - WATCHDOG_MARGIN - STARTUP_SECONDS
-    factor = max(MIN_FACTOR, min(1.0, usable / worst))
-    fitted = limits if factor == 1.0 else limits.scaled(factor)
-    return replace(fitted, grading_seconds=max(1.0, min(fitted.grading_seconds, usable))), factor
+    """The rubric's limits, exactly as `grade` and `grade-all` apply them, when its one deadline (grading_seconds)
+    fits in Gradescope's time limit; otherwise every wall-clock limit scaled by the one factor that makes it fit
+    (the build warns of this, and the student's output says so)."""
+    factor = max(MIN_FACTOR, min(1.0, usable_seconds(timeout_seconds) / limits.grading_seconds))
+    return (limits if factor == 1.0 else limits.scaled(factor)), factor
 
 
 class ResultsWriter:

@@ -12,7 +12,7 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10, where the student kit still runs: the same parser, from PyPI
     import tomli as tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,15 @@ def parse_rubric(text: str, source: str = "rubric.toml") -> Rubric:
                   public=_public(place, data.get("public", {})), source=source, text=text, assignment=name,
                   secret=hidden_secret, packages=_packages(place, data.get("packages", {})),
                   areas=areas, course={t: data[t] for t in COURSE_TABLES if t in data})
+
+
+def with_grading_seconds(rubric: Rubric, seconds: float | None) -> Rubric:
+    """The rubric with its one deadline for a whole grading replaced (a command's --timeout); unchanged for None."""
+    if seconds is None:
+        return rubric
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ConfigError(f"--timeout: expected a positive number of seconds, got {seconds:g}")
+    return replace(rubric, limits=replace(rubric.limits, grading_seconds=float(seconds)))
 
 
 def load_rubric(path: str | Path | None = None) -> Rubric:
