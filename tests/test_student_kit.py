@@ -245,6 +245,9 @@ def test_the_zip_holds_no_solution(kit):
         if isinstance(node, ast.FunctionDef) and node.name in REFERENCE_FUNCTIONS:
             assert "_replay(" in ast.unparse(node), f"the kit computes {node.name} itself"
     assert "grader/notebook/release.py" not in files and not any("solution" in n.lower() for n in files)
+    standins = ast.parse(files["grader/backprop/standins.py"].decode())  # the grader's answers: only the loss
+    assert {n.name for n in standins.body if isinstance(n, ast.FunctionDef)} == {"answer"}
+    assert "def backward" not in files["grader/backprop/standins.py"].decode()
 
 
 @pytest.mark.slow

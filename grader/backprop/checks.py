@@ -257,7 +257,7 @@ def isolate_forward(model: Any, params: oracle.Params, X: np.ndarray) -> None:
     model.stub("forward_pass", tuple(values[k] for k in ("Z1", "A1", "Z2", "A2")))
 
 
-STANDIN_FUNCTIONS = ("relu", "relu_derivative", "sigmoid", "sigmoid_derivative", "softmax")  # the worker's own
+STANDIN_FUNCTIONS = ("relu", "relu_derivative", "sigmoid", "sigmoid_derivative", "softmax")  # the grader answers
 
 
 def standins_except(*tested: str) -> tuple[str, ...]:
@@ -291,12 +291,14 @@ def charged_once(*attempts: Callable[[], None]) -> None:
 
 
 def use_standin_methods(model: Any, *methods: str, learning_rate: float = 0.0) -> None:
-    """The model's forward_pass, backward_prop or update_weights replaced by the grader's own (the worker's
-    standins), for a test of a method that calls them."""
-    names = {"forward_pass": "forward", "backward_prop": "backward", "update_weights": "update"}
+    """The model's forward_pass, backward_prop, update_weights or cross_entropy_loss replaced by stand-ins that the
+    grader answers from the model's own weights (grader/backprop/standins.py), for a test of a method that calls
+    them."""
+    names = {"forward_pass": "forward", "backward_prop": "backward", "update_weights": "update",
+             "cross_entropy_loss": "mean_bce"}
     for method in methods:
         options = {"learning_rate": learning_rate} if method == "update_weights" else {}
-        model.use_grader_method(method, names[method], **options)
+        model.use_grader_method(method, names[method], oracle.PARAMS, **options)
 
 
 def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: int = 2) -> oracle.Params:

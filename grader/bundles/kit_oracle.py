@@ -85,24 +85,27 @@ def kit_oracle_source(source: str) -> tuple[str, tuple[str, ...]]:
     return "\n\n".join(parts) + "\n", tuple(replayed)
 
 
-KIT_STANDINS = ("PARAMS", "OPTIONS", "_weights", "_logits", "mean_bce")
-KIT_STANDINS_TAIL = '''
-FUNCTIONS: dict = {}  # the kit has no activation, forward or backward pass of the grader's: they would be a solution
-METHODS = {"mean_bce": mean_bce}
+KIT_STANDINS = '''"""The student kit's answers to the grader's stand-ins: only the mean cross-entropy that the public train tests
+judge with. The other stand-ins (activations, the forward and backward pass, the update) are the grader's own
+reference code and stay with the grader: here they are refused, and the tests run the student's own code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def answer(name: str, args: list, kwargs: dict, attributes: dict, options: dict) -> tuple[Any, dict]:
+    if name != "mean_bce":
+        raise LookupError(f"the self-check has no {name} of the grader's; the graded run has")
+    W1, b1, W2, b2 = (np.asarray(attributes[p], dtype=float) for p in PARAMS)
+    hidden = np.maximum(np.asarray(args[0], dtype=float) @ W1 + b1.reshape(1, -1), 0.0)
+    z = (hidden @ W2.reshape(-1, 1) + b2.reshape(1, -1)).ravel()
+    return float(np.mean(np.logaddexp(0.0, z) - np.ravel(np.asarray(args[1], dtype=float)) * z)), {}
 '''
-
-
-def kit_standins_source(source: str) -> str:
-    """The kit's standins.py: only the grader's loss, which the public train tests judge with. A test that would
-    use another stand-in then runs the student's own code, as its next attempt does anyway."""
-    tree, lines = ast.parse(source), source.splitlines()
-    parts = []
-    for index, node in enumerate(tree.body):
-        names = {t.id for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)} | {getattr(node, "name", "")}
-        docstring = index == 0 and isinstance(node, ast.Expr)
-        if docstring or isinstance(node, (ast.Import, ast.ImportFrom)) or names & set(KIT_STANDINS):
-            parts.append("\n".join(lines[node.lineno - 1:node.end_lineno]))
-    return "\n\n\n".join(parts) + "\n\n" + KIT_STANDINS_TAIL
 
 
 def _copy(value: Any) -> Any:

@@ -21,7 +21,7 @@ from grader import __version__, paths
 from grader.bundles import wheel
 from grader.errors import ConfigError
 from grader.notebook.release import BEGIN, END
-from grader.bundles.kit_oracle import kit_oracle_source, kit_standins_source, record_answers
+from grader.bundles.kit_oracle import KIT_STANDINS, kit_oracle_source, record_answers
 from grader.bundles.oracle_replay import ANSWERS_FILE, encode
 from grader.grading.rubric import LIMIT_KEYS, Rubric, load_rubric
 
@@ -30,7 +30,7 @@ PACKAGE = Path(__file__).resolve().parent.parent  # the grader package
 TEMPLATES = Path(__file__).resolve().parent / "kit"  # README.md, check.py and backprop_check.py
 SUITE = "backprop/suite"
 ORACLE = "backprop/oracle.py"
-STANDINS = "sandbox/inside/standins.py"  # the grader's own activations and passes: the kit keeps only its loss
+STANDINS = "backprop/standins.py"  # the grader's own activations and passes: the kit answers only its loss
 REPLAY_MODULE = "bundles.oracle_replay"  # the kit keeps the recorded answers next to it
 # What the kit runs: the self-check in a notebook and in a terminal (the sandbox's launcher and worker run as
 # files on Linux); the kit's oracle.py imports the replay.
@@ -233,9 +233,7 @@ def _grader_files(rubric: Rubric, suite: dict[str, str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for name in needed_modules(sources=suite.values()):
         text = (PACKAGE / name).read_text(encoding="utf-8")
-        if name == STANDINS:
-            text = kit_standins_source(text)
-        text = {"paths.py": text + PATHS_OVERRIDE, ORACLE: oracle_source}.get(name, text)
+        text = {"paths.py": text + PATHS_OVERRIDE, ORACLE: oracle_source, STANDINS: KIT_STANDINS}.get(name, text)
         files[f"grader/{name}"] = text.encode()
     if f"grader/{ORACLE}" in files:
         answers = Path("grader", *REPLAY_MODULE.split(".")).with_name(ANSWERS_FILE).as_posix()

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from grader.errors import ProtocolError, StudentTimeout, WorkerDied
 from grader.notebook.extract import Cell, Submission, read_submission
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import WorkerProcess
-from grader.sandbox.replies import call_message, cell_outcome, encode, not_run, raise_for, text
+from grader.sandbox.replies import (StandinAnswer, allowed_standins, answer_callback, call_message, cell_outcome,
+                                    encode, not_run, raise_for, text)
 from grader.grading.results import CellOutcome, NotebookRun
 from grader.sandbox.bwrap import NOT_ISOLATED, available_mode
 
@@ -74,11 +76,13 @@ class Remote:
         label = f"the calls of {self.type_name}.{method}"
         return self._student._decode(*self._instrument("spied", method, label), label)
 
-    def use_grader_method(self, method: str, grader_method: str, **options: float) -> None:
-        """Replace `method` by one of the worker's own (e.g. "mean_bce"), so a test of another method that calls it
-        does not depend on the student's version."""
+    def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (),
+                          **options: float) -> None:
+        """Replace `method` by a stand-in that the grader answers (`Student.standin_answer`) from the object's
+        `attributes` and `options`, so a test of another method that calls it does not depend on the student's."""
         self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
-                         options=options)
+                         attributes=list(attributes), options=options)
+        self._student.installed_standins.setdefault(self.handle, set()).add(grader_method)
 
     def _instrument(self, op: str, name: str, label: str, **extra: Any) -> tuple[dict, list[bytes]]:
         self._check()
@@ -113,6 +117,8 @@ class Student:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._closing = False
+        self.standin_answer: StandinAnswer | None = None  # answers the stand-ins' calls (Remote.use_grader_method)
+        self.installed_standins: dict[int, set[str]] = {}  # handle -> the stand-ins use_grader_method put on it
 
     # ---- life cycle -----------------------------------------------------------------------------------------
 
@@ -180,6 +186,7 @@ class Student:
         if self._closing:
             raise WorkerDied("the submission was closed")
         self.generation += 1
+        self.installed_standins.clear()
         self._worker = WorkerProcess(self.mode, self.limits, self.files, seed=self.seed_value)
         self._notes += [n for n in self._worker.plan.notes if n not in self._notes]
         if self._closing:  # close() ran while this one was starting
@@ -314,7 +321,8 @@ class Student:
                                  "was used up")
         seconds = min(seconds, left)
         try:
-            reply, out = worker.request(msg, blobs, seconds)
+            answer = partial(answer_callback, self.standin_answer, allowed_standins(msg, self.installed_standins))
+            reply, out = worker.request(msg, blobs, seconds, answer)
         except TimeoutError:
             raise StudentTimeout(f"{label} did not finish within {seconds:g} s, so its process was stopped") from None
         except WorkerDied as e:

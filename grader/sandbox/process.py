@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.sandbox.inside import protocol
@@ -160,8 +161,10 @@ class WorkerProcess:
         self.ready_seconds = time.monotonic() - self.started
         self.namespaces = namespaces_below(self.proc.pid)  # found again at kill time even if bwrap is gone
 
-    def request(self, message: dict, blobs: list[bytes], seconds: float) -> tuple[dict, list[bytes]]:
-        """Send one request and wait for its reply; past seconds + grace the whole sandbox is killed."""
+    def request(self, message: dict, blobs: list[bytes], seconds: float,
+                answer: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]] | None = None) -> tuple[dict, list[bytes]]:
+        """Send one request and wait for its reply; past seconds + grace the whole sandbox is killed. Callbacks the
+        worker's stand-ins send meanwhile are answered with `answer` (refused without one), inside that time."""
         if not self.alive:
             raise WorkerDied(self.exit_reason())
         message = {**message, "id": next(self._ids), "seconds": seconds}
@@ -171,6 +174,13 @@ class WorkerProcess:
         except protocol.ChannelError as e:
             self._fail(e, message.get("op", ""))
         reply, out = self._receive(deadline, message.get("op", ""))
+        while reply.get("op") == "callback":
+            response, response_blobs = answer(reply, out) if answer else ({"op": "answer", "error": "not here"}, [])
+            try:
+                protocol.send(self._req, response, response_blobs, deadline)
+            except protocol.ChannelError as e:
+                self._fail(e, message.get("op", ""))
+            reply, out = self._receive(deadline, message.get("op", ""))
         if reply.get("id") != message["id"]:
             self.kill("it answered a request it was not asked")
             raise ProtocolError(f"the worker answered request {reply.get('id')!r}, not {message['id']}")

@@ -49,6 +49,36 @@ def encode(value: Any, blobs: list[bytes]) -> Any:
         raise TypeError(f"only plain data can be sent to the notebook: {e}") from None
 
 
+# the grader's answer to a stand-in's call: (name, args, kwargs, attributes, options) -> (value, attributes to set)
+StandinAnswer = Callable[[str, list, dict, dict, dict], "tuple[Any, dict]"]
+
+
+def allowed_standins(msg: dict, installed: dict[int, set[str]]) -> frozenset[str]:
+    """The stand-ins a request may call back: the functions it isolates and those put on the object it calls. The
+    student's code cannot have the grader compute anything else for it (its own backward_prop, say)."""
+    if msg.get("op") != "call":
+        return frozenset()
+    return frozenset([*msg.get("isolate", ()), *installed.get(msg.get("handle"), ())])
+
+
+def answer_callback(handler: StandinAnswer | None, allowed: frozenset[str], reply: dict,
+                    blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+    """The answer frame to a stand-in's callback: the handler's value, or a refusal the stand-in raises in the
+    student's process. Its arguments are data only, decoded like any reply; whatever they do to the handler, it
+    is a refusal, never a failure of the grader."""
+    name = text(reply.get("name"))[:100]
+    if handler is None or name not in allowed:
+        return {"op": "answer", "error": f"the grader's own {name} is not available here"}, []
+    try:
+        args, kwargs, attributes, options = protocol.decode_value(reply.get("args"), blobs)
+        value, updates = handler(name, list(args), dict(kwargs), dict(attributes), dict(options))
+        out: list[bytes] = []
+        return {"op": "answer", "value": protocol.encode_value([value, updates], out, "the answer")}, out
+    except Exception as e:  # noqa: BLE001 - arguments from the student's code: refused, with the reason
+        return {"op": "answer", "error": f"the grader's own {name} could not take these arguments "
+                                         f"({type(e).__name__}: {str(e)[:300]})"}, []
+
+
 def call_message(msg: dict, isolate: Sequence[str]) -> dict:
     """A call request, with the notebook functions the worker replaces by the grader's own while it runs."""
     return {**msg, "isolate": [str(n) for n in isolate]} if isolate else msg
@@ -100,7 +130,9 @@ def _whole(low: int, high: int) -> Callable[[Any], int | None]:
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "ok": lambda v: v if type(v) is bool else None,
     "kind": lambda v: v if type(v) is str and v in KINDS else None,
-    "op": lambda v: v if v == "ready" else None,
+    "op": lambda v: v if v in ("ready", "callback") else None,
+    "name": _text_field,  # a callback's stand-in
+    "args": clean.clean_tree,  # a callback's arguments, decoded like a value
     "id": _whole(0, MAX_ID), "pid": _whole(0, MAX_ID), "handle": _whole(0, MAX_ID), "size": _whole(0, 2**63),
     "seconds": _number(0.0, MAX_SECONDS),
     "message": _text_field, "traceback": _text_field, "exc_type": _text_field, "type_name": _text_field,

@@ -17,8 +17,9 @@ import numpy as np
 
 from grader.errors import ProtocolError
 from grader.sandbox.inside import protocol
-from grader.sandbox.inside.worker import Capture, Worker, describe, dispatch
-from grader.sandbox.replies import call_message, encode, raise_for, text
+from grader.sandbox.inside.worker import Capture, Worker, answered, describe, dispatch
+from grader.sandbox.replies import (StandinAnswer, allowed_standins, answer_callback, call_message, encode,
+                                    raise_for, text)
 
 OUTPUT_CHARS = 65536  # what one call may print before the rest is only counted
 NO_LIMIT = 0.0  # in-process calls have no timer: the student stops their own kernel
@@ -26,6 +27,17 @@ NO_LIMIT = 0.0  # in-process calls have no timer: the student stops their own ke
 
 class LocalWorker(Worker):
     """The worker's request handlers bound to an existing namespace, without the sandbox's SIGALRM timer."""
+
+    standin_answer: StandinAnswer | None = None
+    allowed: frozenset[str] = frozenset()  # the stand-ins the running request may call (replies.allowed_standins)
+
+    def ask(self, name: str, args: tuple, kwargs: dict, attributes: dict, options: dict) -> tuple[Any, dict]:
+        """A stand-in's call, through the data-only encoding both ways, as over the sandbox's channel."""
+        blobs: list[bytes] = []
+        payload = protocol.encode_value([list(args), kwargs, attributes, options], blobs, "the arguments")
+        callback, callback_blobs = _cross({"op": "callback", "name": name, "args": payload}, blobs)
+        answer = answer_callback(self.standin_answer, self.allowed, callback, callback_blobs)
+        return answered(name, *_cross(*answer))
 
     def captured(self, fn: Callable[[], dict], seconds: float) -> dict:
         out, err = Capture(self.output_bytes, 1), Capture(self.output_bytes, 2)
@@ -95,10 +107,12 @@ class LocalRemote:
         label = f"the calls of {self.type_name}.{method}"
         return self._student._decode(*self._instrument("spied", method, label), label)
 
-    def use_grader_method(self, method: str, grader_method: str, **options: float) -> None:
-        """Replace `method` by one of the worker's own (e.g. "mean_bce"), as the sandbox's Remote does."""
+    def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (),
+                          **options: float) -> None:
+        """Replace `method` by a stand-in the grader answers, as the sandbox's Remote does."""
         self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
-                         options=options)
+                         attributes=list(attributes), options=options)
+        self._student.installed_standins.setdefault(self.handle, set()).add(grader_method)
 
     def _instrument(self, op: str, name: str, label: str, **extra: Any) -> tuple[dict, list]:
         return self._student._send({"op": op, "handle": self.handle, "name": name, **extra}, [], label)
@@ -120,6 +134,7 @@ class LocalStudent:
         self._worker = LocalWorker(OUTPUT_CHARS, namespace=namespace)
         self._seeds = _Seeds(namespace)
         self.last_stdout = self.last_stderr = ""
+        self.installed_standins: dict[int, set[str]] = {}  # handle -> the stand-ins use_grader_method put on it
 
     def close(self) -> None:
         """Put back the random state and numpy's default_rng, so the notebook goes on as before the check."""
@@ -128,6 +143,15 @@ class LocalStudent:
 
     def restart(self) -> None:
         """Nothing to restart: the notebook's process is this one."""
+
+    @property
+    def standin_answer(self) -> StandinAnswer | None:
+        """What answers the stand-ins' calls, as the sandbox's Student.standin_answer."""
+        return self._worker.standin_answer
+
+    @standin_answer.setter
+    def standin_answer(self, handler: StandinAnswer | None) -> None:
+        self._worker.standin_answer = handler
 
     def call(self, name: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
              **kwargs: Any) -> Any:
@@ -170,6 +194,7 @@ class LocalStudent:
     def _send(self, msg: dict, blobs: list[bytes], label: str) -> tuple[dict, list]:
         """One request through the data-only encoding, both ways, as if over the sandbox's pipe."""
         request, request_blobs = _cross({**msg, "seconds": NO_LIMIT}, blobs)
+        self._worker.allowed = allowed_standins(msg, self.installed_standins)
         reply, out = _cross(*dispatch(self._worker, request, request_blobs))
         self.last_stdout, self.last_stderr = text(reply.get("stdout")), text(reply.get("stderr"))
         raise_for(reply, label, NO_LIMIT, msg.get("op", ""))

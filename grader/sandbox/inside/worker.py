@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import functools
 import gc
 import io
 import itertools
@@ -36,7 +35,9 @@ if __package__:  # imported as grader.sandbox.inside.worker: the in-process self
     from grader.sandbox.inside import protocol, standins
 else:  # the sandbox runs this file alone, next to protocol.py and standins.py
     import protocol  # noqa: E402
-    import standins  # noqa: E402
+    import standins  # noqa: E402 - before any student code, so none of it can stand in for the grader's
+
+    del sys.modules["standins"]  # the student's code cannot just import the grader's own versions
 
 _WORKER_FILES = tuple(os.path.abspath(f) for f in (__file__, protocol.__file__, standins.__file__))
 _ORIGINAL_DEFAULT_RNG = np.random.default_rng
@@ -113,6 +114,7 @@ class Worker:
         self.next_handle = itertools.count(1)
         self.output_bytes = output_bytes
         self.watched: dict[tuple[int, str], list] = {}  # (handle, method) -> its calls, for the grader's "spied"
+        self.channel: tuple[int, int, int] | None = None  # (rfd, wfd, pid) to the grader, for the stand-ins' calls
 
     def captured(self, fn: Callable[[], dict], seconds: float) -> dict:
         """Run fn under the time limit with stdout/stderr captured; returns fn's reply plus the output."""
@@ -208,11 +210,10 @@ class Worker:
         if msg["op"] == "spied":
             return {"ok": True, "value": protocol.encode_value(self.watched.get(key, []), [], "the calls")}
         if msg["op"] == "grader_method":
-            if str(msg["method"]) not in standins.METHODS:  # the student kit ships the grader's loss alone
-                return {"ok": False, "kind": "missing", "message": f"the grader's own {name} is not in this copy"}
-            options = {k: float(v) for k, v in (msg.get("options") or {}).items() if k in standins.OPTIONS}
-            setattr(obj, name, types.MethodType(functools.partial(standins.METHODS[str(msg["method"])], **options),
-                                                obj))
+            attributes = [str(a) for a in msg.get("attributes") or ()]
+            options = {str(k): float(v) for k, v in (msg.get("options") or {}).items()}
+            standin = standins.method(self.ask, str(msg["method"]), attributes, options)
+            setattr(obj, name, types.MethodType(standin, obj))
             return {"ok": True, "value": None}
         try:
             method = getattr(obj, name)
@@ -228,18 +229,36 @@ class Worker:
 
     @contextlib.contextmanager
     def standing_in(self, names: Any) -> Iterator[None]:
-        """The notebook's functions `names` replaced by the grader's own (standins.FUNCTIONS) while one request
-        runs, so a method that calls them is judged apart from them; put back however the request ends."""
+        """The notebook's functions `names` replaced by the grader's own (answered by the grader, see standins.py)
+        while one request runs, so a method that calls them is judged apart from them; put back however the
+        request ends."""
         saved = {}
         for name in names if isinstance(names, (list, tuple)) else ():
             name = str(name)
-            if name in standins.FUNCTIONS and name in self.ns:
+            if name in self.ns:
                 saved[name] = self.ns[name]
-                self.ns[name] = standins.FUNCTIONS[name]
+                self.ns[name] = standins.function(self.ask, name)
         try:
             yield
         finally:
             self.ns.update(saved)
+
+    def ask(self, name: str, args: tuple, kwargs: dict, attributes: dict, options: dict) -> tuple[Any, dict]:
+        """A stand-in's call answered by the grader: the arguments go back over the channel as a callback inside
+        the running request, and the grader's value (and attributes to set) come back. SIGALRM waits meanwhile, so
+        the request's timer never cuts a frame in half; the grader's own deadline still bounds the exchange."""
+        if self.channel is None or os.getpid() != self.channel[2]:
+            raise RuntimeError(f"the grader's own {name} can only be called from the grader's own request")
+        blobs: list[bytes] = []
+        payload = protocol.encode_value([list(args), kwargs, attributes, options], blobs, "the arguments")
+        rfd, wfd, _ = self.channel
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            protocol.send(wfd, {"op": "callback", "name": name, "args": payload}, blobs)
+            answer, answer_blobs = protocol.receive(rfd, max_json=protocol.MAX_MESSAGE_BYTES)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+        return answered(name, answer, answer_blobs)
 
     def _bare(self, cls: Any, label: str, attributes: dict) -> dict:
         """An instance made without running __init__, with the given attributes: the grader's way to test the other
@@ -277,6 +296,14 @@ class Worker:
             if obj is previous or obj is _ORIGINAL_DEFAULT_RNG:  # `from numpy.random import default_rng`
                 self.ns[name] = default_rng
         return {"ok": True, "value": None}
+
+
+def answered(name: str, answer: dict, blobs: list[bytes]) -> tuple[Any, dict]:
+    """The grader's answer to a stand-in's call: (value, attributes to set), or its refusal raised."""
+    if answer.get("op") != "answer" or "error" in answer:
+        raise RuntimeError(str(answer.get("error", f"the grader did not answer {name}"))[:2000])
+    value, updates = protocol.decode_value(answer["value"], blobs)
+    return value, dict(updates)
 
 
 def _call_summary(args: tuple) -> list:
@@ -458,6 +485,7 @@ def main(argv: list[str]) -> None:
     if cfg.get("seed") is not None:
         worker.seed(int(cfg["seed"]))
     rfd, wfd, pid = cfg["rfd"], cfg["wfd"], os.getpid()
+    worker.channel = (rfd, wfd, pid)
     limit = int(cfg.get("max_message_bytes", protocol.MAX_MESSAGE_BYTES))
     protocol.send(wfd, {"op": "ready", "pid": pid})
     while True:

@@ -1,0 +1,104 @@
+"""The grader's answers to the stand-ins it puts in a submission's place while it tests something that calls them
+(grader/sandbox/inside/standins.py): the activations and their derivatives, softmax, the forward and backward
+pass, one SGD step, and the mean cross-entropy that train is judged with.
+
+This runs in the grader's process: the reference computations never enter the student's. Everything that comes
+in is the student's data (arguments, the model's weights), turned into float arrays of bounded size; an answer
+keeps the float dtype of what it was given and the shapes of the model's own parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from grader.backprop import oracle
+
+MAX_ENTRIES = 10**7  # the largest array a stand-in computes with: the channel's message cap bounds it too
+
+
+def _floats(value: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf" or arr.size > MAX_ENTRIES:
+        raise ValueError(f"expected a numeric array of at most {MAX_ENTRIES} entries, got {arr.dtype} {arr.shape}")
+    return arr if arr.dtype.kind == "f" else arr.astype(float)
+
+
+def _like(value: np.ndarray, template: np.ndarray) -> np.ndarray:
+    return value.astype(template.dtype)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return _like(oracle.sigmoid(x), x)
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda x: _like(np.maximum(x, 0.0), x),
+    "relu_derivative": lambda x: _like((x > 0).astype(float), x),
+    "sigmoid": _sigmoid,
+    "sigmoid_derivative": lambda x: _like(oracle.sigmoid(x) * (1.0 - oracle.sigmoid(x)), x),
+    "softmax": lambda a: _like(oracle.softmax(a), a),
+}
+
+
+def weights(attributes: dict) -> tuple[oracle.Params, dict[str, np.ndarray]]:
+    """The model's W1, b1, W2, b2 in the grader's shapes (float64), and as the model holds them."""
+    held = {name: _floats(attributes[name]) for name in oracle.PARAMS}
+    hidden = held["W1"].shape[-1] if held["W1"].ndim == 2 else 0
+    if hidden == 0 or held["W1"].shape[0] * hidden != held["W1"].size:
+        raise ValueError(f"W1 of shape {held['W1'].shape} is not a 2-D weight matrix")
+    params = {"W1": held["W1"].astype(float), "b1": held["b1"].astype(float).reshape(hidden),
+              "W2": held["W2"].astype(float).reshape(hidden, 1), "b2": held["b2"].astype(float).reshape(1)}
+    return params, held
+
+
+def backward(params: oracle.Params, X: np.ndarray, y: np.ndarray) -> oracle.Params:
+    """The gradients of the batch's mean cross-entropy, by the chain rule (checked against finite differences of
+    oracle.mean_bce in tests/test_standins.py)."""
+    fwd = oracle.forward(params, X)
+    dZ2 = (fwd["A2"] - y.reshape(-1, 1)) / max(len(X), 1)
+    dZ1 = (dZ2 @ params["W2"].T) * (fwd["Z1"] > 0)
+    return {"W1": X.T @ dZ1, "b1": dZ1.sum(axis=0), "W2": fwd["A1"].T @ dZ2, "b2": dZ2.sum(axis=0)}
+
+
+def _forward(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
+    params, held = weights(attributes)
+    fwd = oracle.forward(params, _floats(args[0]).astype(float))
+    return tuple(_like(fwd[k], held["W1"]) for k in ("Z1", "A1", "Z2", "A2")), {}
+
+
+def _backward(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
+    params, held = weights(attributes)
+    grads = backward(params, _floats(args[0]).astype(float), _floats(args[1]).astype(float))
+    return tuple(_like(grads[p].reshape(held[p].shape), held["W1"]) for p in oracle.PARAMS), {}
+
+
+def _update(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
+    _, held = weights(attributes)
+    rate = float(options["learning_rate"])
+    steps = [_floats(g) for g in args[:len(oracle.PARAMS)]]
+    if len(steps) != len(oracle.PARAMS):
+        raise ValueError(f"expected the gradients dW1, db1, dW2, db2, got {len(steps)} arguments")
+    return None, {p: _like(held[p] - rate * g.astype(float).reshape(held[p].shape), held[p])
+                  for p, g in zip(oracle.PARAMS, steps)}
+
+
+def _mean_bce(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
+    params, _ = weights(attributes)
+    return oracle.mean_bce(params, _floats(args[0]).astype(float), _floats(args[1]).astype(float)), {}
+
+
+METHODS = {"forward": _forward, "backward": _backward, "update": _update, "mean_bce": _mean_bce}
+
+
+def answer(name: str, args: list, kwargs: dict, attributes: dict, options: dict) -> tuple[Any, dict]:
+    """A stand-in's value and the attributes to set on its object; raises for a call it cannot take."""
+    if name in ACTIVATIONS:
+        if len(args) != 1 or kwargs:
+            raise TypeError(f"{name} takes one array")
+        return ACTIVATIONS[name](_floats(args[0])), {}
+    if name in METHODS:
+        return METHODS[name](args, attributes, options)
+    raise LookupError(f"no stand-in named {name}")

@@ -1,0 +1,141 @@
+"""The stand-ins: what the grader answers when a test runs a submission's code with the grader's own activations,
+passes or update in place of the student's, and that the student's code cannot have it answer anything else."""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import given, strategies as st
+
+from grader import paths
+from grader.backprop import oracle, standins
+from grader.grading.grade import grade_submission
+from grader.sandbox.inside import protocol
+from grader.sandbox.layout import INSIDE_DIR
+from grader.sandbox.replies import allowed_standins, answer_callback
+from tests.variants import apply, v
+
+RNG_SEED = 2024
+
+
+def model_weights(rng: np.random.Generator, hidden: int, dtype=np.float64, bias_rows: bool = False) -> dict:
+    params = oracle.random_params(rng, 2, hidden)
+    if bias_rows:
+        params = {**params, "b1": params["b1"].reshape(1, -1), "b2": params["b2"].reshape(1, 1)}
+    return {k: p.astype(dtype) for k, p in params.items()}
+
+
+def grader_shapes(held: dict) -> oracle.Params:
+    hidden = held["W1"].shape[1]
+    return {"W1": held["W1"].astype(float), "b1": held["b1"].astype(float).reshape(hidden),
+            "W2": held["W2"].astype(float).reshape(hidden, 1), "b2": held["b2"].astype(float).reshape(1)}
+
+
+@pytest.mark.parametrize("hidden, bias_rows", [(3, False), (7, True)])
+def test_backward_is_the_finite_difference_gradient_of_the_mean_cross_entropy_in_the_models_own_shapes(hidden,
+                                                                                                      bias_rows):
+    rng = np.random.default_rng(RNG_SEED)
+    held = model_weights(rng, hidden, bias_rows=bias_rows)
+    X, y = rng.normal(size=(9, 2)), rng.integers(0, 2, size=9)
+    grads, updates = standins.answer("backward", [X, y, None, None, None, None], {}, held, {})
+    assert updates == {}
+    for name, grad in zip(oracle.PARAMS, grads):
+        assert grad.shape == held[name].shape
+        expected = oracle.bce_grad(grader_shapes(held), X, y, name).reshape(grad.shape)
+        assert oracle.rel_error(grad, expected) < 1e-6, name
+
+
+def test_forward_update_and_loss_keep_the_models_dtype_and_shapes():
+    rng = np.random.default_rng(RNG_SEED + 1)
+    held = model_weights(rng, 4, np.float32, bias_rows=True)
+    X, y = rng.normal(size=(5, 2)), rng.integers(0, 2, size=(5, 1))
+    Z1, A1, Z2, A2 = standins.answer("forward", [X], {}, held, {})[0]
+    assert all(a.dtype == np.float32 for a in (Z1, A1, Z2, A2)) and Z2.shape == A2.shape == (5, 1)
+    logits = np.maximum(X @ held["W1"].astype(float) + held["b1"], 0) @ held["W2"].astype(float) + held["b2"]
+    assert np.allclose(Z2, logits, rtol=1e-5) and np.allclose(A2, scipy.special.expit(logits), rtol=1e-5)
+    steps = [np.full(p.shape, 0.5) for p in held.values()]
+    value, updated = standins.answer("update", steps, {}, held, {"learning_rate": 0.1})
+    assert value is None
+    for name, new in updated.items():
+        assert new.dtype == np.float32 and new.shape == held[name].shape
+        assert np.allclose(new, held[name] - np.float32(0.05))
+    from sklearn.metrics import log_loss
+    loss = standins.answer("mean_bce", [X, y], {}, held, {})[0]
+    assert loss == pytest.approx(log_loss(y.ravel(), scipy.special.expit(logits.ravel()), labels=[0, 1]), rel=1e-5)
+
+
+def test_the_activations_match_independent_formulas_and_stay_stable():
+    x = np.array([[-1000.0, -2.0, 0.5], [3.0, 1000.0, 0.0]])
+    relu, drelu = standins.ACTIVATIONS["relu"](x), standins.ACTIVATIONS["relu_derivative"](x)
+    assert np.array_equal(relu, np.where(x > 0, x, 0.0)) and np.array_equal(drelu, np.where(x > 0, 1.0, 0.0))
+    assert np.allclose(standins.ACTIVATIONS["sigmoid"](x), scipy.special.expit(x), atol=0)
+    s = scipy.special.expit(x)
+    assert np.allclose(standins.ACTIVATIONS["sigmoid_derivative"](x), s * (1 - s))
+    assert np.allclose(standins.ACTIVATIONS["softmax"](x), scipy.special.softmax(x, axis=1))
+    assert standins.ACTIVATIONS["relu"](x.astype(np.float32)).dtype == np.float32
+
+
+def _callback(name: str, payload) -> tuple[dict, list[bytes]]:
+    blobs: list[bytes] = []
+    return {"op": "callback", "name": name, "args": protocol.encode_value(payload, blobs, "args")}, blobs
+
+
+def test_only_the_stand_ins_a_request_installed_or_isolated_are_answered():
+    installed = {3: {"forward"}}
+    assert allowed_standins({"op": "call", "handle": 3, "isolate": ["relu"]}, installed) == {"forward", "relu"}
+    assert allowed_standins({"op": "call", "handle": 4}, installed) == frozenset()
+    assert allowed_standins({"op": "get", "handle": 3}, installed) == frozenset()
+    x = np.ones((2, 2))
+    refused, _ = answer_callback(standins.answer, frozenset({"relu"}), *_callback("backward", [[x, x], {}, {}, {}]))
+    assert refused["op"] == "answer" and "not available" in refused["error"]
+    answered, blobs = answer_callback(standins.answer, frozenset({"relu"}), *_callback("relu", [[x], {}, {}, {}]))
+    value, updates = protocol.decode_value(answered["value"], blobs)
+    assert np.array_equal(value, x) and updates == {}
+
+
+plain = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                 max_size=4), max_leaves=12)
+
+
+@pytest.mark.fuzz
+@given(name=st.sampled_from([*standins.ACTIVATIONS, *standins.METHODS, "other"]), payload=plain)
+def test_whatever_the_students_process_sends_a_callback_gets_an_answer_or_a_refusal(name, payload):
+    message, blobs = _callback(name, payload)
+    answer, _ = answer_callback(standins.answer, frozenset({name}), message, blobs)
+    assert answer["op"] == "answer" and ("value" in answer) != ("error" in answer)
+
+
+def test_the_sandbox_holds_no_reference_computation():
+    for path in INSIDE_DIR.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert "logaddexp" not in source and "sigmoid(" not in source, path.name
+    tree = ast.parse((INSIDE_DIR / "standins.py").read_text(encoding="utf-8"))
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in (n.names if isinstance(n, ast.Import) else [ast.alias(n.module or "")])}
+    assert imported <= {"__future__", "collections.abc", "typing"}
+
+
+# a backward_prop that digs the worker out of memory and asks it for the grader's own gradients
+ASKS_FOR_GRADIENTS = v(
+    "backward_asks_the_grader", "        n = X.shape[0]\n        dZ2 = (A2 - y.reshape(-1, 1)) / n",
+    "        import gc\n        worker = next(o for o in gc.get_objects() if type(o).__name__ == 'Worker')\n"
+    "        weights = {k: getattr(self, k) for k in ('W1', 'b1', 'W2', 'b2')}\n"
+    "        return worker.ask('backward', (X, y), {}, weights, {})[0]\n"
+    "        n = X.shape[0]\n        dZ2 = (A2 - y.reshape(-1, 1)) / n", "backward accuracy")
+
+
+@pytest.mark.slow
+def test_the_students_code_cannot_have_the_grader_compute_its_own_answers(tmp_path):
+    import nbformat
+
+    path = tmp_path / "asks.ipynb"
+    nbformat.write(apply(ASKS_FOR_GRADIENTS, nbformat.read(paths.SOLUTION, as_version=4)), path)
+    report = grade_submission(path)
+    lost = {t.area for t in report.tests if not t.passed}
+    assert lost == set(ASKS_FOR_GRADIENTS.areas)  # train runs with the grader's own backward_prop, as it should
+    backward = [t for t in report.tests if t.area == "backward"]
+    assert all(t.score == 0 and "not available" in t.message for t in backward)
