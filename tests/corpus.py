@@ -106,8 +106,9 @@ PARTIAL: tuple[Case, ...] = (
                               "for start in range(0, n, n):\n                batch = order[start:start + n]"),
          lost="train", why="it loses the mini-batch test only: it learns, slowly, and reaches the accuracy thresholds"),
     case("labels_mixed", (OUTPUT_DELTA, "dZ2 = (A2 - y) / n"), ("        y = np.asarray(y).ravel()\n", ""),
-         lost="backward train accuracy", hint="(n, n)",
-         why="backward_prop assumes (n, 1) labels and the loss (n,): with either, train's steps go wrong"),
+         lost="backward accuracy", hint="(n, n)",
+         why="backward_prop assumes (n, 1) labels and the loss (n,): train is judged with the grader's own "
+             "backward_prop, and in accuracy the submission's own steps go wrong"),
 )
 
 NOTED: tuple[Case, ...] = (

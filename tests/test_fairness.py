@@ -97,11 +97,13 @@ def test_a_partial_or_cheating_notebook_loses_points_only_in_its_areas(reports, 
         assert any(case.hint in text for text in texts), failures(report)
 
 
-def test_replayed_inputs_earn_nothing_in_backward_train_or_accuracy(reports):
+def test_replayed_inputs_earn_nothing_in_backward_or_accuracy(reports):
+    """Its train is the solution's loop, judged with the grader's own backward_prop: the cheat is charged once, in
+    backward, and in accuracy, which trains with the submission's own code."""
     report = report_of(reports, "replayed_inputs")
     scores = report.area_scores()
-    assert {a for a, (got, top) in scores.items() if got < top} == {"backward", "train", "accuracy"}, failures(report)
-    assert all(scores[a][0] == 0.0 for a in ("backward", "train", "accuracy")), scores
+    assert {a for a, (got, top) in scores.items() if got < top} == {"backward", "accuracy"}, failures(report)
+    assert all(scores[a][0] == 0.0 for a in ("backward", "accuracy")), scores
 
 
 def test_the_replayed_table_holds_the_inputs_of_the_solution_only(tmp_path):

@@ -291,14 +291,16 @@ def charged_once(*attempts: Callable[[], None]) -> None:
 
 
 def use_standin_methods(model: Any, *methods: str, learning_rate: float = 0.0) -> None:
-    """The model's forward_pass, backward_prop, update_weights or cross_entropy_loss replaced by stand-ins that the
-    grader answers from the model's own weights (grader/backprop/standins.py), for a test of a method that calls
-    them."""
+    """The model's forward_pass, backward_prop, update_weights or cross_entropy_loss replaced by the grader's
+    stand-ins, for a test of a method that calls them: backward_prop's gradients are answered by the grader
+    (grader/backprop/standins.py) from X, y and the model's own weights; the others, whose formulas the
+    assignment states, the worker computes (grader/sandbox/inside/standins.py)."""
     names = {"forward_pass": "forward", "backward_prop": "backward", "update_weights": "update",
              "cross_entropy_loss": "mean_bce"}
     for method in methods:
         options = {"learning_rate": learning_rate} if method == "update_weights" else {}
-        model.use_grader_method(method, names[method], oracle.PARAMS, **options)
+        model.use_grader_method(method, names[method], oracle.PARAMS, 2 if method == "backward_prop" else 0,
+                                **options)
 
 
 def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: int = 2) -> oracle.Params:

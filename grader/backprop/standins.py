@@ -1,6 +1,5 @@
 """The grader's answers to the stand-ins it puts in a submission's place while it tests something that calls them
-(grader/sandbox/inside/standins.py): the activations and their derivatives, softmax, the forward and backward
-pass, one SGD step, and the mean cross-entropy that train is judged with.
+(grader/sandbox/inside/standins.py): the activations and their derivatives, softmax, and the backward pass.
 
 This runs in the grader's process: the reference computations never enter the student's. Everything that comes
 in is the student's data (arguments, the model's weights), turned into float arrays of bounded size; an answer
@@ -63,34 +62,15 @@ def backward(params: oracle.Params, X: np.ndarray, y: np.ndarray) -> oracle.Para
     return {"W1": X.T @ dZ1, "b1": dZ1.sum(axis=0), "W2": fwd["A1"].T @ dZ2, "b2": dZ2.sum(axis=0)}
 
 
-def _forward(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
-    params, held = weights(attributes)
-    fwd = oracle.forward(params, _floats(args[0]).astype(float))
-    return tuple(_like(fwd[k], held["W1"]) for k in ("Z1", "A1", "Z2", "A2")), {}
-
-
 def _backward(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
     params, held = weights(attributes)
+    if len(args) != 2:
+        raise TypeError(f"expected X and y, got {len(args)} arguments")
     grads = backward(params, _floats(args[0]).astype(float), _floats(args[1]).astype(float))
     return tuple(_like(grads[p].reshape(held[p].shape), held["W1"]) for p in oracle.PARAMS), {}
 
 
-def _update(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
-    _, held = weights(attributes)
-    rate = float(options["learning_rate"])
-    steps = [_floats(g) for g in args[:len(oracle.PARAMS)]]
-    if len(steps) != len(oracle.PARAMS):
-        raise ValueError(f"expected the gradients dW1, db1, dW2, db2, got {len(steps)} arguments")
-    return None, {p: _like(held[p] - rate * g.astype(float).reshape(held[p].shape), held[p])
-                  for p, g in zip(oracle.PARAMS, steps)}
-
-
-def _mean_bce(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
-    params, _ = weights(attributes)
-    return oracle.mean_bce(params, _floats(args[0]).astype(float), _floats(args[1]).astype(float)), {}
-
-
-METHODS = {"forward": _forward, "backward": _backward, "update": _update, "mean_bce": _mean_bce}
+METHODS = {"backward": _backward}
 
 
 def answer(name: str, args: list, kwargs: dict, attributes: dict, options: dict) -> tuple[Any, dict]:

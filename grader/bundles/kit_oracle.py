@@ -85,26 +85,16 @@ def kit_oracle_source(source: str) -> tuple[str, tuple[str, ...]]:
     return "\n\n".join(parts) + "\n", tuple(replayed)
 
 
-KIT_STANDINS = '''"""The student kit's answers to the grader's stand-ins: only the mean cross-entropy that the public train tests
-judge with. The other stand-ins (activations, the forward and backward pass, the update) are the grader's own
-reference code and stay with the grader: here they are refused, and the tests run the student's own code."""
+KIT_STANDINS = '''"""The student kit's answers to the grader's stand-ins: none. The grader's activations and backward pass stay
+with the grader, so in the self-check the tests that would use them run the student's own code instead."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-PARAMS = ("W1", "b1", "W2", "b2")
-
 
 def answer(name: str, args: list, kwargs: dict, attributes: dict, options: dict) -> tuple[Any, dict]:
-    if name != "mean_bce":
-        raise LookupError(f"the self-check has no {name} of the grader's; the graded run has")
-    W1, b1, W2, b2 = (np.asarray(attributes[p], dtype=float) for p in PARAMS)
-    hidden = np.maximum(np.asarray(args[0], dtype=float) @ W1 + b1.reshape(1, -1), 0.0)
-    z = (hidden @ W2.reshape(-1, 1) + b2.reshape(1, -1)).ravel()
-    return float(np.mean(np.logaddexp(0.0, z) - np.ravel(np.asarray(args[1], dtype=float)) * z)), {}
+    raise LookupError(f"the self-check has no {name} of the grader's; the graded run has")
 '''
 
 

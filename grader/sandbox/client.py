@@ -76,12 +76,13 @@ class Remote:
         label = f"the calls of {self.type_name}.{method}"
         return self._student._decode(*self._instrument("spied", method, label), label)
 
-    def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (),
+    def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (), arguments: int = 0,
                           **options: float) -> None:
-        """Replace `method` by a stand-in that the grader answers (`Student.standin_answer`) from the object's
-        `attributes` and `options`, so a test of another method that calls it does not depend on the student's."""
+        """Replace `method` by a stand-in (grader/sandbox/inside/standins.py): one the worker computes, or one the
+        grader answers (`Student.standin_answer`) from the call's first `arguments` arguments, the object's
+        `attributes` and `options`; so a test of another method that calls it does not depend on the student's."""
         self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
-                         attributes=list(attributes), options=options)
+                         attributes=list(attributes), arguments=arguments, options=options)
         self._student.installed_standins.setdefault(self.handle, set()).add(grader_method)
 
     def _instrument(self, op: str, name: str, label: str, **extra: Any) -> tuple[dict, list[bytes]]:

@@ -107,11 +107,11 @@ class LocalRemote:
         label = f"the calls of {self.type_name}.{method}"
         return self._student._decode(*self._instrument("spied", method, label), label)
 
-    def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (),
+    def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (), arguments: int = 0,
                           **options: float) -> None:
         """Replace `method` by a stand-in the grader answers, as the sandbox's Remote does."""
         self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
-                         attributes=list(attributes), options=options)
+                         attributes=list(attributes), arguments=arguments, options=options)
         self._student.installed_standins.setdefault(self.handle, set()).add(grader_method)
 
     def _instrument(self, op: str, name: str, label: str, **extra: Any) -> tuple[dict, list]:

@@ -61,9 +61,9 @@ def backward_layout(student, conventions) -> Callable[[oracle.Params], oracle.Pa
     y = np.arange(PROBE_N) % 2
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
     sent = checks.install_params(model, params)
-    fwd = oracle.forward(params, X)
+    hidden, out = np.full((PROBE_N, HIDDEN), 0.5), np.full((PROBE_N, 1), 0.5)  # only the answer's shapes count
     try:
-        answer = model.call("backward_prop", X, conventions.y(y), fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"])
+        answer = model.call("backward_prop", X, conventions.y(y), hidden, hidden, out, out)
     except StudentTimeout:
         raise
     except StudentError:

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
@@ -134,12 +135,25 @@ def _decode_dict(pairs: list, blobs: list[bytes], depth: int) -> dict:
     return out
 
 
-def decode_array(blob: bytes | memoryview) -> np.ndarray:
-    """An ndarray of numeric or bool dtype from .npy bytes, never unpickling; writable, without a copy when the
-    frame buffer is writable. The header is parsed by numpy's own (literal-only) reader."""
-    view = memoryview(blob)
-    if bytes(view[: len(_NPY_MAGIC)]) != _NPY_MAGIC:
-        raise ChannelError("an array is not in .npy format")
+# the header numpy's write_array gives a plain array, read without ast: every frame of a train test holds several
+_PLAIN_HEADER = re.compile(rb"\{'descr': '([<>|][biufc][0-9]{1,2})', 'fortran_order': (False|True), "
+                           rb"'shape': \(((?:[0-9]{1,18}, )*[0-9]{1,18},?|)\), \} *\n")
+
+
+def _plain_header(view: memoryview) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
+    """shape, fortran order, dtype and data offset of a version 1.0 header in numpy's own layout; None otherwise."""
+    if bytes(view[6:8]) != b"\x01\x00" or len(view) < 10:
+        return None
+    size = int.from_bytes(view[8:10], "little")
+    match = _PLAIN_HEADER.fullmatch(bytes(view[10:10 + size]))
+    if match is None:
+        return None
+    descr, fortran, dims = match.groups()
+    shape = tuple(int(d) for d in dims.replace(b",", b" ").split())
+    return shape, fortran == b"True", np.dtype(descr.decode()), 10 + size
+
+
+def _numpy_header(view: memoryview) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     head = io.BytesIO(view[:_MAX_HEADER])
     try:
         version = np.lib.format.read_magic(head)
@@ -147,11 +161,21 @@ def decode_array(blob: bytes | memoryview) -> np.ndarray:
         shape, fortran, dtype = reader(head)
     except (ValueError, KeyError, SyntaxError, TypeError) as e:
         raise ChannelError(f"an array's header cannot be read: {str(e)[:100]}") from None
+    return shape, fortran, dtype, head.tell()
+
+
+def decode_array(blob: bytes | memoryview) -> np.ndarray:
+    """An ndarray of numeric or bool dtype from .npy bytes, never unpickling; writable, without a copy when the
+    frame buffer is writable. The header is parsed by numpy's own (literal-only) reader."""
+    view = memoryview(blob)
+    if bytes(view[: len(_NPY_MAGIC)]) != _NPY_MAGIC:
+        raise ChannelError("an array is not in .npy format")
+    shape, fortran, dtype, offset = _plain_header(view) or _numpy_header(view)
     if any(type(d) is not int or d < 0 for d in shape):
         raise ChannelError(f"an array's shape is not valid: {str(shape)[:100]}")
     if dtype.hasobject or dtype.kind not in ARRAY_KINDS or dtype.fields is not None:
         raise ChannelError(f"an array has the unsupported dtype {dtype}")
-    count, offset = math.prod(shape), head.tell()
+    count = math.prod(shape)
     if len(view) - offset != count * dtype.itemsize:
         raise ChannelError("an array's data does not match its shape")
     if count == 0:
