@@ -56,8 +56,8 @@ def backward_layout(student, conventions) -> Callable[[oracle.Params], oracle.Pa
     the same entries (dW1 transposed, a bias gradient as a column): update_weights is then also tried with
     gradients in that layout, since a step consistent with the student's own backward_prop is a right step.
     Raises checks.Skip when backward_prop gives the parameters' own layout or no usable answer."""
-    rng = checks.input_rng(SEED + 1)
-    params, X = oracle.random_params(rng, 2, HIDDEN), rng.normal(size=(PROBE_N, 2))
+    rng = checks.input_rng(SEED)  # the weights of the step itself (the same draw: the student kit replays it)
+    params, X = oracle.random_params(rng, 2, HIDDEN), checks.input_rng(SEED + 1).normal(size=(PROBE_N, 2))
     y = np.arange(PROBE_N) % 2
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
     sent = checks.install_params(model, params)
