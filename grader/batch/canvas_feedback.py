@@ -1,5 +1,5 @@
 """OUT/canvas_feedback.zip: every student's feedback page, named so that one upload to Canvas's *Re-upload
-submissions* (the assignment's page, or the gradebook column's menu) attaches each page as a comment on its own
+submissions* (on the assignment's page, beside *Download Submissions*) attaches each page as a comment on its own
 student's submission.
 
 In: the course step's students (user id and attachment id read from each downloaded file's name) and their
