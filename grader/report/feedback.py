@@ -110,11 +110,14 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #dde3ea;paddi
 table.scores{border-collapse:collapse;margin:.6rem 0;min-width:24rem}
 .scores th,.scores td{border:1px solid #ccd4dc;padding:.3rem .7rem;text-align:left}
 .scores td.num{text-align:right;font-variant-numeric:tabular-nums}.scores tr.lost td{background:#fff4f2}
-.scores tr.full th:first-child::before{content:"✓ ";color:#1a7f37}.scores tr.lost th:first-child::before{content:"✗ ";color:#c0392b}
-.scores caption{text-align:left;color:#5b6672;font-size:.85rem;padding-bottom:.2rem}.scores tbody th{font-weight:normal}
-.scores tr.total-row th{font-weight:600}
-.area-lost{margin:1.2rem 0}.area-lost h3{margin-bottom:.2rem}.side{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-.side .verdicts{flex:1 1 28rem;min-width:0}.side .code{flex:1 1 24rem;min-width:0}.side .code pre{font-size:.8rem;white-space:pre;overflow-x:auto}
+.scores tr.full th:first-child::before{content:"✓ ";color:#1a7f37}
+.scores tr.lost th:first-child::before{content:"✗ ";color:#c0392b}
+.scores caption{text-align:left;color:#5b6672;font-size:.85rem;padding-bottom:.2rem}
+.scores tbody th{font-weight:normal}.scores tr.total-row th{font-weight:600}
+.area-lost{margin:1.2rem 0}.area-lost h3{margin-bottom:.2rem}
+.side{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.side .verdicts{flex:1 1 28rem;min-width:0}.side .code{flex:1 1 24rem;min-width:0}
+.side .code pre{font-size:.8rem;white-space:pre;overflow-x:auto}
 .reproduce code{background:#f5f7f9;padding:.05rem .3rem;border-radius:3px}
 .test{border:1px solid #e2c6c0;border-left:5px solid #c0392b;border-radius:4px;padding:.5rem .9rem;margin:.8rem 0}
 .test h4{margin:.1rem 0 .4rem;font-size:1.02rem}.lost-points{color:#c0392b;font-weight:600}
