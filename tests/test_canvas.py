@@ -174,6 +174,9 @@ def test_merging_hand_grades_refreshes_the_zip_and_reuses_the_roster(canvas_clas
         writer.writeheader()
         writer.writerows(hand)
     assert main(["merge-hand-grades", "--out", str(out)]) == 0
+    merged = (out / canvas_feedback.FILE).read_bytes()
+    assert main(["merge-hand-grades", "--out", str(out)]) == 0
+    assert (out / canvas_feedback.FILE).read_bytes() == merged, "the same grades give the same zip, byte for byte"
     page = zip_pages(out)[("1001", "5001")]
     assert b"the chain rule, step by step" in page and page == (out / "doejane" / "feedback.html").read_bytes()
     rows = {r[1]: r for r in csv.reader(open(out / "canvas_import.csv", newline=""))}
