@@ -18,6 +18,8 @@ from pathlib import Path
 from grader import __version__, paths
 from grader.errors import ConfigError, GraderError
 
+ROSTER_HELP = ("a Canvas gradebook export (Grades > Export): matches students whose file names give no Canvas "
+               "user id, and fills the SIS columns of canvas_import.csv")
 SANDBOX_CHOICES = ("auto", "bwrap", "none")
 SANDBOX_HELP = ("bwrap: always isolate (fail if impossible); none: no isolation (loud warning); "
                 "auto: bwrap when the host allows it (default)")
@@ -77,7 +79,7 @@ def _grade_all(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     opts = BatchOptions(source=args.submissions, out=args.out, jobs=args.jobs, rubric=args.rubric,
                         patterns=tuple(args.pattern), force=args.force, sandbox=args.sandbox, timeout=args.timeout,
-                        only=tuple(args.only), times=args.times)
+                        only=tuple(args.only), times=args.times, canvas_roster=args.roster)
     result = grade_class(opts)
     counts = ", ".join(f"{n} {s}" for s, n in result.statuses.items() if n)
     print(f"{plural(result.students, 'student')} ({counts or 'none'}); graded {result.graded} now, "
@@ -98,14 +100,11 @@ def _rubric(args: argparse.Namespace) -> int:
 
 
 def _merge_hand_grades(args: argparse.Namespace) -> int:
-    from grader.batch.book import State, points
-    from grader.batch.course import finish, load_roster, settings
+    from grader.batch.book import points
+    from grader.batch.course import rebuild
     from grader.grading.rubric import load_rubric
 
-    rubric = load_rubric(args.rubric)
-    roster = load_roster(args.out)
-    rows = State(args.out / ".batch" / "state.jsonl").load()
-    done = finish(args.out, rows, roster, settings(rubric), rubric.areas, times=args.times)
+    done = rebuild(args.out, load_rubric(args.rubric), times=args.times, canvas_roster=args.roster)
     entered = sum(1 for f in done.finals for g in f.hand.values() if g.points is not None)
     still = sum(len(f.hand_open) for f in done.finals if not f.pending)
     print(f"merged {entered} hand grades ({still} still to enter); totals out of {points(done.possible)}")
@@ -182,6 +181,7 @@ def _add_grade_all(p: argparse.ArgumentParser) -> None:
                    help="regrade just this student (may be repeated) and keep every other row as it is")
     p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] times for the late "
                    "policy, where the LMS download does not give them")
+    p.add_argument("--roster", type=Path, default=None, metavar="GRADEBOOK.csv", help=ROSTER_HELP)
     p.epilog = ("Exit code 0 when every student has a row (whatever the scores), 130 when interrupted; run "
                 "again to finish: unchanged submissions are skipped.")
 
@@ -196,6 +196,8 @@ def _add_merge_hand_grades(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
     p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] (default: the one "
                    "the batch was given)")
+    p.add_argument("--roster", type=Path, default=None, metavar="GRADEBOOK.csv",
+                   help=ROSTER_HELP + " (default: the one the batch was given)")
     p.epilog = ("Checks every row of OUT/hand_grades.csv first; on a bad row nothing is written and the exit "
                 "code is 2.")
 

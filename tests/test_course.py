@@ -131,7 +131,7 @@ def test_bad_rows_are_all_listed_by_line(tmp_path):
 
 # ---- Canvas's import format ----------------------------------------------------------------------------------------
 
-def test_the_canvas_file_has_canvas_columns_a_points_possible_row_and_blank_pending_scores():
+def test_the_canvas_file_has_canvas_columns_a_points_possible_row_and_no_row_for_pending_students():
     rows = [Row("smithann", "f", "", "graded", 80.0, 100.0), Row("leeben", "g", "", "pending", 0, 0)]
     finals = [lms.Final(rows[0], "4321", ITEMS, {"derivation": HandGrade("smithann", "derivation", 9.0)},
                         late({"policy": "per_started_day", "penalty": 4}, hours=3)),
@@ -139,8 +139,7 @@ def test_the_canvas_file_has_canvas_columns_a_points_possible_row_and_blank_pend
     table = list(csv.reader(io.StringIO(lms.canvas_csv(finals, "Backprop (991)", 115.0))))
     assert table == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Backprop (991)"],
                      ["    Points Possible", "", "", "", "", "115"],
-                     ["leeben", "8765", "", "", "", ""],
-                     ["smithann", "4321", "", "", "", "85"]]  # 80 + 9 - 4
+                     ["smithann", "4321", "", "", "", "85"]]  # 80 + 9 - 4; leeben is pending: no row at all
     detail = {r["student"]: r for r in csv.DictReader(io.StringIO(lms.detail_csv(finals, ("softmax",), ITEMS, 115)))}
     ann = detail["smithann"]
     assert (ann["automatic"], ann["hand: derivation"], ann["hand"], ann["late_penalty"], ann["total"]) == \

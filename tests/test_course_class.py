@@ -156,6 +156,22 @@ def test_the_canvas_import_file_is_in_canvas_format(course):
     assert canvas["skeleton"][5] == "0"
 
 
+def zip_pages(out: Path) -> dict:
+    from tests.test_canvas import canvas_reads  # the naming rule as Canvas's re-upload reads it
+
+    with zipfile.ZipFile(out / "canvas_feedback.zip") as zf:
+        return {canvas_reads(name): zf.read(name) for name in zf.namelist()}
+
+
+@pytest.mark.slow
+def test_the_feedback_zip_holds_every_page_under_the_ids_of_its_download(course):
+    _, out, _, files = course
+    expected = {(name.split("_")[-3], name.split("_")[-2]): (out / student / "feedback.html").read_bytes()
+                for name, (student, _, _) in files.items()}
+    assert zip_pages(out) == expected and len(expected) == len(files)
+    assert "Not matched in Canvas" not in (out / "summary.md").read_text()
+
+
 @pytest.mark.slow
 def test_the_late_file_loses_twenty_points_shown_apart(course):
     _, out, _, _ = course
@@ -225,6 +241,7 @@ def test_hand_grades_are_checked_then_merged_into_the_import_and_the_feedback(co
     assert float(canvas["bugupdate"][5]) == float(late["automatic"]) + 10 - 20 and late["hand"] == "10"
     page = (out / "refsol" / "feedback.html").read_text()
     assert "clear chain rule" in page and page.count('id="grade"') == 1 and ">114.5<" in page
+    assert zip_pages(out)[("1001", "5001")] == page.encode()  # the re-upload zip carries the merged page
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:

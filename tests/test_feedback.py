@@ -400,3 +400,139 @@ def test_chromium_renders_the_derivation_as_math(tmp_path):
     rows_with_ink = np.flatnonzero(ink.any(axis=1))
     assert ink.sum() > 150, "the screenshot shows no formula where the page has one"
     assert rows_with_ink.size and rows_with_ink[-1] - rows_with_ink[0] > 25, "numerator over denominator: two lines"
+
+
+# --- the student's code beside the verdict, the self-check line, and a page anyone can read ---------------------------
+
+class Tree(HTMLParser):
+    """The page as nested elements: (tag, attributes, children), text as strings among the children."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.root: tuple = ("root", {}, [])
+        self.stack = [self.root]
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        node = (tag, dict(attrs), [])
+        self.stack[-1][2].append(node)
+        if tag not in self.VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag):
+        while len(self.stack) > 1:
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data):
+        self.stack[-1][2].append(data)
+
+    def find(self, pred, node=None) -> list[tuple]:
+        node = node or self.root
+        found = [node] if not isinstance(node, str) and pred(node) else []
+        for child in ([] if isinstance(node, str) else node[2]):
+            if not isinstance(child, str):
+                found += self.find(pred, child)
+        return found
+
+
+def text_of(node) -> str:
+    return node if isinstance(node, str) else "".join(text_of(c) for c in node[2])
+
+
+def classed(name: str):
+    return lambda n: name in n[1].get("class", "").split()
+
+
+HOSTILE_CODE = ('def backward_prop(self, X, y, Z1, A1, Z2, A2):\n    s = "</pre><script>alert(1)</script>"\n'
+                "    dZ2 = A2 - y  # <b>not bold</b> & not an entity: &amp;\n    return s")
+
+
+def test_a_lost_area_shows_the_students_own_code_beside_its_verdicts_escaped():
+    from grader.grading.results import FunctionCode
+
+    code = (FunctionCode("backward", "TwoLayerPerceptron.backward_prop", HOSTILE_CODE, 12),)
+    tree = Tree(render_feedback(a_report(code=code)))
+    assert not tree.find(lambda n: n[0] in ("script", "b") and "not bold" in text_of(n))
+    assert not tree.find(lambda n: n[0] == "script")
+    area = tree.find(lambda n: n[1].get("id") == "lost-backward")
+    assert len(area) == 1
+    side = tree.find(classed("side"), area[0])[0]
+    verdicts, shown = tree.find(classed("verdicts"), side), tree.find(classed("code"), side)
+    assert len(verdicts) == 1 and len(shown) == 1
+    assert "backward: dW1 matches finite differences" in text_of(verdicts[0])
+    pre = tree.find(lambda n: n[0] == "pre", shown[0])
+    assert [text_of(p) for p in pre] == [HOSTILE_CODE]  # the code as written, character for character
+    assert "TwoLayerPerceptron.backward_prop" in text_of(shown[0]) and "cell [12]" in text_of(shown[0])
+
+
+def test_each_lost_area_says_how_to_reproduce_it_with_the_self_check_as_a_student_types_it():
+    lost_softmax = Result("softmax: rows sum to 1", "softmax", 1.0, 5.0, False, public=True)
+    tree = Tree(render_feedback(a_report(tests=(lost_softmax, LOST), score=1.0)))
+    lines = {n[1]["id"]: [text_of(c) for c in tree.find(lambda m: m[0] == "code", r)]
+             for n in tree.find(lambda m: m[1].get("id", "").startswith("lost-"))
+             for r in tree.find(classed("reproduce"), n)}
+    assert lines == {"lost-softmax": ['from backprop_check import check; check("softmax")'],
+                     "lost-backward": ['from backprop_check import check; check("backward")']}
+    assert not Tree(render_feedback(a_report(tests=(KEPT,), score=5.0, max_score=5.0))).find(classed("reproduce"))
+
+
+@pytest.mark.parametrize("ta", [False, True], ids=["student", "ta"])
+def test_tables_have_captions_and_scoped_headers_and_pictures_say_in_words_what_they_show(drawn, ta):
+    from grader.batch.course_page import grade_section
+    from grader.batch.lms import Final
+
+    page = render_feedback(a_report(), *drawn, ta=ta)
+    page = page.replace('<p class="meta">grader', grade_section(Final(row_of(a_report()), "1", ()), 10.0)
+                        + '<p class="meta">grader', 1)
+    tree = Tree(page)
+    tables = tree.find(lambda n: n[0] == "table")
+    assert len(tables) == 2
+    for table in tables:
+        captions = [c for c in table[2] if not isinstance(c, str) and c[0] == "caption"]
+        assert len(captions) == 1 and len(text_of(captions[0])) > 20
+        heads = tree.find(lambda n: n[0] == "th", table)
+        assert heads and all(h[1].get("scope") in ("col", "row") for h in heads)
+        assert all(h[1]["scope"] == "col" for h in tree.find(lambda n: n[0] == "th", table[2][1]))  # <thead>
+    alts = [n[1].get("alt", "") for n in tree.find(lambda n: n[0] == "img")]
+    assert len(alts) == 2 and all(len(a) > 60 for a in alts)
+    X, y = public_validation()
+    hidden_layer = np.maximum(0, X @ xor_params()["W1"])
+    right = ((hidden_layer @ xor_params()["W2"]).ravel() > 0).astype(int) == y
+    for label in (0, 1):
+        assert f"label {label}: {right[y == label].sum()} of {(y == label).sum()} on the right side" in alts[0]
+    train = np.array(a_model().history["train_loss"])
+    assert f"train loss {train[0]:.4g} at epoch 1, {train[-1]:.4g} at epoch 30" in alts[1]
+
+
+def row_of(report: GradeReport):
+    from grader.batch.book import Row
+
+    return Row(report.student, report.submission, report.sha256, "graded", report.score, report.max_score)
+
+
+def public_validation():
+    from grader.grading import assignment
+
+    data = assignment.load("backprop").public_data()
+    return data["X_val"], data["y_val"]
+
+
+def test_a_real_single_bug_submission_shows_the_buggy_method_beside_the_backward_verdicts(tmp_path):
+    from grader import paths
+    from grader.grading.grade import grade_submission
+    from grader.grading.rubric import load_rubric
+
+    text = paths.SOLUTION.read_text(encoding="utf-8")
+    right, wrong = "dZ2 = (A2 - y.reshape(-1, 1)) / n", "dZ2 = (A2 - y.reshape(-1, 1))"
+    assert text.count(right) == 1
+    (tmp_path / "bug.ipynb").write_text(text.replace(right, wrong), encoding="utf-8")
+    report = grade_submission(tmp_path / "bug.ipynb", rubric=load_rubric(paths.RUBRIC))
+    lost = {t.area for t in report.tests if t.score < t.max_score}
+    assert "backward" in lost and {c.area for c in report.code} == lost
+    tree = Tree(render_feedback(report))
+    shown = tree.find(classed("code"), tree.find(lambda n: n[1].get("id") == "lost-backward")[0])
+    code = text_of(tree.find(lambda n: n[0] == "pre", shown[0])[0])
+    assert code.startswith("def backward_prop(self, X, y, Z1, A1, Z2, A2):") and wrong in code and right not in code

@@ -17,6 +17,7 @@ import threading
 import time
 import tomllib
 import zipfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -277,7 +278,7 @@ def test_run_autograder_grades_each_kind_of_submission(source, tmp_path, case):
                 "unreadable": "backprop.ipynb"}[case]
         assert said in results["output"]
         return
-    assert results["output"].startswith("Submission file: backprop.ipynb\nTime limits: whole notebook 300 s")
+    assert results["output"].startswith("Submission file: backprop.ipynb\n\nTime limits: whole notebook 300 s")
     assert results["extra_data"]["bundle"] == str(tmp_path / "source")
     assert Path(results["extra_data"]["grader_package"]).resolve() == source / "grader"  # the bundle's, not ours
     assert {t["visibility"] for t in results["tests"]} <= {"visible", "after_published"}
@@ -317,3 +318,113 @@ def test_setup_sh_self_check_passes_on_the_bundle_and_fails_without_its_data(sou
     shutil.copytree(source, broken, ignore=shutil.ignore_patterns(paths.DATA_NAME))
     env.update(BACKPROP_GRADER_ROOT=str(broken), PYTHONPATH=str(broken))
     assert subprocess.run(check, env=env, capture_output=True, text=True, cwd="/").returncode != 0
+
+
+# ---- what students see first: the top-level output ------------------------------------------------------------------
+
+class _Page(HTMLParser):
+    """Tags and text of the HTML a Markdown renderer makes of the output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.cells: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.cells.append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def rendered(markdown: str) -> _Page:
+    import mistune  # nbconvert's Markdown renderer, standing in for Gradescope's
+
+    page = _Page()
+    page.feed(mistune.html(markdown))
+    return page
+
+
+@pytest.fixture(scope="module")
+def single_bug_results(tmp_path_factory):
+    from grader.grading.grade import grade_submission
+    from grader.report.text import results_json
+
+    folder = tmp_path_factory.mktemp("single-bug")
+    single_bug_notebook(folder)
+    report = grade_submission(folder / "backprop.ipynb", rubric=load_rubric(paths.RUBRIC))
+    return report, json.loads(results_json(report))
+
+
+def test_while_hidden_tests_exist_the_output_shows_the_public_points_per_area_and_never_the_total(single_bug_results):
+    report, results = single_bug_results
+    assert results["output_format"] == "md"
+    page = rendered(results["output"])
+    text = " ".join(" ".join(page.text).split())
+    visible = [t for t in results["tests"] if t["visibility"] == "visible"]
+    hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
+    assert hidden and visible
+    got, top = sum(t["score"] for t in visible), sum(t["max_score"] for t in visible)
+    assert f"Public tests: {got:g} / {top:g}" in text
+    assert f"{report.score:g} / {report.max_score:g}" not in text and "/ 100" not in text
+    for t in hidden:
+        assert t["name"].split(": ", 1)[1] not in text, t["name"]
+    area_rows = {}  # area -> (public points, of), read from the rendered table's cells
+    cells = iter(page.cells)
+    for area, got_cell, top_cell in zip(cells, cells, cells):
+        area_rows[area] = (float(got_cell), float(top_cell))
+    for area in {t["tags"][0] for t in visible}:
+        mine = [t for t in visible if t["tags"][0] == area]
+        assert area_rows[area] == (sum(t["score"] for t in mine), sum(t["max_score"] for t in mine)), area
+    lost = [t["name"] for t in visible if t["score"] < t["max_score"]]
+    assert lost == ["softmax_grad: softmax_cross_entropy_grad matches centered finite differences of E"]
+    assert lost[0] in text and "table" in page.tags
+
+
+def _report(tests, **kw):
+    from grader.grading.results import GradeReport
+
+    return GradeReport("s", "s.ipynb", "ab" * 32, "graded", sum(t.score for t in tests),
+                       sum(t.max_score for t in tests), tuple(tests), **kw)
+
+
+def test_hints_are_shown_for_public_failures_only_and_hostile_text_stays_text():
+    from grader.grading.results import CellOutcome, NotebookRun, TestResult
+    from grader.report.text import results_dict
+
+    tests = [TestResult("backward: dW1 matches", "backward", 0, 6, False, hint="PUBLIC-HINT", public=True),
+             TestResult("backward: db2 matches", "backward", 4, 4, True, public=True),
+             TestResult("accuracy: hidden set", "accuracy", 0, 10, False, hint="HIDDEN-HINT", message="HIDDEN-MSG")]
+    hostile = "[click](http://evil.example) <script>alert(1)</script> ![x](data:,x) | a | b | `tick` **bold**"
+    run = NotebookRun((CellOutcome(3, "error", error_type="ValueError", message=hostile),))
+    report = _report(tests, notes=(hostile,), notebook=run)
+    output = results_dict(report)["output"]
+    page = rendered(output)
+    text = " ".join(page.text)
+    assert "PUBLIC-HINT" in text and "HIDDEN-HINT" not in output and "HIDDEN-MSG" not in output
+    assert "hidden set" not in output and "Public tests: 4 / 10" in text and "/ 20" not in text
+    assert not {"a", "img", "script", "code", "em"} & set(page.tags)
+    assert page.tags.count("strong") == 3  # the score, "What to look at" and the failed test's name: nothing else
+    assert text.count("<script>alert(1)</script>") == 2 and text.count("[click](http://evil.example)") == 2
+    assert page.cells[:3] == ["backward", "4", "10"] and len(page.cells) == 3  # no row from the hostile pipes
+
+
+def test_without_hidden_tests_the_output_gives_the_total_and_every_area():
+    from grader.grading.results import TestResult
+    from grader.report.text import results_dict
+
+    tests = [TestResult("softmax: sums to one", "softmax", 5, 5, True, public=True),
+             TestResult("loss: matches log_loss", "loss", 0, 10, False, hint="mean, not sum", public=True)]
+    text = " ".join(rendered(results_dict(_report(tests))["output"]).text)
+    assert "Score: 5 / 15" in text and "mean, not sum" in text and "Hidden tests" not in text

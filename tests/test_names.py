@@ -3,26 +3,72 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
 from grader.errors import ConfigError
 from grader.batch.names import Identity, compile_patterns, disambiguate, identify, junk_reason, safe_id
 
 
-@pytest.mark.parametrize("relpath, student, late, resubmission, user_id", [
-    ("smith_john_12345_67890_backprop.ipynb", "smith_john", False, 0, "12345"),
-    ("smith_john_LATE_12345_67890_backprop.ipynb", "smith_john", True, 0, "12345"),
-    ("smith_john_late_12345_67890_backprop-2.ipynb", "smith_john", True, 2, "12345"),
-    ("smithjohn_12345_67890_backprop-1.ipynb", "smithjohn", False, 1, "12345"),
-    ("smith_john_12345_67890_my-notebook.ipynb", "smith_john", False, 0, "12345"),
-    ("export/smith_john_12345_67890_backprop.ipynb", "smith_john", False, 0, "12345"),
-    ("alice/backprop.ipynb", "alice", False, 0, ""),
-    ("alice/work/hw/backprop.ipynb", "alice", False, 0, ""),
-    ("bob.ipynb", "bob", False, 0, ""),
-    ("student-42.ipynb", "student-42", False, 0, ""),
-    ("carol.py", "carol", False, 0, ""),
+@pytest.mark.parametrize("relpath, student, late, resubmission, user_id, attachment_id", [
+    ("smith_john_12345_67890_backprop.ipynb", "smith_john", False, 0, "12345", "67890"),
+    ("smith_john_LATE_12345_67890_backprop.ipynb", "smith_john", True, 0, "12345", "67890"),
+    ("smith_john_late_12345_67890_backprop-2.ipynb", "smith_john", True, 2, "12345", "67890"),
+    ("smithjohn_12345_67890_backprop-1.ipynb", "smithjohn", False, 1, "12345", "67890"),
+    ("smith_john_12345_67890_my-notebook.ipynb", "smith_john", False, 0, "12345", "67890"),
+    ("export/smith_john_12345_67890_backprop.ipynb", "smith_john", False, 0, "12345", "67890"),
+    ("alice/backprop.ipynb", "alice", False, 0, "", ""),
+    ("alice/work/hw/backprop.ipynb", "alice", False, 0, "", ""),
+    ("bob.ipynb", "bob", False, 0, "", ""),
+    ("student-42.ipynb", "student-42", False, 0, "", ""),
+    ("carol.py", "carol", False, 0, "", ""),
 ])
-def test_default_patterns_read_canvas_folders_and_plain_names(relpath, student, late, resubmission, user_id):
-    assert identify(relpath) == Identity(student, student, late, resubmission, user_id)
+def test_default_patterns_read_canvas_folders_and_plain_names(relpath, student, late, resubmission, user_id,
+                                                              attachment_id):
+    assert identify(relpath) == Identity(student, student, late, resubmission, user_id, attachment_id)
+
+
+@pytest.mark.parametrize("relpath, anonymous_id, late, attachment_id, resubmission", [
+    ("anon_7ar9n_67890_backprop.ipynb", "7ar9n", False, "67890", 0),
+    ("anon_Vq2Ka_67890_backprop-3.ipynb", "vq2ka", False, "67890", 3),
+    ("late_anon_x1y2z_555_my_backprop.ipynb", "x1y2z", True, "555", 0),
+    ("submissions/anon_x1y2z_late_555_backprop.ipynb", "x1y2z", True, "555", 0),
+    ("anon_12345_67890_backprop.ipynb", "12345", False, "67890", 0),  # base58 ids may be all digits
+])
+def test_anonymous_grading_downloads_give_the_anonymous_id_and_no_user_id(relpath, anonymous_id, late,
+                                                                          attachment_id, resubmission):
+    ident = identify(relpath)
+    assert (ident.anonymous_id, ident.late, ident.attachment_id, ident.resubmission, ident.user_id) == \
+        (anonymous_id, late, attachment_id, resubmission, "")
+    assert ident.student.lower() == f"anon_{anonymous_id}"
+
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+NAME_CHARS = st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@pytest.mark.fuzz
+@given(name=st.text(NAME_CHARS, min_size=1, max_size=20).filter(lambda n: not n.isdigit()),
+       late=st.booleans(), user_id=st.integers(1, 10**12), attachment_id=st.integers(1, 10**12),
+       original=st.text(st.sampled_from("abcdefghij_-.0123456789 "), min_size=1, max_size=30),
+       resubmission=st.integers(0, 9))
+def test_every_canvas_download_name_gives_back_its_ids(name, late, user_id, attachment_id, original, resubmission):
+    """Built the way Canvas's download builds names: <name>[_LATE]_<user id>_<attachment id>_<file>[-n].ipynb"""
+    file = f"{original}{f'-{resubmission}' if resubmission else ''}.ipynb"
+    relpath = f"{name}{'_LATE' if late else ''}_{user_id}_{attachment_id}_{file}"
+    ident = identify(relpath)
+    assert (ident.user_id, ident.attachment_id, ident.late) == (str(user_id), str(attachment_id), late)
+    assert ident.raw == name and ident.anonymous_id == ""
+
+
+@pytest.mark.fuzz
+@given(anonymous_id=st.text(st.sampled_from(BASE58), min_size=5, max_size=5), late=st.booleans(),
+       attachment_id=st.integers(1, 10**12), original=st.text(st.sampled_from("abc_-0123"), min_size=1, max_size=20))
+def test_every_anonymous_download_name_gives_back_its_ids(anonymous_id, late, attachment_id, original):
+    """Canvas lowercases the whole name, anonymous id included."""
+    relpath = f"{'late_' if late else ''}anon_{anonymous_id}_{attachment_id}_{original}.ipynb".lower()
+    ident = identify(relpath)
+    assert (ident.anonymous_id, ident.attachment_id, ident.late, ident.user_id) == \
+        (anonymous_id.lower(), str(attachment_id), late, "")
 
 
 def test_a_custom_pattern_replaces_the_defaults():

@@ -333,3 +333,27 @@ def test_the_notebook_names_commands_that_work_where_the_student_is():
     assert "make " not in first
     assert {"check.py", "backprop_check.py"} <= {p.name for p in student_kit.TEMPLATES.iterdir()}
     assert student_kit.TOP == "backprop", "the Colab steps `cd` into the folder the zip unpacks into"
+
+
+@pytest.mark.slow
+def test_the_line_the_feedback_page_gives_runs_as_written_in_the_kit_and_checks_just_that_area(kit, tmp_path):
+    """What a student types from the page, after their notebook's cells have run, in the kit's folder."""
+    import nbformat
+
+    from grader.report.feedback import SELF_CHECK
+
+    archive, _ = kit
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(tmp_path / "unpacked")
+    right, wrong = "dZ2 = (A2 - y.reshape(-1, 1)) / n", "dZ2 = (A2 - y.reshape(-1, 1))"
+    cells = [c.source for c in nbformat.read(paths.SOLUTION, as_version=4).cells if c.cell_type == "code"]
+    code = "\n\n".join(c for c in cells if not c.lstrip().startswith(("!", "%"))).replace(right, wrong)
+    line = SELF_CHECK.format(area="backward")
+    env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_GRADER_ROOT", "PYTHONPATH")}
+    done = subprocess.run([sys.executable, "-c", code + "\n" + line], cwd=tmp_path / "unpacked" / TOP, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = done.stdout[done.stdout.index("Self-check of this notebook (backward)"):]  # after the notebook's prints
+    assert hints.SUM_NOT_MEAN in " ".join(report.split())
+    rows = [line.split()[0] for line in report.splitlines() if re.match(r"\w+ +\d+ / \d+", line)]
+    assert rows == ["backward", "total"], "only the area asked for is checked"

@@ -12,7 +12,9 @@ In: the rubric (thresholds, the hidden seed). Out, through these names only, whi
   how answers that lost their marking are found;
 - set_input_salt(salt): real grading draws the tests' inputs with this secret; None keeps the public seeds;
 - source_notes(sources) -> list of str: notes for the top of the results, read from the code cells' text without
-  running them (a required name missing while a close one is defined).
+  running them (a required name missing while a close one is defined);
+- AREA_FUNCTIONS: area id -> the functions its tests call ("relu", or "Class.method"), whose code the feedback
+  shows beside a lost area's verdicts (optional for an assignment: without it, no code is shown).
 
 Everything else in this folder (oracle, hints, checks, the XOR sampler, the suite) is private to it.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 from grader import paths
 from grader.backprop.checks import set_input_salt
 from grader.backprop.data import hidden_set, public_data
-from grader.backprop.names import source_notes
+from grader.backprop.names import AREA_FUNCTIONS, source_notes
 
 AREAS = ("softmax", "softmax_grad", "activations", "derivatives", "init", "forward", "loss", "backward", "update",
          "predict", "train", "accuracy")
@@ -33,4 +35,4 @@ DATA_FILES = {paths.DATA_NAME: paths.PUBLIC_DATA}
 SKELETON = paths.SKELETON
 
 __all__ = ["AREAS", "SUITE_DIR", "DATA_FILES", "SKELETON", "public_data", "hidden_set", "set_input_salt",
-           "source_notes"]
+           "source_notes", "AREA_FUNCTIONS"]

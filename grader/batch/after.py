@@ -119,15 +119,17 @@ def _similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, out: Pat
 
 
 def entries(roster: Roster) -> list[course_step.Entry]:
-    return [course_step.Entry(f.student, f.file, f.user_id, f.late, f.mtime) for f in roster.files]
+    return [course_step.Entry(f.student, f.file, f.user_id, f.late, f.mtime, f.attachment_id, f.anonymous_id)
+            for f in roster.files]
 
 
 def course(out: Path, roster: Roster, rows: dict[str, Row], config: course_step.Settings, rubric: Rubric,
-           similar: list[str] | None, times: Path | None, stream: TextIO) -> None:
+           similar: list[str] | None, times: Path | None, stream: TextIO, canvas_roster: Path | None = None) -> None:
     """Save what the file names said, run the course step, and add the similarity section to summary.md."""
     course_step.save_roster(out, entries(roster))
     try:
-        course_step.finish(out, rows, {e.student: e for e in entries(roster)}, config, rubric.areas, times=times)
+        course_step.finish(out, rows, {e.student: e for e in entries(roster)}, config, rubric.areas, times=times,
+                           canvas_roster=canvas_roster)
     except HandGradesError as exc:
         print(f"hand grades not merged: {exc}", file=stream)
         course_step.splice_summary(out / "summary.md", "course", [

@@ -2,8 +2,12 @@
 a grade section in each student's feedback pages, and a section of summary.md.
 
 In: the gradebook rows (.batch/state.jsonl), what the batch read from each file name (.batch/roster.json), the
-rubric's [manual], [late] and [lms] tables, hand_grades.csv and an optional times file. Out: canvas_import.csv,
-grades.csv, gradebook_detail.csv, hand_grades.csv (created or extended), and the sections named above.
+rubric's [manual], [late] and [lms] tables, hand_grades.csv, an optional times file and an optional Canvas gradebook
+export as the roster. Out: canvas_import.csv, canvas_feedback.zip, grades.csv, gradebook_detail.csv,
+hand_grades.csv (created or extended), and the sections named above.
+
+finish() is the one rebuild path: grade-all calls it after a batch, merge-hand-grades after a hand grades file
+changed, and anything else that changes hand grades should call it too, so the LMS files and pages never disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader.batch import lms
+from grader.batch import canvas_feedback, lms
+from grader.batch.canvas_roster import Person, match, read_roster
 from grader.batch.book import Row, points, write_atomic
 from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
 from grader.batch.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
@@ -24,6 +29,7 @@ from grader.grading.rubric import Rubric
 DEFAULT_MANUAL_POINTS = 10.0
 ROSTER = Path(".batch") / "roster.json"
 TIMES = Path(".batch") / "times.csv"
+CANVAS_ROSTER = Path(".batch") / "canvas_roster.csv"
 BEGIN, END = "<!-- course:begin -->", "<!-- course:end -->"
 FOUND = {"metadata": "found", "prompt": "found by its prompt (cell lost its marking)",
          "heading": "found under its heading (cell lost its marking)", "missing": "MISSING"}
@@ -47,6 +53,8 @@ class Entry:
     user_id: str = ""
     marked_late: bool = False
     mtime: float = 0.0
+    attachment_id: str = ""
+    anonymous_id: str = ""
 
 
 def _manual(table: dict, prompts: tuple, source: str) -> tuple[Item, ...]:
@@ -90,14 +98,38 @@ def pending_row(entry: Entry) -> Row:
     return Row(entry.student, entry.file, "", "pending", 0.0, 0.0, reason="not graded yet")
 
 
-def _times(out: Path, times: Path | None) -> dict[str, SubmittedAt]:
-    """The TA's times file; a copy is kept beside the batch so a later merge uses the same times."""
-    if times is not None:
-        found = read_times(times)
-        (out / TIMES).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(times, out / TIMES)
+def _kept(out: Path, given: Path | None, copy: Path, read):
+    """read(the file the TA gave); a copy is kept beside the batch so a later merge reads the same file."""
+    if given is not None:
+        found = read(given)
+        (out / copy).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(given, out / copy)
         return found
-    return read_times(out / TIMES) if (out / TIMES).exists() else {}
+    return read(out / copy) if (out / copy).exists() else None
+
+
+def _times(out: Path, times: Path | None) -> dict[str, SubmittedAt]:
+    return _kept(out, times, TIMES, read_times) or {}
+
+
+@dataclass(frozen=True)
+class People:
+    """Who each student is in Canvas (from the roster), and why some are not known (no roster: empty)."""
+
+    known: dict[str, Person]
+    unknown: dict[str, str]
+    roster_given: bool = False
+
+
+def _people(out: Path, roster_csv: Path | None, roster: dict[str, "Entry"]) -> People:
+    people = _kept(out, roster_csv, CANVAS_ROSTER, read_roster)
+    if people is None:
+        return People({}, {})
+    named = {s: e for s, e in roster.items() if not e.anonymous_id}
+    found = match({s: e.user_id for s, e in named.items()}, people)
+    unknown = {**found.unmatched, **{s: "anonymous grading: no user id until grades are posted"
+                                     for s, e in roster.items() if e.anonymous_id}}
+    return People(found.people, unknown, True)
 
 
 def _answers(row: Row, items: tuple[Item, ...]) -> dict[str, str]:
@@ -116,10 +148,13 @@ class Course:
 
 
 def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Settings, areas: tuple[str, ...], *,
-           times: Path | None = None, automatic_max: float = 0.0) -> Course:
-    """Write everything the course step makes. A bad hand grades file raises HandGradesError before any write."""
+           times: Path | None = None, automatic_max: float = 0.0, canvas_roster: Path | None = None) -> Course:
+    """Write everything the course step makes. A bad hand grades or roster file raises before any write.
+
+    canvas_roster: a Canvas gradebook export naming the class (kept in .batch/, so a later call may omit it)."""
     rows = {**{s: pending_row(e) for s, e in roster.items()}, **{s: r for s, r in rows.items() if s in roster}}
     given = _times(out, times)
+    people = _people(out, canvas_roster, roster)
     hand_path = out / HAND_FILE
     hand = read_hand_grades(hand_path, set(rows), config.items)
     write_template(hand_path, {s: _answers(r, config.items) for s, r in rows.items()}, config.items)
@@ -131,7 +166,7 @@ def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Se
         score = row.score + sum(g.points for g in grades.values() if g.points is not None)
         late = assess(config.late, marked=entry.marked_late, file_time=file_time(entry.mtime) if entry.mtime else None,
                       given=given.get(student), score=score)
-        finals.append(lms.Final(row, entry.user_id, config.items, grades, late))
+        finals.append(lms.Final(row, entry.user_id, config.items, grades, late, people.known.get(student)))
     possible = lms.points_possible(top, config.items)
     written = (write_atomic(out / lms.CANVAS_FILE, lms.canvas_csv(finals, config.assignment, possible)),
                write_atomic(out / lms.GENERIC_FILE, lms.generic_csv(finals, possible)),
@@ -139,8 +174,22 @@ def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Se
                hand_path)
     for final in finals:
         _update_pages(out / final.row.student, final, possible)
-    splice_summary(out / "summary.md", "course", summary_lines(finals, possible, config))
+    left_out = canvas_feedback.write_zip(out, [canvas_feedback.Member(e.student, e.user_id, e.attachment_id,
+                                                                      bool(e.anonymous_id)) for e in roster.values()])
+    if (out / canvas_feedback.FILE).exists():
+        written += (out / canvas_feedback.FILE,)
+    splice_summary(out / "summary.md", "course", summary_lines(finals, possible, config, people, left_out))
     return Course(tuple(finals), possible, written)
+
+
+def rebuild(out: Path, rubric: Rubric, *, times: Path | None = None, canvas_roster: Path | None = None) -> Course:
+    """merge-hand-grades as a function: re-read the batch in `out` (rows, file names, hand_grades.csv) and rewrite
+    every LMS file, the feedback zip and the grade section of each page. Raises HandGradesError on a bad row."""
+    from grader.batch.book import State  # noqa: PLC0415
+
+    roster = load_roster(out)  # first: a folder that holds no batch gets no .batch/ made in it
+    rows = State(out / ".batch" / "state.jsonl").load()
+    return finish(out, rows, roster, settings(rubric), rubric.areas, times=times, canvas_roster=canvas_roster)
 
 
 def splice(text: str, section: str, name: str, before: str) -> str:
@@ -169,21 +218,28 @@ def _update_pages(folder: Path, final: lms.Final, possible: float) -> None:
             write_atomic(path, splice(html, grade_section(final, possible), "course", '<p class="meta">grader'))
 
 
-def summary_lines(finals: list[lms.Final], possible: float, config: Settings) -> list[str]:
-    """The course section of summary.md: the LMS files, hand grading, missing answers, late and pending."""
+def summary_lines(finals: list[lms.Final], possible: float, config: Settings, people: People | None = None,
+                  left_out: dict[str, str] | None = None) -> list[str]:
+    """The course section of summary.md: the LMS files, who Canvas cannot match, hand grading, missing answers,
+    late and pending."""
+    people, left_out = people or People({}, {}), left_out or {}
     graded = [f for f in finals if not f.pending]
     open_items = sum(len(f.hand_open) for f in graded)
     lines = ["## Grades for the LMS", "",
              f"- `{lms.CANVAS_FILE}`: import into Canvas as it is (Grades > Import); column "
-             f"\"{config.assignment}\", {points(possible)} points possible (automatic + hand-graded).",
+             f"\"{config.assignment}\", {points(possible)} points possible (automatic + hand-graded). Set the Canvas "
+             f"assignment's Points Possible to {points(possible)} first: the import does not change it. Students "
+             "not graded yet have no row, so Canvas keeps what they have.",
+             f"- `{canvas_feedback.FILE}`: "
+             + (f"{len(finals) - len(left_out)} feedback pages; upload it with the assignment's Re-upload "
+                "submissions to attach each page as a comment for its student." if len(left_out) < len(finals)
+                else "not written: no student has a Canvas user id and attachment id in the file name."),
              f"- `{lms.DETAIL_FILE}`: every part of every total: areas, tests, hand grades, late penalty.",
              f"- `{lms.GENERIC_FILE}`: one row per student, for other LMSs and spreadsheets.",
              f"- `{HAND_FILE}`: {open_items} of {len(graded) * len(config.items)} hand grades still to enter; then run "
              "`python -m grader merge-hand-grades --out <this folder>`.",
              f"- Late policy: {config.late.describe()}."]
-    no_id = [f.row.student for f in finals if not f.user_id]
-    if no_id:
-        lines.append(f"- No Canvas user id in the file name, so Canvas will not match: {', '.join(no_id)}.")
+    lines += _unmatched_lines(finals, people, left_out)
     missing = [(f.row.student, item) for f in graded for item in f.row.manual_missing]
     if missing:
         lines += ["", "### Hand-graded answers missing", "", "| student | item |", "|---|---|"]
@@ -197,3 +253,20 @@ def summary_lines(finals: list[lms.Final], possible: float, config: Settings) ->
     if pending:
         lines += ["", "### Pending (not graded yet)", "", ", ".join(pending)]
     return lines
+
+
+def _unmatched_lines(finals: list[lms.Final], people: People, left_out: dict[str, str]) -> list[str]:
+    """The students Canvas will not match: no user id for the import, or no ids for the feedback zip."""
+    rows = []
+    for f in finals:
+        student = f.row.student
+        why_import = "" if f.canvas_id or f.pending else people.unknown.get(
+            student, "no Canvas user id in the file name; give the gradebook export with --roster")
+        why_zip = left_out.get(student, "")
+        if why_import or why_zip:
+            rows.append(f"| {student} | {why_import or 'matched'} | {why_zip or 'in the zip'} |")
+    if not rows:
+        return []
+    return ["", "### Not matched in Canvas", "", "Give these students their feedback page by hand, and enter the "
+            "grades of those without an import row in Canvas yourself.", "",
+            "| student | canvas_import.csv | canvas_feedback.zip |", "|---|---|---|", *rows]

@@ -15,7 +15,8 @@ def _e(text: object) -> str:
 
 def _row(what: str, got: str, top: str, note: str = "", cls: str = "") -> str:
     extra = f'<br><span class="meta">{_e(note)}</span>' if note else ""
-    return f'<tr class="{cls}"><td>{_e(what)}{extra}</td><td class="num">{got}</td><td class="num">{top}</td></tr>'
+    return (f'<tr class="{cls}"><th scope="row">{_e(what)}{extra}</th><td class="num">{got}</td>'
+            f'<td class="num">{top}</td></tr>')
 
 
 def grade_section(final: Final, possible: float) -> str:
@@ -31,8 +32,9 @@ def grade_section(final: Final, possible: float) -> str:
     if late.late:
         taken = "all" if late.zeroed else f"−{points(late.penalty)}"
         rows.append(_row("Late penalty", taken, "", late.note, "lost"))
-    rows.append(f'<tr class="total-row"><th>Total for the gradebook</th><th class="num">{points(final.total)}</th>'
-                f'<th class="num">{points(possible)}</th></tr>')
+    rows.append(f'<tr class="total-row"><th scope="row">Total for the gradebook</th>'
+                f'<td class="num">{points(final.total)}</td><td class="num">{points(possible)}</td></tr>')
     return ('<section class="course" id="grade"><h2>Your grade</h2><table class="scores" id="grade-table">'
-            '<thead><tr><th>part</th><th>points</th><th>of</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></section>')
+            "<caption>The parts of your grade: automatic tests, each item graded by hand, any late penalty, and the "
+            'total that goes to the gradebook</caption><thead><tr><th scope="col">part</th><th scope="col">points</th>'
+            f'<th scope="col">of</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>')

@@ -27,6 +27,7 @@ from grader.batch.summary import write_summaries
 from grader.batch.regrade import check_maximum, check_only, log_row
 from grader.batch.worker import GradeTask, warm_up
 from grader.sandbox.limits import Limits
+from grader.batch.canvas_roster import read_roster
 from grader.batch.names import compile_patterns
 from grader.notebook.clean import terminal
 from grader.grading.results import GradeReport
@@ -54,6 +55,7 @@ class BatchOptions:
     worker: tuple[str, ...] | None = None
     only: tuple[str, ...] = ()
     times: Path | None = None
+    canvas_roster: Path | None = None  # a Canvas gradebook export: who each student is in Canvas
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,8 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
     started = time.monotonic()
     rubric = load_rubric(opts.rubric)
     config = after.settings(rubric)
+    if opts.canvas_roster is not None:
+        read_roster(opts.canvas_roster)  # a bad roster stops the batch before grading, not after
     suffix = f"{__version__}:{rubric.fingerprint()}"
     timeout = batch_timeout(with_grading_seconds(rubric, opts.timeout).limits, opts.kill_margin)
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -246,7 +250,7 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
     note = f"Interrupted: {len(roster.files) - len(rows)} students not graded yet (pending); run again to finish." \
         if interrupted else ""
     write_summaries(rows, rubric.areas, roster, opts.out, note)
-    after.course(opts.out, roster, book.rows, config, rubric, similar, opts.times, stream)
+    after.course(opts.out, roster, book.rows, config, rubric, similar, opts.times, stream, opts.canvas_roster)
     result = BatchResult(len(roster.files), len(rows) - len(reused), len(reused), interrupted,
                          round(time.monotonic() - started, 3), opts.out / "gradebook.csv", statuses)
     _write_run_stats(opts, result)

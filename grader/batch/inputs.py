@@ -7,6 +7,7 @@ archive may expand to at most MAX_TOTAL_BYTES over at most MAX_ENTRIES entries.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import stat
@@ -55,6 +56,8 @@ class StudentFile:
     resubmission: int = 0
     superseded: tuple[str, ...] = ()
     user_id: str = ""
+    attachment_id: str = ""
+    anonymous_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,8 @@ def discover(root: Path, patterns: tuple[re.Pattern[str], ...] = DEFAULT_PATTERN
     for rel, ident in idents.items():
         path, mtime = found[rel]
         entry = StudentFile(names[ident], path, rel, mtime, ident.late, ident.resubmission,
-                            user_id=ident.user_id)
+                            user_id=ident.user_id, attachment_id=ident.attachment_id,
+                            anonymous_id=ident.anonymous_id)
         groups.setdefault(entry.student, []).append(entry)
     files = tuple(newest(g) for _, g in sorted(groups.items()))
     return Roster(files, tuple(sorted(skips, key=lambda s: s.file)))
@@ -218,5 +222,4 @@ def newest(group: list[StudentFile]) -> StudentFile:
     order = sorted(group, key=lambda f: (f.file.lower().endswith(".ipynb"), f.mtime, f.resubmission, f.file))
     chosen = order[-1]
     others = tuple(f.file for f in reversed(order[:-1]))
-    return StudentFile(chosen.student, chosen.path, chosen.file, chosen.mtime, chosen.late,
-                       chosen.resubmission, others, chosen.user_id)
+    return dataclasses.replace(chosen, superseded=others)

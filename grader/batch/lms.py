@@ -3,8 +3,11 @@ generic table) and gradebook_detail.csv (every part of every total: per area, pe
 
 Canvas's import reads a header of Student, ID, SIS User ID, SIS Login ID and Section followed by assignment columns,
 then an optional row whose first cell says "Points Possible", then one row per student, matched by the ID column
-(the Canvas user id, read from the downloaded file's name). A column titled "<name> (<assignment id>)" updates that
-assignment; any other title makes Canvas create a new one.
+(the Canvas user id, read from the downloaded file's name, or from a gradebook export given as the roster). A column
+titled "<name> (<assignment id>)" updates that assignment; any other title makes Canvas create a new one. The Points
+Possible row does not change the assignment's points possible in Canvas: the assignment must already have the same
+value, or the percentages Canvas shows are off. A student not graded yet has no row, so Canvas leaves their grade
+as it is (a blank cell would read as "no grade" on some imports).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import io
 from dataclasses import dataclass, field
 
 from grader.batch.book import Row, cell, points
+from grader.batch.canvas_roster import Person
 from grader.batch.handgrades import HandGrade, Item
 from grader.batch.late import Lateness
 
@@ -34,6 +38,12 @@ class Final:
     items: tuple[Item, ...]
     hand: dict[str, HandGrade] = field(default_factory=dict)
     lateness: Lateness = Lateness()
+    person: Person | None = None  # who the student is in Canvas, from the roster given with --roster
+
+    @property
+    def canvas_id(self) -> str:
+        """The Canvas user id: the roster's, else the one in the downloaded file's name."""
+        return self.person.id if self.person else self.user_id
 
     @property
     def pending(self) -> bool:
@@ -67,10 +77,14 @@ def _csv(rows: list[list[str]]) -> str:
 
 
 def canvas_csv(finals: list[Final], assignment: str, possible: float) -> str:
-    """The Canvas gradebook import: header, Points Possible row, one row per student (blank score when pending)."""
+    """The Canvas gradebook import: header, Points Possible row, one row per graded student (none when pending)."""
     rows = [[*CANVAS_COLUMNS, assignment], [POINTS_POSSIBLE, "", "", "", "", points(possible)]]
     for f in sorted(finals, key=lambda f: f.row.student):
-        rows.append([cell(f.row.student), f.user_id, "", "", "", "" if f.pending else points(f.total)])
+        if f.pending:
+            continue
+        who = f.person or Person(f.row.student, f.user_id)
+        rows.append([cell(who.name), f.canvas_id, cell(who.sis_user_id), cell(who.sis_login_id), cell(who.section),
+                     points(f.total)])
     return _csv(rows)
 
 
@@ -78,7 +92,7 @@ def generic_csv(finals: list[Final], possible: float) -> str:
     """student, id, points, points_possible, status, late: for other LMSs and spreadsheets."""
     rows = [["student", "id", "points", "points_possible", "status", "late"]]
     for f in sorted(finals, key=lambda f: f.row.student):
-        rows.append([cell(f.row.student), f.user_id, "" if f.pending else points(f.total), points(possible),
+        rows.append([cell(f.row.student), f.canvas_id, "" if f.pending else points(f.total), points(possible),
                      f.row.status, "yes" if f.lateness.late else "no"])
     return _csv(rows)
 
@@ -105,7 +119,7 @@ def detail_csv(finals: list[Final], areas: tuple[str, ...], items: tuple[Item, .
         by_test = {name: score for name, score, _ in r.test_points}
         hand = [("" if f.hand.get(i.id) is None or f.hand[i.id].points is None else points(f.hand[i.id].points))
                 for i in items]
-        rows.append([cell(r.student), f.user_id, cell(r.file), r.status, points(r.score), points(r.max_score),
+        rows.append([cell(r.student), f.canvas_id, cell(r.file), r.status, points(r.score), points(r.max_score),
                      *(points(r.area_score(a)) for a in areas), *hand, points(f.hand_points),
                      points(sum(i.max_points for i in items)), " ".join(f.hand_open), " ".join(r.manual_missing),
                      "yes" if f.lateness.late else "no", points(f.lateness.penalty), cell(f.lateness.note),

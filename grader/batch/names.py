@@ -1,7 +1,13 @@
 """Student identities from submission file names: LMS naming patterns and filesystem-safe ids.
 
 A pattern is a regular expression matched against a file's path relative to the class folder (with "/"
-separators). It must have a `student` group; it may have `late`, `user_id` and `resubmission` groups.
+separators). It must have a `student` group; it may have `late`, `user_id`, `attachment_id`, `anonymous_id` and
+`resubmission` groups.
+
+Canvas's *Download Submissions* names each uploaded file `<name>[_LATE]_<user id>_<attachment id>_<file name>`: the
+name is the student's sortable name with everything but letters, digits and `_` dropped and lowercased; the user id
+is the Canvas user's, the attachment id that of the uploaded file (not of the submission). With anonymous grading
+the name part is `anon_<anonymous id>` (five base58 characters, lowercased like the rest) and no user id is given.
 """
 
 from __future__ import annotations
@@ -18,20 +24,26 @@ SUBMISSION_SUFFIXES = (".ipynb", ".py")
 JUNK_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
 # what the batch writes beside the students' folders, so no student id may take these names
 RESERVED_IDS = frozenset({"gradebook.csv", "summary.md", "summary.png", "similarity", ".batch", "canvas_import.csv",
-                          "grades.csv", "gradebook_detail.csv", "hand_grades.csv"})
+                          "grades.csv", "gradebook_detail.csv", "hand_grades.csv", "canvas_feedback.zip"})
 MAX_ID_LENGTH = 80
 
-# Canvas: lastname_firstname[_LATE]_<user id>_<submission id>_<original name>[-<n>].ipynb
+# Canvas: lastnamefirstname[_LATE]_<user id>_<attachment id>_<original name>[-<n>].ipynb
 CANVAS = re.compile(
-    r"(?:.*/)?(?P<student>[^/]+?)_(?:(?P<late>late)_)?(?P<user_id>\d+)_\d+_"
+    r"(?:.*/)?(?P<student>[^/]+?)_(?:(?P<late>late)_)?(?P<user_id>\d+)_(?P<attachment_id>\d+)_"
     r"[^/]+?(?:-(?P<resubmission>\d+))?\.(?:ipynb|py)",
+    re.IGNORECASE,
+)
+# Canvas with anonymous grading: [LATE_]anon_<anonymous id>[_LATE]_<attachment id>_<original name>[-<n>].ipynb
+CANVAS_ANONYMOUS = re.compile(
+    r"(?:.*/)?(?:(?P<late>late)_)?(?P<student>anon_(?P<anonymous_id>[A-Za-z0-9]+))_(?:(?P<late_after>late)_)?"
+    r"(?P<attachment_id>\d+)_[^/]+?(?:-(?P<resubmission>\d+))?\.(?:ipynb|py)",
     re.IGNORECASE,
 )
 # one folder per student: <student>/<anything>.ipynb, at any depth below the student's folder
 FOLDER = re.compile(r"(?P<student>[^/]+)/(?:[^/]+/)*[^/]+\.(?:ipynb|py)", re.IGNORECASE)
 # plain <student>.ipynb at the top of the class folder
 PLAIN = re.compile(r"(?P<student>[^/]+)\.(?:ipynb|py)", re.IGNORECASE)
-DEFAULT_PATTERNS = (CANVAS, FOLDER, PLAIN)
+DEFAULT_PATTERNS = (CANVAS_ANONYMOUS, CANVAS, FOLDER, PLAIN)
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ class Identity:
     late: bool = False
     resubmission: int = 0
     user_id: str = ""
+    attachment_id: str = ""
+    anonymous_id: str = ""
 
 
 def compile_patterns(texts: list[str] | tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
@@ -81,9 +95,11 @@ def identify(relpath: str, patterns: tuple[re.Pattern[str], ...] = DEFAULT_PATTE
             return Identity(
                 student=safe_id(raw),
                 raw=raw,
-                late=bool(groups.get("late")),
+                late=bool(groups.get("late") or groups.get("late_after")),
                 resubmission=int(groups.get("resubmission") or 0),
                 user_id=groups.get("user_id") or "",
+                attachment_id=groups.get("attachment_id") or "",
+                anonymous_id=(groups.get("anonymous_id") or "").lower(),
             )
     return None
 

@@ -153,20 +153,23 @@ class ResultsWriter:
 def failure_results(reason: str, *, status: str = "grader-failed", output: str = NOT_YOUR_FAULT,
                     detail: str = "") -> dict:
     """Score 0 with a message for the student; the cause goes to extra_data and stdout, which students never see."""
-    return {"score": 0, "output": output, "output_format": "text", "stdout_visibility": "hidden", "tests": [],
+    return {"score": 0, "output": output, "output_format": "md", "stdout_visibility": "hidden", "tests": [],
             "extra_data": {"status": status, "reason": reason, "detail": detail, "grader_version": __version__}}
 
 
 def what_ran(found: Found, path: Path, limits: Limits, factor: float, settings: Settings, graded: bool) -> str:
-    """The first lines of the student-visible output: which file was graded and under which limits."""
+    """The first paragraphs of the student-visible output (Markdown): which file was graded, under which limits."""
+    from grader.report.overview import md_text
+
     others = [n for n in found.files if n != str(path.relative_to(settings.submission_dir))]
-    lines = [f"Submission file: {path.name}" + (f" (also received, not graded: {', '.join(others)})" if others else "")]
+    lines = [f"Submission file: {md_text(path.name, 300)}"
+             + (f" (also received, not graded: {md_text(', '.join(others))})" if others else "")]
     if not graded:
         return lines[0]
     scaled = f", scaled by {factor:.2f} to fit the autograder's {settings.timeout_seconds:g} s" if factor < 1 else ""
     lines.append(f"Time limits: whole notebook {limits.notebook_seconds:g} s, one cell {limits.cell_seconds:g} s, "
                  f"one call into your code {limits.request_seconds:g} s{scaled}.")
-    return "\n".join(lines)
+    return "\n\n".join(lines)
 
 
 def grade_results(settings: Settings, grade: Callable) -> dict:

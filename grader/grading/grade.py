@@ -19,7 +19,7 @@ from grader.errors import ConfigError, GraderError, SandboxError, SubmissionErro
 from grader.notebook import clean, imports
 from grader.report.drawing import PICTURE_MODULES, import_picture_modules
 from grader.notebook.extract import Submission, read_submission
-from grader.grading.results import GradeReport, ManualItem, TestResult
+from grader.grading.results import FunctionCode, GradeReport, ManualItem, TestResult
 from grader.grading.rubric import Rubric, load_rubric
 
 if TYPE_CHECKING:
@@ -95,6 +95,25 @@ def source_notes(submission: Submission, rubric: Rubric) -> list[str]:
     return ([note] if note else []) + assignment.load(rubric.assignment).source_notes(sources)
 
 
+MAX_CODE_CHARS = 6000  # one function's code on the feedback page; a longer one is cut with a note
+
+
+def lost_code(submission: Submission, tests: tuple[TestResult, ...], task) -> tuple[FunctionCode, ...]:
+    """The student's code of every function the areas that lost points call (the assignment's AREA_FUNCTIONS)."""
+    from grader.notebook.definitions import function_source  # noqa: PLC0415
+    from grader.report.text import excerpt  # noqa: PLC0415
+
+    lost = dict.fromkeys(t.area for t in tests if t.score < t.max_score)
+    cells = [(cell.index, cell.source) for cell in submission.cells]
+    out = []
+    for area in lost:
+        for name in getattr(task, "AREA_FUNCTIONS", {}).get(area, ()):
+            found = function_source(cells, name)
+            if found is not None:
+                out.append(FunctionCode(area, name, excerpt(found.code, MAX_CODE_CHARS), found.cell_index))
+    return tuple(out)
+
+
 def _notes(live, plugin: "GradingPlugin", submission: Submission) -> tuple[str, ...]:
     notes = [*source_notes(submission, plugin.rubric), *plugin.notes, *submission.notes]
     if not live.isolated:
@@ -150,4 +169,5 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
         score=sum(t.score for t in tests), max_score=sum(t.max_score for t in tests), tests=tests,
         notebook=notebook, manual=manual_items(submission, rubric), sandbox_mode=mode, grader_version=__version__,
         execution_time=round(time.monotonic() - started, 3), notes=notes, model=plugin.model,
+        code=lost_code(submission, tests, task),
         reason="the notebook ran past its time limit; the tests ran on what it had defined" if notebook.timed_out else "")

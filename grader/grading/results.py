@@ -81,6 +81,18 @@ class ManualItem:
 
 
 @dataclass(frozen=True)
+class FunctionCode:
+    """The student's own code of a function that an area with lost points calls, for the feedback page.
+
+    name: "relu" or "Class.method"; cell_index: the notebook cell that (last) defines it."""
+
+    area: str
+    name: str
+    code: str
+    cell_index: int
+
+
+@dataclass(frozen=True)
 class TrainedModel:
     """The model the grader trained with the student's code, for the pictures in the feedback."""
 
@@ -111,6 +123,7 @@ class GradeReport:
     notes: tuple[str, ...] = ()
     model: TrainedModel | None = field(default=None, compare=False)
     confinement: str = ""  # what bounded memory, CPU and processes for this sandbox, in words
+    code: tuple[FunctionCode, ...] = ()  # the student's code of the functions of each area that lost points
 
     def area_scores(self) -> dict[str, tuple[float, float]]:
         """Score and maximum per rubric area, in the order the areas first appear."""

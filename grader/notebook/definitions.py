@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -82,3 +83,38 @@ def near_misses(found: Definitions, functions: Mapping[str, str], cls: str,
 def _message(required: str, near: str, signature: str) -> str:
     return (f"The notebook does not define {required}; did you mean {near}? The grader calls names exactly as the "
             f"assignment gives them: define `{signature}`.")
+
+
+@dataclass(frozen=True)
+class Source:
+    """The code of one definition as the submission wrote it: `name` is "relu" or "Class.method"."""
+
+    name: str
+    code: str
+    cell_index: int
+
+
+def _segment(source: str, node: ast.AST) -> str:
+    lines = source.splitlines()
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))]) - 1
+    return "\n".join(lines[start:node.end_lineno])
+
+
+def function_source(cells: Iterable[tuple[int, str]], name: str) -> Source | None:
+    """The last top-level definition of `name` ("relu", or "Class.method" for a method) over (cell index, source)
+    pairs, as the notebook's Run All leaves it; None when the code never defines it."""
+    owner, _, method = name.rpartition(".")
+    found = None
+    for index, source in cells:
+        try:
+            body = ast.parse(source).body
+        except (SyntaxError, ValueError):
+            continue
+        for node in body:
+            if owner and isinstance(node, ast.ClassDef) and node.name == owner:
+                hits = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        and n.name == method]
+                found = Source(name, textwrap.dedent(_segment(source, hits[-1])), index) if hits else None
+            elif not owner and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+                found = Source(name, _segment(source, node), index)
+    return found

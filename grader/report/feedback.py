@@ -36,6 +36,7 @@ class Picture:
     title: str
     caption: str
     png: bytes
+    alt: str = ""  # what the picture shows, in words, for a reader who cannot see it
 
 
 def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[tuple[Picture, ...], tuple[str, ...]]:
@@ -54,13 +55,15 @@ def draw_pictures(report: GradeReport, rubric: "Rubric | None" = None) -> tuple[
         X, y, where = _boundary_points(rubric)
         hidden = report.model.hidden_accuracy
         score = "" if hidden is None else f" Its accuracy on the hidden test set, whose points are not shown: {hidden:.3f}."
+        png = pictures.decision_boundary_png(report.model.params, X, y)
         return Picture("Decision boundary", f"P(label 1) of the model the grader trained with your code and "
                        f"HYPERPARAMETERS, over {where}. Black line: the 0.5 boundary; crosses: misclassified "
-                       f"points.{score}", pictures.decision_boundary_png(report.model.params, X, y))
+                       f"points.{score}", png, pictures.boundary_text(report.model.params, X, y))
 
     def losses() -> Picture:
+        png = loss_curves()
         return Picture("Loss curves", "Mean binary cross-entropy per epoch, from the history your `train` returned.",
-                       loss_curves())
+                       png, pictures.loss_text(report.model.history))
 
     outcomes = [attempt(draw, what) for draw, what in ((boundary, "decision boundary"), (losses, "loss curves"))]
     return (tuple(p for p in outcomes if isinstance(p, Picture)),
@@ -107,9 +110,17 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #dde3ea;paddi
 table.scores{border-collapse:collapse;margin:.6rem 0;min-width:24rem}
 .scores th,.scores td{border:1px solid #ccd4dc;padding:.3rem .7rem;text-align:left}
 .scores td.num{text-align:right;font-variant-numeric:tabular-nums}.scores tr.lost td{background:#fff4f2}
-.scores tr.full td:first-child::before{content:"✓ ";color:#1a7f37}.scores tr.lost td:first-child::before{content:"✗ ";color:#c0392b}
+.scores tr.full th:first-child::before{content:"✓ ";color:#1a7f37}
+.scores tr.lost th:first-child::before{content:"✗ ";color:#c0392b}
+.scores caption{text-align:left;color:#5b6672;font-size:.85rem;padding-bottom:.2rem}
+.scores tbody th{font-weight:normal}.scores tr.total-row th{font-weight:600}
+.area-lost{margin:1.2rem 0}.area-lost h3{margin-bottom:.2rem}
+.side{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.side .verdicts{flex:1 1 28rem;min-width:0}.side .code{flex:1 1 24rem;min-width:0}
+.side .code pre{font-size:.8rem;white-space:pre;overflow-x:auto}
+.reproduce code{background:#f5f7f9;padding:.05rem .3rem;border-radius:3px}
 .test{border:1px solid #e2c6c0;border-left:5px solid #c0392b;border-radius:4px;padding:.5rem .9rem;margin:.8rem 0}
-.test h3{margin:.1rem 0 .4rem;font-size:1.02rem}.lost-points{color:#c0392b;font-weight:600}
+.test h4{margin:.1rem 0 .4rem;font-size:1.02rem}.lost-points{color:#c0392b;font-weight:600}
 .hint{background:#fff8db;border-left:4px solid #e0b400;padding:.4rem .7rem;margin:.5rem 0}
 .banner{background:#fdecea;border:1px solid #e6a29a;padding:.6rem .9rem;border-radius:4px}
 pre{background:#f5f7f9;border:1px solid #e1e6eb;padding:.5rem;overflow-x:auto;white-space:pre-wrap;
@@ -128,19 +139,23 @@ def _area_table(report: GradeReport) -> str:
     rows = []
     for area, (got, top) in report.area_scores().items():
         state = "full" if got >= top else "lost"
-        rows.append(f'<tr class="{state}"><td>{_e(area)}</td><td class="num">{fmt_points(got)}</td>'
+        rows.append(f'<tr class="{state}"><th scope="row">{_e(area)}</th><td class="num">{fmt_points(got)}</td>'
                     f'<td class="num">{fmt_points(top)}</td></tr>')
-    rows.append(f'<tr class="total-row"><th>total</th><th class="num">{fmt_points(report.score)}</th>'
-                f'<th class="num">{fmt_points(report.max_score)}</th></tr>')
-    return ('<table class="scores" id="scores"><thead><tr><th>area</th><th>points</th><th>of</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    rows.append(f'<tr class="total-row"><th scope="row">total</th><td class="num">{fmt_points(report.score)}</td>'
+                f'<td class="num">{fmt_points(report.max_score)}</td></tr>')
+    return ('<table class="scores" id="scores"><caption>Automatic points per rubric area, then the total (✓ all '
+            'points, ✗ points lost)</caption><thead><tr><th scope="col">area</th><th scope="col">points</th>'
+            f'<th scope="col">of</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+SELF_CHECK = 'from backprop_check import check; check("{area}")'  # as the student kit's README spells it
 
 
 def _lost_test(test: TestResult, chars: int) -> str:
     checked = test.name.split(": ", 1)[-1]
     values = "".join(f"<dt>{label}</dt><dd>{_pre(_excerpt(value, chars))}</dd>"
                      for label, value in (("expected", test.expected), ("got", test.actual)) if value)
-    parts = [f'<h3>{_e(test.name)} <span class="lost-points">−{fmt_points(test.max_score - test.score)}</span></h3>',
+    parts = [f'<h4>{_e(test.name)} <span class="lost-points">−{fmt_points(test.max_score - test.score)}</span></h4>',
              f"<p><b>What was checked:</b> {_e(checked)}.</p>",
              _pre(_excerpt(test.message or "failed", chars), "message"),
              f'<dl class="values">{values}</dl>' if values else "",
@@ -150,11 +165,36 @@ def _lost_test(test: TestResult, chars: int) -> str:
     return f'<section class="test">{"".join(parts)}</section>'
 
 
+def _code(report: GradeReport, area: str, chars: int) -> str:
+    """The student's own code of the functions this area calls, as their notebook defines them."""
+    shown = [c for c in report.code if c.area == area]
+    if not shown:
+        return ""
+    blocks = "".join(f'<p><b>Your code:</b> <code>{_e(c.name)}</code>, notebook cell [{c.cell_index}]</p>'
+                     f'{_pre(_excerpt(c.code, 4 * chars), "student-code")}' for c in shown)
+    return f'<div class="code">{blocks}</div>'
+
+
+def _lost_area(report: GradeReport, area: str, tests: list[TestResult], chars: int) -> str:
+    got, top = report.area_scores()[area]
+    line = SELF_CHECK.format(area=area)
+    reproduce = (f'<p class="reproduce">Reproduce this area\'s public tests in your notebook: <code>{_e(line)}</code>'
+                 "</p>")
+    verdicts = "".join(_lost_test(t, chars) for t in tests)
+    return (f'<section class="area-lost" id="lost-{_e(area)}"><h3>{_e(area)}: {fmt_points(got)} of '
+            f'{fmt_points(top)}</h3>{reproduce}<div class="side"><div class="verdicts">{verdicts}</div>'
+            f'{_code(report, area, chars)}</div></section>')
+
+
 def _lost_points(report: GradeReport, chars: int) -> str:
     lost = [t for t in report.tests if t.score < t.max_score]
     if not lost:
         return "<h2>Lost points</h2><p>None: every automatic test passed.</p>" if report.tests else ""
-    return f"<h2>Lost points ({len(lost)} tests)</h2>" + "".join(_lost_test(t, chars) for t in lost)
+    by_area: dict[str, list[TestResult]] = {}
+    for test in lost:
+        by_area.setdefault(test.area, []).append(test)
+    return f"<h2>Lost points ({len(lost)} tests)</h2>" + "".join(
+        _lost_area(report, area, tests, chars) for area, tests in by_area.items())
 
 
 def _passed(report: GradeReport) -> str:
@@ -167,7 +207,8 @@ def _passed(report: GradeReport) -> str:
 
 def _pictures(pictures: tuple[Picture, ...], notes: tuple[str, ...]) -> str:
     figures = "".join(
-        f'<figure><img src="data:image/png;base64,{base64.b64encode(p.png).decode("ascii")}" alt="{_e(p.title)}">'
+        f'<figure><img src="data:image/png;base64,{base64.b64encode(p.png).decode("ascii")}" '
+        f'alt="{_e(p.title + ": " + p.alt if p.alt else p.title)}">'
         f"<figcaption><b>{_e(p.title)}.</b> {_e(p.caption)}</figcaption></figure>" for p in pictures)
     return "<h2>Your model, trained by the grader</h2>" + figures + "".join(f"<p>{_e(n)}</p>" for n in notes)
 

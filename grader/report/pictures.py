@@ -119,3 +119,34 @@ def loss_curves_png(history: Mapping[str, Sequence[float]]) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend()
     return _png(fig)
+
+
+# --- the same pictures in words, for the pages' text alternatives --------------------------------------------------
+
+def boundary_text(params: Mapping[str, Any], X: np.ndarray, y: np.ndarray) -> str:
+    """What the decision-boundary picture shows, in words: how many points of each label fall on the right side."""
+    X, y = np.asarray(X, dtype=float), np.asarray(y).reshape(-1)
+    right = (probabilities(params, X) > 0.5).astype(int) == y
+    per_label = "; ".join(f"label {label}: {int(right[y == label].sum())} of {int((y == label).sum())} on the right "
+                          "side" for label in (0, 1))
+    quadrants = "; ".join(f"{name}: {int(right[mask].sum())} of {int(mask.sum())}" for name, mask in (
+        ("x1 > 0, x2 > 0", (X[:, 0] > 0) & (X[:, 1] > 0)), ("x1 < 0, x2 > 0", (X[:, 0] < 0) & (X[:, 1] > 0)),
+        ("x1 < 0, x2 < 0", (X[:, 0] < 0) & (X[:, 1] < 0)), ("x1 > 0, x2 < 0", (X[:, 0] > 0) & (X[:, 1] < 0))))
+    return (f"{len(y)} points, {int(right.sum())} classified correctly ({100 * right.mean():.1f}%); {per_label}. "
+            f"Correct per quadrant: {quadrants}.")
+
+
+def loss_text(history: Mapping[str, Sequence[float]]) -> str:
+    """What the loss-curve picture shows, in words: where each curve starts, ends and is lowest."""
+    parts, epochs = [], 0
+    for label, key in (("train", "train_loss"), ("validation", "val_loss")):
+        values = _finite_series(history, key)
+        epochs = max(epochs, values.size)
+        finite = np.flatnonzero(np.isfinite(values))
+        if finite.size == 0:
+            parts.append(f"{label} loss: no finite values")
+            continue
+        low = int(finite[np.argmin(values[finite])])
+        parts.append(f"{label} loss {values[finite[0]]:.4g} at epoch {finite[0] + 1}, {values[finite[-1]]:.4g} at "
+                     f"epoch {finite[-1] + 1} (lowest {values[low]:.4g}, epoch {low + 1})")
+    return f"Over {epochs} epochs: " + "; ".join(parts) + "."

@@ -73,22 +73,11 @@ def test_output_text(result: TestResult, chars: int = TEXT_CHARS) -> str:
 
 
 def overview_text(report: GradeReport, chars: int = EXCERPT_CHARS) -> str:
-    """The top-level `output`: the total, how the notebook ran, and what still needs a human."""
-    if report.status == "error":
-        return f"This submission could not be graded: {excerpt(report.reason, chars)}\nScore: 0"
-    lines = [f"Score: {fmt_points(report.score)} / {fmt_points(report.max_score)} (automatic tests)."]
-    lines += listed(report.notes, "notes")
-    if report.reason:
-        lines.append(report.reason)
-    failed = report.notebook.failed if report.notebook else ()
-    cells = []
-    for cell in failed:
-        error = cell.message if cell.message.startswith(cell.error_type) else f"{cell.error_type}: {cell.message}"
-        what = "hit its time limit" if cell.status == "timeout" else f"raised {error}"
-        cells.append(f"While your notebook ran, cell [{cell.index}] {what}")
-    lines += listed(cells, "cells that failed")
-    lines += listed([f"Graded by hand later (0 of 0 here): {item.title}" for item in report.manual], "items")
-    return "\n".join(excerpt(line, chars) for line in lines)
+    """The top-level `output`, in Markdown: the score (only the public tests' while hidden tests exist), the points
+    per area, the hints of the failed tests students may see, how the notebook ran, and what still needs a human."""
+    from grader.report.overview import overview_markdown  # noqa: PLC0415
+
+    return overview_markdown(report, chars, listed)
 
 
 def results_dict(report: GradeReport, chars: int = TEXT_CHARS) -> dict:
@@ -100,7 +89,7 @@ def results_dict(report: GradeReport, chars: int = TEXT_CHARS) -> dict:
         "score": report.score,
         "execution_time": report.execution_time,
         "output": overview_text(report, min(chars, EXCERPT_CHARS)),
-        "output_format": "text",
+        "output_format": "md",
         "test_output_format": "text",
         "stdout_visibility": "hidden",
         "tests": tests,
