@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt rubric.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,course]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,course,cluster]"
 	$(PY) -m pip install --quiet -c constraints.txt $$($(PY) -m grader packages)  # what submissions may import
 	@$(BYTECODE)
 	@touch $(STAMP)
