@@ -104,7 +104,6 @@ def bench_cluster() -> list[str]:
         with LoadWatch() as load_local:
             local = _batch(source, base / "local", "--jobs", "2")
         with dask_cluster(base / "dask", 2) as cluster:
-            _batch(make_mix(base / "warm", 2), base / "warm-out", "--scheduler", cluster.address)  # servers warm up
             with LoadWatch() as load_cluster:
                 remote = _batch(source, base / "cluster", "--scheduler", cluster.address)
     overhead = remote / local - 1
