@@ -33,9 +33,9 @@ RUBRIC = f"""
 [thresholds]
 attempts = 1
 [limits]
-cell_seconds = 30
-notebook_seconds = 40
-request_seconds = 8
+cell_seconds = 60
+notebook_seconds = 60
+request_seconds = 30
 [hidden]
 secret = "{SECRET}"
 size = 300
@@ -44,8 +44,9 @@ OUTPUTS = ("gradebook.csv", "canvas_import.csv", "grades.csv", "gradebook_detail
            "summary.md")
 RUN = 240  # seconds for one grade-all of this class, on a loaded machine
 
-# Reads every file the sandbox shows it (but /usr, the packages and /proc's own tree) and every visible process's
-# environment and command line, looking for the secret, which it rebuilds from its reversed text at run time.
+# Reads every file the sandbox shows it but the system's and packages' read-only trees (/usr, what links into it,
+# /opt, site-packages), and every visible process's environment and command line, looking for the secret, which it
+# rebuilds from its reversed text at run time. (The limits above are generous: the machine is shared.)
 SNOOP = f'''
 import os
 want, hits, seen = "{SECRET[::-1]}"[::-1].encode(), [], 0
@@ -62,7 +63,9 @@ def look(path):
 for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
     for part in ("environ", "cmdline"):
         look(f"/proc/{{pid}}/{{part}}")
-for top in sorted(set(os.listdir("/")) - {{"proc", "sys", "dev", "usr"}}):
+for top in sorted(set(os.listdir("/")) - {{"proc", "sys", "dev", "usr", "opt"}}):
+    if os.path.islink("/" + top):
+        continue
     for root, dirs, files in os.walk("/" + top):
         dirs[:] = [d for d in dirs if d not in ("site-packages", "dist-packages")]
         for name in files:
@@ -106,17 +109,22 @@ def gradebook(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def alive_under(base: Path) -> list[str]:
-    """Command lines of processes that still name a path under `base`."""
-    left = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(base) in cmdline and int(pid) != os.getpid():
-            left.append(cmdline)
-    return left
+def alive_under(base: Path, grace: float = 10.0) -> list[str]:
+    """Command lines of processes that still name a path under `base` once `grace` seconds have passed (a killed
+    process takes a moment to go)."""
+    deadline = time.monotonic() + grace
+    while True:
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(base) in cmdline and int(pid) != os.getpid():
+                left.append(f"{pid}: {cmdline}")
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +155,8 @@ def cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("dask")
     with dask_cluster(base, 2) as running:
         yield running
-    assert not alive_under(base), "a dask process outlived its test"
+    left = alive_under(base)
+    assert not left, f"processes outlived their test: {left}"
 
 
 def test_the_cluster_writes_what_the_local_pool_writes_and_a_rerun_skips_every_row(klass, local, cluster,
@@ -264,7 +273,8 @@ def test_a_worker_killed_mid_batch_loses_no_row_and_duplicates_none(klass, local
                                                         for i in range(6)}
     state = [json.loads(line)["student"] for line in (out / ".batch" / "state.jsonl").read_text().splitlines()]
     assert sorted(state) == [f"s{i}" for i in range(6)]  # each row written once
-    assert not alive_under(tmp_path / "dask")
+    left = alive_under(tmp_path / "dask")
+    assert not left, left
 
 
 # a worker whose host allows no user namespaces: inside its own user namespace, with no room for another

@@ -10,6 +10,7 @@ result becomes exactly one row, through the same `on_done` as a local child.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import sys
@@ -17,7 +18,7 @@ import tarfile
 import time
 import uuid
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from grader import __version__, paths
 from grader.batch.pool import Finished, Job
@@ -33,6 +34,7 @@ CONNECT_SECONDS = 30
 MAX_FILES = 32  # a student's folder holds results.json and two pages
 MAX_FOLDER_BYTES = 32 << 20
 LOCAL = re.compile(r"local:(\d+)")
+IN_FLIGHT_PER_THREAD = 4  # tasks queued per worker thread: enough to keep it busy, few enough to bound memory
 WORKER_DIED = 137  # the exit code a row reports when Dask gave up on a task whose workers kept dying
 
 
@@ -73,6 +75,10 @@ def check_workers(client, sandbox: str) -> int:
     """Ask every worker whether it can grade as asked; ClusterError naming the ones that cannot. The worker count."""
     from grader.batch.remote import check_host
 
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+    except TimeoutError:
+        pass
     answers = client.run(check_host, sandbox, __version__, on_error="return")
     if not answers:
         raise ClusterError("the scheduler has no workers: start `dask worker SCHEDULER` on the grading hosts")
@@ -137,13 +143,17 @@ def run_on_cluster(todo: list[_Pending], opts: BatchOptions, timeout: float, on_
     client, local = connect(opts.scheduler or "")
     try:
         workers = check_workers(client, opts.sandbox)
-        print(f"cluster {opts.scheduler}: {workers} workers", file=progress.stream)
+        threads = sum(client.nthreads().values()) or workers
+        print(f"cluster {opts.scheduler}: {workers} workers, {threads} threads", file=progress.stream)
         rubric, run = _rubric_text(opts), uuid.uuid4().hex[:8]
-        futures = {client.submit(grade_remote, task_of(p, opts, timeout, rubric), pure=False,
-                                 key=f"grade-{run}-{i}"): p for i, p in enumerate(todo)}
+
+        def submit(i: int, p: _Pending):
+            return client.submit(grade_remote, task_of(p, opts, timeout, rubric), pure=False, key=f"grade-{run}-{i}")
+
+        futures: dict = {}
         progress.start()
         try:
-            _collect(futures, on_done, progress)
+            _collect(enumerate(todo), submit, futures, IN_FLIGHT_PER_THREAD * threads, on_done, progress)
         except BaseException:
             client.cancel(list(futures))
             raise
@@ -155,10 +165,15 @@ def run_on_cluster(todo: list[_Pending], opts: BatchOptions, timeout: float, on_
             local.close()
 
 
-def _collect(futures: dict, on_done: Callable[[Finished], None], progress: Progress) -> None:
+def _collect(todo: Iterator[tuple[int, _Pending]], submit: Callable, futures: dict, window: int,
+             on_done: Callable[[Finished], None], progress: Progress) -> None:
+    """Keep `window` tasks on the cluster, topping it up as results come back; each result becomes one row."""
     from distributed import as_completed
 
-    done = as_completed(list(futures))
+    done = as_completed()
+    for i, p in itertools.islice(todo, window):
+        futures[future := submit(i, p)] = p
+        done.add(future)
     while not done.is_empty():
         if not done.has_ready():
             progress.refresh()
@@ -168,6 +183,9 @@ def _collect(futures: dict, on_done: Callable[[Finished], None], progress: Progr
             p = futures.pop(future)
             on_done(_finished(p, future))
             future.release()
+            for i, q in itertools.islice(todo, 1):
+                futures[more := submit(i, q)] = q
+                done.add(more)
 
 
 def _finished(p: _Pending, future) -> Finished:

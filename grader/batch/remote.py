@@ -96,7 +96,11 @@ def grade_remote(task: dict) -> dict:
         rubric.write_text(str(task["rubric"]), encoding="utf-8")
         job = GradeTask(path, str(task["student"]), str(task["file"]), str(task["key"]), work / "out",
                         work / "row.json", rubric, sandbox)
-        code, timed_out, seconds = server.run(job.argv(), work, work / "grading.log", float(task["timeout"]))
+        try:
+            code, timed_out, seconds = server.run(job.argv(), work, work / "grading.log", float(task["timeout"]))
+        except (ConnectionRefusedError, FileNotFoundError):  # the server died between two tasks: start it again
+            server = server_for(base, str(task["rubric"]), sandbox)
+            code, timed_out, seconds = server.run(job.argv(), work, work / "grading.log", float(task["timeout"]))
         row = job.row.read_text(encoding="utf-8") if job.row.exists() else ""
         return {"host": host, "exit_code": code, "timed_out": timed_out, "seconds": seconds, "row": row,
                 "files": pack(job.out), "log": _tail(work / "grading.log")}
