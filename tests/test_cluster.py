@@ -166,6 +166,7 @@ def test_the_cluster_writes_what_the_local_pool_writes_and_a_rerun_skips_every_r
     assert "cluster tcp://127.0.0.1:" in done.stderr and "2 workers" in done.stderr
     assert done.stderr.count("[6/6]") == 1 and "graded 6/6" in done.stderr  # one progress count for the cluster
     assert outputs(out) == outputs(local)
+    assert "the secret was in 0:" in (out / "snoop" / "results.json").read_text()
     statuses = {r["student"]: r["status"] for r in gradebook(out)}
     assert statuses == dict.fromkeys(["alice", "snoop", "softmax_ce_mean", "softmax_grad_sign", "softmax_unstable",
                                       "zed"], "graded")
@@ -178,9 +179,12 @@ def test_the_cluster_writes_what_the_local_pool_writes_and_a_rerun_skips_every_r
         assert rubrics and all(p.stat().st_mode & 0o077 == 0 for p in rubrics)
 
 
-def test_the_grading_secret_never_reaches_a_sandbox_on_the_cluster_or_locally(klass, local, cluster, tmp_path):
+def test_the_grading_secret_never_reaches_a_sandbox_on_the_cluster_or_locally(klass, local, tmp_path):
+    """The scheduler's workers are checked in the test above (their outputs equal the local ones); this one runs
+    the search on a LocalCluster (`--cluster local:1`), whose worker is a process of its own too."""
     out = tmp_path / "out"
-    grade_all(klass, out, "--scheduler", cluster.address, "--only", "snoop")
+    done = grade_all(klass, out, "--cluster", "local:1", "--only", "snoop")
+    assert "cluster local:1: 1 worker, 1 thread" in done.stderr
     for results in (out / "snoop" / "results.json", local / "snoop" / "results.json"):
         text = results.read_text()
         assert "the secret was in 0:" in text and SECRET not in text

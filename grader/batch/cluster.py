@@ -139,12 +139,14 @@ def run_on_cluster(todo: list[_Pending], opts: BatchOptions, timeout: float, on_
                    progress: Progress) -> None:
     """Grade every pending file on the cluster; on_done once per file, as each result comes back."""
     from grader.batch.remote import grade_remote
+    from grader.batch.summary import plural
 
     client, local = connect(opts.scheduler or "")
     try:
         workers = check_workers(client, opts.sandbox)
         threads = sum(client.nthreads().values()) or workers
-        print(f"cluster {opts.scheduler}: {workers} workers, {threads} threads", file=progress.stream)
+        print(f"cluster {opts.scheduler}: {plural(workers, 'worker')}, {plural(threads, 'thread')}",
+              file=progress.stream)
         rubric, run = _rubric_text(opts), uuid.uuid4().hex[:8]
 
         def submit(i: int, p: _Pending):
