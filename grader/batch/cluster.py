@@ -13,7 +13,6 @@ import io
 import itertools
 import os
 import re
-import sys
 import tarfile
 import time
 import uuid
