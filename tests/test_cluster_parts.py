@@ -41,12 +41,12 @@ def test_shard_text_is_parsed():
     assert (parse_shard("2/8").k, parse_shard(" 2 / 8 ").n) == (2, 8)
 
 
-@pytest.mark.parametrize("text", ["tcp://10.0.0.5:8786", "tls://head:8786", "local:2"])
+@pytest.mark.parametrize("text", ["tcp://head:8786", "tls://head:8786", "local:2"])
 def test_scheduler_addresses_are_accepted(text):
     assert cluster.check_address(text) == text
 
 
-@pytest.mark.parametrize("text", ["10.0.0.5:8786", "local:0", "local:x", "http://head:8787"])
+@pytest.mark.parametrize("text", ["head:8786", "local:0", "local:x", "http://head:8787"])
 def test_other_addresses_are_refused(text):
     with pytest.raises(ConfigError, match="scheduler address"):
         cluster.check_address(text)

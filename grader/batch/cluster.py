@@ -45,7 +45,7 @@ def check_address(text: str) -> str:
     """A scheduler address (tcp://HOST:PORT, tls://...) or local:N; ConfigError otherwise."""
     if LOCAL.fullmatch(text) and int(text[6:]) >= 1 or re.fullmatch(r"(tcp|tls|ucx|inproc)://\S+", text):
         return text
-    raise ConfigError(f"{text!r}: expected a scheduler address such as tcp://10.0.0.5:8786, or local:N")
+    raise ConfigError(f"{text!r}: expected a scheduler address such as tcp://head:8786, or local:N")
 
 
 def connect(address: str) -> tuple[object, object | None]:
