@@ -16,6 +16,7 @@ means the child died.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ START_SECONDS = 300  # the warm-up on a loaded host (imports, the suite, the bub
 REQUEST_SECONDS = 10
 SOCKET_NAME = "grading.sock"
 MAX_SOCKET_PATH = 100
+SHORT_FOLDER = "grader-sock-"  # a private folder in the temporary directory, when the worker's own path is too long
 
 
 # --- the server ----------------------------------------------------------------------------------------------------
@@ -90,14 +92,20 @@ def serve(path: Path, rubric: Path | None, sandbox: str) -> int:
     listener.listen(64)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    while True:
-        ready, _, _ = select.select([listener, sys.stdin], [], [], 1.0)
-        _reap()
-        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
-            return 0  # the Dask worker is gone: end, and the children with us
-        if listener in ready:
-            conn, _ = listener.accept()
-            _serve_one(conn, listener)
+    try:
+        while True:
+            ready, _, _ = select.select([listener, sys.stdin], [], [], 1.0)
+            _reap()
+            if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+                return 0  # the Dask worker is gone: end, and the children with us
+            if listener in ready:
+                conn, _ = listener.accept()
+                _serve_one(conn, listener)
+    finally:
+        path.unlink(missing_ok=True)
+        if path.parent.name.startswith(SHORT_FOLDER):
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +128,7 @@ class ForkServer:
 
         self.folder, self.socket = folder, folder / SOCKET_NAME
         if len(str(self.socket)) > MAX_SOCKET_PATH:  # a Unix socket's path has at most 107 bytes
-            self.socket = Path(tempfile.mkdtemp(prefix="grader-")) / SOCKET_NAME
+            self.socket = Path(tempfile.mkdtemp(prefix=SHORT_FOLDER)) / SOCKET_NAME
         with open(folder / "server.log", "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "grader.batch.forkserver", str(self.socket),
                                           "--rubric", str(rubric), "--sandbox", sandbox],
@@ -166,7 +174,7 @@ def server_for(base: Path, rubric_text: str, sandbox: str) -> ForkServer:
     with _lock:
         server = _servers.get(key)
         if server is None or not server.alive():
-            folder = base / f"grader-{os.getpid()}-{key[0]}-{sandbox}"
+            folder = base / f"g-{key[0]}-{sandbox}"
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             rubric = folder / "rubric.toml"
             rubric.touch(mode=0o600)
