@@ -118,3 +118,24 @@ def test_a_worker_answer_becomes_the_row_file_the_folder_and_the_log(tmp_path):
     assert (done.exit_code, done.timed_out, done.seconds, done.job.name) == (0, False, 2.5, "alice")
     assert p.row.read_text() == '{"student": "alice"}' and log.read_text() == "graded\n"
     assert (p.out_dir / "results.json").read_text() == "{}"
+
+
+def test_similarity_shares_are_the_same_in_every_process(tmp_path):
+    """A shard's merge compares the class in another process than a whole run would: the shares must not depend
+    on the interpreter's string-hash seed."""
+    import nbformat
+
+    from grader import paths
+    from tests.variants import VARIANTS, apply
+
+    solution = nbformat.read(paths.SOLUTION, as_version=4)
+    for variant in VARIANTS[:2]:
+        nbformat.write(apply(variant, solution), tmp_path / f"{variant.name}.ipynb")
+    code = ("import sys, tempfile\nfrom pathlib import Path\nfrom grader.batch.similarity import compare_class\n"
+            "from grader.grading import assignment\n"
+            "files = {p.stem: p for p in Path(sys.argv[1]).glob('*.ipynb')}\n"
+            "found = compare_class(files, {}, assignment.load('backprop').SKELETON, 0.1, Path(tempfile.mkdtemp()))\n"
+            "print([(p.a, p.b, p.share_a, p.share_b) for p in found.pairs])")
+    shares = {subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True,
+                             env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"}).stdout for seed in ("1", "2")}
+    assert len(shares) == 1 and "(" in shares.pop()
