@@ -232,6 +232,20 @@ def test_merge_refuses_a_missing_shard_other_rubrics_and_versions_and_clashing_o
     manifest = older / ".batch" / "shard.json"
     manifest.write_text(manifest.read_text().replace('"grader": "', '"grader": "0.0.1+'))
     assert "graded by grader 0.0.1+" in refused(merge(shards[0], older, out=out, rubric=rubric), out)
+    other_class = tmp_path / "other-class"
+    shutil.copytree(shards[1], other_class)
+    manifest = other_class / ".batch" / "shard.json"
+    data = json.loads(manifest.read_text())
+    data["students"].append("mallory")
+    manifest.write_text(json.dumps(data))
+    assert "different class downloads" in refused(merge(shards[0], other_class, out=out, rubric=rubric), out)
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(shards[1], unfinished)
+    state = unfinished / ".batch" / "state.jsonl"
+    lines = state.read_text().splitlines()
+    state.write_text("\n".join(lines[1:]) + "\n")
+    message = refused(merge(shards[0], unfinished, out=out, rubric=rubric), out)
+    assert "shard 2/2" in message and "unfinished" in message and json.loads(lines[0])["student"] in message
     # the same shard twice, alike, is fine; one whose row says another score is not
     twin = tmp_path / "twin"
     shutil.copytree(shards[0], twin)
