@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt rubric.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,course]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,course,cluster]"
 	$(PY) -m pip install --quiet -c constraints.txt $$($(PY) -m grader packages)  # what submissions may import
 	@$(BYTECODE)
 	@touch $(STAMP)
@@ -40,9 +40,9 @@ grade: $(STAMP)
 	$(PY) -m grader grade "$(SUBMISSION)" --out "$(OUT)"
 
 grade-all: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n] [FORCE=1]"; exit 2; }
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n] [FORCE=1] [SHARD=k/n] [SCHEDULER=tcp://host:port]"; exit 2; }
 	@$(BYTECODE)
-	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
+	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(if $(SHARD),--shard $(SHARD)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 check: $(STAMP)
 	@$(BYTECODE)

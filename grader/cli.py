@@ -74,12 +74,19 @@ def _grade_all(args: argparse.Namespace) -> int:
     from grader.batch.grade_all import BatchOptions, grade_class
     from grader.batch.summary import plural
 
+    from grader.batch.cluster import check_address
+    from grader.batch.shards import parse_shard
+
     if args.jobs < 0 or (args.timeout is not None and args.timeout <= 0):
         raise ConfigError("--jobs must be 0 (all cores) or more, and --timeout a positive number of seconds")
+    if args.scheduler and args.cluster:
+        raise ConfigError("give --scheduler ADDRESS or --cluster local:N, not both")
+    scheduler = check_address(args.scheduler or args.cluster) if args.scheduler or args.cluster else None
     _stop_on_sigterm()
     opts = BatchOptions(source=args.submissions, out=args.out, jobs=args.jobs, rubric=args.rubric,
                         patterns=tuple(args.pattern), force=args.force, sandbox=args.sandbox, timeout=args.timeout,
-                        only=tuple(args.only), times=args.times, canvas_roster=args.roster)
+                        only=tuple(args.only), times=args.times, canvas_roster=args.roster,
+                        shard=parse_shard(args.shard) if args.shard else None, scheduler=scheduler)
     result = grade_class(opts)
     counts = ", ".join(f"{n} {s}" for s, n in result.statuses.items() if n)
     print(f"{plural(result.students, 'student')} ({counts or 'none'}); graded {result.graded} now, "
@@ -88,6 +95,17 @@ def _grade_all(args: argparse.Namespace) -> int:
     if result.interrupted:
         print("interrupted: the finished rows are saved; run the same command again to finish", file=sys.stderr)
         return 130
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from grader.batch.merge import merge_shards
+    from grader.batch.summary import plural
+
+    done = merge_shards(args.shards, args.out, args.rubric, args.times)
+    counts = ", ".join(f"{n} {s}" for s, n in done.statuses.items() if n)
+    print(f"merged {len(args.shards)} shard folders: {plural(done.students, 'student')} ({counts or 'none'})")
+    print(f"gradebook: {done.gradebook}\nsummary:   {args.out / 'summary.md'}, {args.out / 'summary.png'}")
     return 0
 
 
@@ -182,8 +200,27 @@ def _add_grade_all(p: argparse.ArgumentParser) -> None:
     p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] times for the late "
                    "policy, where the LMS download does not give them")
     p.add_argument("--roster", type=Path, default=None, metavar="GRADEBOOK.csv", help=ROSTER_HELP)
+    p.add_argument("--shard", default=None, metavar="K/N", help="grade only shard K of N (a fixed split by "
+                   "student), e.g. one task of a Slurm array each; then `merge` the N folders")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="grade on the workers of this "
+                   "Dask scheduler (pip install -e '.[cluster]'); submissions and results travel as bytes")
+    p.add_argument("--cluster", default=None, metavar="local:N", help="grade on a Dask cluster of N worker "
+                   "processes started on this machine")
     p.epilog = ("Exit code 0 when every student has a row (whatever the scores), 130 when interrupted; run "
-                "again to finish: unchanged submissions are skipped.")
+                "again to finish: unchanged submissions are skipped. On a cluster, a worker host where bubblewrap "
+                "cannot isolate refuses unless --sandbox none is given.")
+
+
+def _add_merge(p: argparse.ArgumentParser) -> None:
+    p.add_argument("shards", nargs="+", type=Path, metavar="OUT_K",
+                   help="the --out folder of every `grade-all --shard K/N` run")
+    p.add_argument("--out", type=Path, required=True, help="a new folder for the whole class")
+    p.add_argument("--rubric", type=Path, default=None, help="the rubric the shards were graded under "
+                   "(default: rubric.toml)")
+    p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] (default: the one "
+                   "the shards were given)")
+    p.epilog = ("Refuses, and writes nothing, when a shard is missing or unfinished, when shards come from "
+                "different classes, rubrics or grader versions, or when one student was graded differently twice.")
 
 
 def _add_rubric(p: argparse.ArgumentParser) -> None:
@@ -259,6 +296,8 @@ VERBS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[
                    _gradescope),
     "grade-all": ("grade a whole class (folder or LMS zip) in parallel into OUT/gradebook.csv", _add_grade_all,
                   _grade_all),
+    "merge": ("merge the folders of `grade-all --shard K/N` into one class (gradebook, LMS files, summary)",
+              _add_merge, _merge),
     "check": ("student self-check: run only the public tests on a notebook, through the sandbox", _add_check,
               _check),
     "merge-hand-grades": ("merge OUT/hand_grades.csv into the LMS files and each student's feedback",

@@ -20,11 +20,13 @@ from typing import Callable, TextIO
 
 from grader import __version__
 from grader.batch.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
+from grader.batch import shards
 from grader.batch.inputs import Roster, StudentFile, discover, open_class
 from grader.batch.progress import Progress, clock
 from grader.batch.pool import Finished, Job, run_jobs
 from grader.batch.summary import write_summaries
 from grader.batch.regrade import check_maximum, check_only, log_row
+from grader.batch.shards import Shard
 from grader.batch.worker import GradeTask, warm_up
 from grader.sandbox.limits import Limits
 from grader.batch.canvas_roster import read_roster
@@ -56,6 +58,8 @@ class BatchOptions:
     only: tuple[str, ...] = ()
     times: Path | None = None
     canvas_roster: Path | None = None  # a Canvas gradebook export: who each student is in Canvas
+    shard: Shard | None = None
+    scheduler: str | None = None  # a Dask scheduler's address, or local:N (grader.batch.cluster)
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
         root, zip_skips = open_class(opts.source, Path(tmp))
         roster = discover(root, compile_patterns(opts.patterns), zip_skips, exclude=opts.out)
         check_only(roster, opts.only, opts.source)
+        whole, roster = roster, _shard(roster, opts.shard, stream)
         report_roster(roster, stream)
         reused, todo = plan(roster, opts.out, suffix, opts.force, opts.only)
         if reused:
@@ -238,23 +243,37 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
 
         try:
             interrupted = _grade(todo, opts, timeout, book, Progress(len(todo), stream=stream, tty=tty),
-                                 compare_meanwhile)
+                                 None if opts.shard else compare_meanwhile)
             book.write()
-            similar = None if interrupted else after.finish_similarity(
+            similar = None if interrupted or opts.shard else after.finish_similarity(
                 comparing[0] if comparing else None, roster, book.rows, rubric, opts.out)
+            if opts.shard:
+                shards.record(opts.out, opts.shard, whole, roster, suffix)
         finally:
             for job in comparing:
                 job.stop()
-    rows = list(book.rows.values())
+    rows = sorted(book.rows.values(), key=lambda r: r.student)  # the same summary whatever order rows came in
     statuses = {s: sum(1 for r in rows if r.status == s) for s in ("graded", "error", "timeout")}
     note = f"Interrupted: {len(roster.files) - len(rows)} students not graded yet (pending); run again to finish." \
         if interrupted else ""
+    if opts.shard:
+        note = (note + " " if note else "") + f"Shard {opts.shard} of the class: merge every shard's folder with " \
+            "`python -m grader merge` for the whole class's summary and similarity report."
     write_summaries(rows, rubric.areas, roster, opts.out, note)
     after.course(opts.out, roster, book.rows, config, rubric, similar, opts.times, stream, opts.canvas_roster)
     result = BatchResult(len(roster.files), len(rows) - len(reused), len(reused), interrupted,
                          round(time.monotonic() - started, 3), opts.out / "gradebook.csv", statuses)
     _write_run_stats(opts, result)
     return result
+
+
+def _shard(roster: Roster, shard: Shard | None, stream: TextIO) -> Roster:
+    """The students of this machine's shard (all of them without --shard)."""
+    if shard is None:
+        return roster
+    mine = shards.select(roster, shard)
+    print(f"shard {shard}: {len(mine.files)} of {len(roster.files)} students", file=stream)
+    return mine
 
 
 def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book, progress: Progress,
@@ -271,6 +290,14 @@ def _grade(todo: list[_Pending], opts: BatchOptions, timeout: float, book: _Book
         log_row(done.job.log, row)
         progress.advance(describe(row))
 
+    if opts.scheduler:
+        from grader.batch.cluster import run_on_cluster
+
+        try:
+            run_on_cluster(todo, opts, timeout, on_done, progress)
+        except KeyboardInterrupt:
+            return True
+        return False
     if opts.worker is None:
         warm_up(opts.rubric, opts.sandbox)
     progress.start()

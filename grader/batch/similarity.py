@@ -8,6 +8,7 @@ regions. A listed pair is a reason to look, never a verdict: shared hints, a tut
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import itertools
@@ -71,9 +72,18 @@ def code_of(path: Path) -> str | None:
         return None
 
 
-def _fingerprint(code: str, boilerplate: Any = None) -> Any:
-    from copydetect import CodeFingerprint  # noqa: PLC0415 - loaded only after a batch
+def stable_hash(text: str) -> int:
+    """A k-gram's hash that is the same in every process: copydetect's built-in hash() of a str changes with
+    PYTHONHASHSEED, which made the shares differ from run to run (and between shards and a whole run)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big",
+                          signed=True)
 
+
+def _fingerprint(code: str, boilerplate: Any = None) -> Any:
+    import copydetect.utils  # noqa: PLC0415 - loaded only after a batch
+    from copydetect import CodeFingerprint  # noqa: PLC0415
+
+    copydetect.utils.hash = stable_hash  # the module's global shadows the builtin it calls
     return CodeFingerprint("submission.py", NOISE_TOKENS, GUARANTEE_TOKENS - NOISE_TOKENS + 1,
                            boilerplate=boilerplate, fp=io.StringIO(code))
 

@@ -101,11 +101,19 @@ def bench_neighbour() -> list[str]:
     return section()
 
 
+def bench_cluster() -> list[str]:
+    """The same class mix on a 2-worker Dask cluster on this machine against the local pool (--jobs 2)."""
+    from grader.bench.cluster import bench_cluster as section  # noqa: PLC0415
+
+    return section()
+
+
 SECTIONS: list[tuple[str, Callable[[], list[str]]]] = [
     ("sandbox", bench_sandbox),
     ("grading", bench_grading),
     ("batch", bench_batch),
     ("neighbour", bench_neighbour),
+    ("cluster", bench_cluster),
 ]
 
 
