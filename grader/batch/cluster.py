@@ -91,7 +91,7 @@ def task_of(p: _Pending, opts: BatchOptions, timeout: float, rubric: str) -> dic
     """What a worker needs to grade one submission: plain data only."""
     return {"name": p.file.path.name, "data": p.file.path.read_bytes(), "student": p.file.student,
             "file": p.file.file, "key": p.key, "rubric": rubric, "sandbox": opts.sandbox, "timeout": timeout,
-            "version": __version__}
+            "grading_seconds": opts.timeout, "version": __version__}
 
 
 def unpack(blob: bytes, folder: Path) -> None:

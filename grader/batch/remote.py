@@ -94,8 +94,9 @@ def grade_remote(task: dict) -> dict:
         rubric = work / "rubric.toml"
         rubric.touch(mode=0o600)
         rubric.write_text(str(task["rubric"]), encoding="utf-8")
+        deadline = task.get("grading_seconds")  # the batch's --timeout: the same one deadline as on the local pool
         job = GradeTask(path, str(task["student"]), str(task["file"]), str(task["key"]), work / "out",
-                        work / "row.json", rubric, sandbox)
+                        work / "row.json", rubric, sandbox, float(deadline) if deadline is not None else None)
         try:
             code, timed_out, seconds = server.run(job.argv(), work, work / "grading.log", float(task["timeout"]))
         except (ConnectionRefusedError, FileNotFoundError):  # the server died between two tasks: start it again
