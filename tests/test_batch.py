@@ -328,6 +328,17 @@ def test_a_batch_gives_every_student_a_row_and_a_rerun_skips_them(fake_class, tm
     assert (forced.graded, forced.reused) == (5, 0)
 
 
+def test_rows_graded_under_another_deadline_are_graded_again(fake_class, tmp_path):
+    folder, worker = fake_class
+    for name in ("carol", "dave", "erin"):  # the quick ones are enough here
+        (folder / f"{name}.ipynb").unlink()
+    short = BatchOptions(folder, tmp_path / "out", jobs=2, timeout=30, worker=worker)
+    assert grade_class(short, stream=io.StringIO()).graded == 2
+    assert grade_class(short, stream=io.StringIO()).reused == 2
+    usual = grade_class(BatchOptions(folder, tmp_path / "out", jobs=2, worker=worker), stream=io.StringIO())
+    assert (usual.graded, usual.reused) == (2, 0)
+
+
 def test_an_output_folder_inside_the_class_folder_is_not_read_as_submissions(fake_class, tmp_path):
     folder, worker = fake_class
     for name in ("carol", "dave", "erin"):

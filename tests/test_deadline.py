@@ -75,9 +75,10 @@ SLOW_RUBRIC = """
 cell_seconds = 20
 notebook_seconds = 40
 request_seconds = 3
-grading_seconds = 25
+grading_seconds = 150
 """
-# train never returns: each of its calls runs to the request limit, and the deadline comes while they do
+# train never returns: each of its calls runs to the request limit; the deadline is far enough that a loaded
+# machine still reaches every test, so both ways must give exactly the same points
 HANG = v("train_hangs", 'history = {"train_loss": [], "val_loss": []}',
          'history = {"train_loss": [], "val_loss": []}\n        while True:\n            pass', "train accuracy")
 

@@ -140,3 +140,44 @@ def test_the_students_code_cannot_have_the_grader_compute_its_own_answers(tmp_pa
     assert lost == set(ASKS_FOR_GRADIENTS.areas)  # train runs with the grader's own backward_prop, as it should
     backward = [t for t in report.tests if t.area == "backward"]
     assert all(t.score == 0 and "not available" in t.message for t in backward)
+
+
+def test_a_backward_call_the_grader_cannot_afford_is_refused_before_any_computation():
+    wide = {"W1": np.ones((1, 40000)), "b1": np.zeros(40000), "W2": np.ones((40000, 1)), "b2": np.zeros(1)}
+    with pytest.raises(ValueError, match="W1 of shape"):
+        standins.answer("backward", [np.ones((40000, 1)), np.ones(40000)], {}, wide, {})
+    rng = np.random.default_rng(RNG_SEED + 2)
+    held = model_weights(rng, 3000)
+    with pytest.raises(ValueError, match="n \\* H"):
+        standins.answer("backward", [np.ones((5000, 2)), np.ones(5000)], {}, held, {})
+    with pytest.raises(ValueError, match="n labels"):
+        standins.answer("backward", [np.ones((10, 2)), np.ones(9)], {}, model_weights(rng, 3), {})
+
+
+def test_a_header_with_a_dtype_numpy_does_not_have_is_a_channel_error():
+    blobs: list[bytes] = []
+    protocol.encode_value(np.zeros(3, dtype="<i4"), blobs, "x")
+    forged = blobs[0].replace(b"'<i4'", b"'<i3'")
+    with pytest.raises(protocol.ChannelError):
+        protocol.decode_array(forged)
+
+
+def test_a_wrong_answer_is_reported_before_the_students_error_and_that_before_a_stand_ins_refusal():
+    from grader.backprop import checks
+    from grader.errors import StudentError
+
+    def raises(exc):
+        def attempt():
+            raise exc
+        return attempt
+    refused = StudentError("not available", exc_type="StandinRefused")
+    own = StudentError("ValueError: shapes", exc_type="ValueError")
+    wrong = checks.Mismatch("expected 1, got 2")
+    for order in ((refused, own), (own, refused)):
+        with pytest.raises(StudentError) as caught:
+            checks.charged_once(*map(raises, order))
+        assert caught.value is own
+    with pytest.raises(checks.Mismatch) as caught:
+        checks.charged_once(raises(refused), raises(own), raises(wrong))
+    assert caught.value is wrong
+    checks.charged_once(raises(refused), lambda: None)  # one passing attempt is enough

@@ -274,6 +274,7 @@ def charged_once(*attempts: Callable[[], None]) -> None:
     code calls (a bug there is charged in its own area), then in ways the contract also allows, such as the
     student's own functions or layout. When all fail, the first wrong answer is reported, else the first error. A
     time limit or a dead process ends it at once: running the same code again would only spend the time again."""
+    # the first attempt's failure is reported before a later one of the same rank (min is stable)
     failures: list[Exception] = []
     for attempt in attempts:
         try:
@@ -287,7 +288,15 @@ def charged_once(*attempts: Callable[[], None]) -> None:
             failures.append(exc)
     if not failures:
         raise RuntimeError("charged_once: every attempt was skipped; the first one must always run")
-    raise next((f for f in failures if isinstance(f, Mismatch)), failures[0])
+    raise min(failures, key=_rank)
+
+
+def _rank(failure: Exception) -> int:
+    """Which failure charged_once reports: a wrong answer, then the student's own error, then a stand-in's refusal
+    (the student's code called a grader stand-in in a way of its own; its own attempt says more)."""
+    if isinstance(failure, Mismatch):
+        return 0
+    return 2 if getattr(failure, "exc_type", "") == "StandinRefused" else 1
 
 
 def use_standin_methods(model: Any, *methods: str, learning_rate: float = 0.0) -> None:

@@ -16,6 +16,8 @@ import numpy as np
 from grader.backprop import oracle
 
 MAX_ENTRIES = 10**7  # the largest array a stand-in computes with: the channel's message cap bounds it too
+MAX_HIDDEN = 4096  # as checks.MAX_HIDDEN: the widest hidden layer the grader computes with
+MAX_ROWS_TIMES_HIDDEN = 10**7  # a batch's hidden activations: n * H floats, so the grader's memory stays bounded
 
 
 def _floats(value: Any) -> np.ndarray:
@@ -45,9 +47,12 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 def weights(attributes: dict) -> tuple[oracle.Params, dict[str, np.ndarray]]:
     """The model's W1, b1, W2, b2 in the grader's shapes (float64), and as the model holds them."""
     held = {name: _floats(attributes[name]) for name in oracle.PARAMS}
-    hidden = held["W1"].shape[-1] if held["W1"].ndim == 2 else 0
-    if hidden == 0 or held["W1"].shape[0] * hidden != held["W1"].size:
-        raise ValueError(f"W1 of shape {held['W1'].shape} is not a 2-D weight matrix")
+    shape = held["W1"].shape
+    if len(shape) != 2 or shape[0] != 2 or not 1 <= shape[1] <= MAX_HIDDEN:
+        raise ValueError(f"expected W1 of shape (2, H) with H at most {MAX_HIDDEN}, got {shape}")
+    hidden = shape[1]
+    if held["b1"].size != hidden or held["W2"].size != hidden or held["b2"].size != 1:
+        raise ValueError(f"b1, W2 and b2 do not fit W1 of shape {shape}")
     params = {"W1": held["W1"].astype(float), "b1": held["b1"].astype(float).reshape(hidden),
               "W2": held["W2"].astype(float).reshape(hidden, 1), "b2": held["b2"].astype(float).reshape(1)}
     return params, held
@@ -66,7 +71,11 @@ def _backward(args: list, attributes: dict, options: dict) -> tuple[Any, dict]:
     params, held = weights(attributes)
     if len(args) != 2:
         raise TypeError(f"expected X and y, got {len(args)} arguments")
-    grads = backward(params, _floats(args[0]).astype(float), _floats(args[1]).astype(float))
+    X, y = _floats(args[0]).astype(float), _floats(args[1]).astype(float)
+    if X.ndim != 2 or X.shape[1] != 2 or y.size != len(X) or len(X) * len(params["b1"]) > MAX_ROWS_TIMES_HIDDEN:
+        raise ValueError(f"expected X of shape (n, 2) and n labels, with n * H at most {MAX_ROWS_TIMES_HIDDEN}; "
+                         f"got X {X.shape}, y {y.shape}, H = {len(params['b1'])}")
+    grads = backward(params, X, y)
     return tuple(_like(grads[p].reshape(held[p].shape), held["W1"]) for p in oracle.PARAMS), {}
 
 

@@ -218,7 +218,7 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
     config = after.settings(rubric)
     if opts.canvas_roster is not None:
         read_roster(opts.canvas_roster)  # a bad roster stops the batch before grading, not after
-    suffix = f"{__version__}:{rubric.fingerprint()}"
+    suffix = f"{__version__}:{rubric.fingerprint()}" + (f":deadline={opts.timeout!r}" if opts.timeout else "")
     timeout = batch_timeout(with_grading_seconds(rubric, opts.timeout).limits, opts.kill_margin)
     opts.out.mkdir(parents=True, exist_ok=True)
     check_maximum(opts.out, rubric, opts.force)

@@ -127,8 +127,11 @@ def fit_limits(limits: Limits, timeout_seconds: float) -> tuple[Limits, float]:
     """The rubric's limits, exactly as `grade` and `grade-all` apply them, when its one deadline (grading_seconds)
     fits in Gradescope's time limit; otherwise every wall-clock limit scaled by the one factor that makes it fit
     (the build warns of this, and the student's output says so)."""
-    factor = max(MIN_FACTOR, min(1.0, usable_seconds(timeout_seconds) / limits.grading_seconds))
-    return (limits if factor == 1.0 else limits.scaled(factor)), factor
+    usable = usable_seconds(timeout_seconds)
+    factor = max(MIN_FACTOR, min(1.0, usable / limits.grading_seconds))
+    fitted = limits if factor == 1.0 else limits.scaled(factor)
+    # at MIN_FACTOR the scaled deadline could still pass the watchdog's: the grading's own deadline comes first
+    return replace(fitted, grading_seconds=max(1.0, min(fitted.grading_seconds, usable))), factor
 
 
 class ResultsWriter:

@@ -73,7 +73,10 @@ def answer_callback(handler: StandinAnswer | None, allowed: frozenset[str], repl
         args, kwargs, attributes, options = protocol.decode_value(reply.get("args"), blobs)
         value, updates = handler(name, list(args), dict(kwargs), dict(attributes), dict(options))
         out: list[bytes] = []
-        return {"op": "answer", "value": protocol.encode_value([value, updates], out, "the answer")}, out
+        encoded = protocol.encode_value([value, updates], out, "the answer")
+        if sum(len(b) for b in out) > protocol.MAX_MESSAGE_BYTES // 2:  # the worker could not take it in
+            raise ValueError("the answer would be larger than the channel carries")
+        return {"op": "answer", "value": encoded}, out
     except Exception as e:  # noqa: BLE001 - arguments from the student's code: refused, with the reason
         return {"op": "answer", "error": f"the grader's own {name} could not take these arguments "
                                          f"({type(e).__name__}: {str(e)[:300]})"}, []

@@ -22,10 +22,11 @@ MAX_DRAWS = 1000  # inputs are redrawn until they have the property a test needs
 
 
 def student_loss(student, conventions, params: oracle.Params, X: np.ndarray, y: np.ndarray,
-                 what: str) -> tuple[float, object]:
+                 what: str, isolated: bool = True) -> tuple[float, object]:
+    """The loss with the grader's forward values and, when `isolated`, the grader's activations."""
     model = checks.new_model(student, seed=701, hidden_dim=HIDDEN, params=params)
     checks.isolate_forward(model, params, X)
-    raw = model.call("cross_entropy_loss", X, conventions.y(y))
+    raw = model.call("cross_entropy_loss", X, conventions.y(y), _isolate=checks.standins_except() if isolated else ())
     return checks.as_float(raw, what), raw
 
 
@@ -33,10 +34,15 @@ def student_loss(student, conventions, params: oracle.Params, X: np.ndarray, y: 
 @pytest.mark.public
 def test_loss_matches_log_loss(student, conventions):
     """matches sklearn.metrics.log_loss"""
+    checks.charged_once(partial(check_log_loss, student, conventions, True),
+                        partial(check_log_loss, student, conventions, False))
+
+
+def check_log_loss(student, conventions, isolated: bool) -> None:
     rng = checks.input_rng(702)
     params, X, y = oracle.random_params(rng, 2, HIDDEN), rng.normal(size=(N, 2)), rng.integers(0, 2, size=N)
     what = f"cross_entropy_loss(X, y) for X of shape {X.shape}"
-    got, raw = student_loss(student, conventions, params, X, y, what)
+    got, raw = student_loss(student, conventions, params, X, y, what, isolated)
     expected = log_loss(y, oracle.forward(params, X)["A2"].ravel(), labels=[0, 1])
     checks.close(got, expected, what, hint=conventions.mixed or partial(hints.loss_hint, raw, expected, N))
 
@@ -56,11 +62,16 @@ def saturated_case() -> tuple[oracle.Params, np.ndarray]:
 @pytest.mark.public
 def test_loss_finite_when_saturated(student, conventions):
     """finite on saturated outputs"""
+    checks.charged_once(partial(check_saturated, student, conventions, True),
+                        partial(check_saturated, student, conventions, False))
+
+
+def check_saturated(student, conventions, isolated: bool) -> None:
     params, X = saturated_case()
     right = oracle.predict(params, X)
     for y, verdict in ((right, "right"), (1 - right, "wrong")):
         what = f"cross_entropy_loss(X, y) when every prediction is saturated and {verdict}"
-        got, raw = student_loss(student, conventions, params, X, y, what)
+        got, raw = student_loss(student, conventions, params, X, y, what, isolated)
         checks.finite(got, what, hint=partial(hints.loss_hint, raw, 0.0, N))
         if (got < COIN_FLIP) != (verdict == "right"):
             relation = "below" if verdict == "right" else "above"

@@ -34,9 +34,14 @@ def case(student) -> tuple[object, oracle.Params, np.ndarray, np.ndarray]:
 @pytest.mark.public
 def test_predict_labels(student):
     """labels equal (probability > 0.5) as 0/1 ints of shape (n,)"""
+    checks.charged_once(partial(check_labels, student, True), partial(check_labels, student, False))
+
+
+def check_labels(student, isolated: bool) -> None:
+    """When `isolated`, the activations predict may call are the grader's own."""
     model, params, X, _ = case(student)
     what = f"predict(X) for X of shape {X.shape}"
-    raw = model.call("predict", X)
+    raw = model.call("predict", X, _isolate=checks.standins_except() if isolated else ())
     expected = oracle.predict(params, X)
     hint = partial(hints.predict_hint, raw, oracle.forward(params, X)["Z2"].ravel(), expected)
     got = checks.as_array(raw, what, (N,), also=((N, 1),), integer=True, hint=hint)
@@ -47,7 +52,13 @@ def test_predict_labels(student):
 @pytest.mark.public
 def test_predict_accuracy(student, conventions):
     """accuracy agrees with an independent count"""
+    checks.charged_once(partial(check_accuracy, student, conventions, True),
+                        partial(check_accuracy, student, conventions, False))
+
+
+def check_accuracy(student, conventions, isolated: bool) -> None:
     model, params, X, y = case(student)
     what = f"accuracy(X, y) for X of shape {X.shape}"
-    got = checks.as_float(model.call("accuracy", X, conventions.y(y)), what)
+    isolate = checks.standins_except() if isolated else ()
+    got = checks.as_float(model.call("accuracy", X, conventions.y(y), _isolate=isolate), what)
     checks.close(got, oracle.accuracy(params, X, y), what)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
-from grader.errors import StudentError, StudentTimeout
+from grader.errors import StudentError
 
 pytestmark = pytest.mark.area("update")
 
@@ -64,9 +64,7 @@ def backward_layout(student, conventions) -> Callable[[oracle.Params], oracle.Pa
     hidden, out = np.full((PROBE_N, HIDDEN), 0.5), np.full((PROBE_N, 1), 0.5)  # only the answer's shapes count
     try:
         answer = model.call("backward_prop", X, conventions.y(y), hidden, hidden, out, out)
-    except StudentTimeout:
-        raise
-    except StudentError:
+    except StudentError:  # a timeout too: then update's own failure is the one to report
         raise checks.Skip("backward_prop raised") from None
     if not isinstance(answer, (tuple, list)) or len(answer) != len(GRADIENTS):
         raise checks.Skip("backward_prop gave no four gradients")

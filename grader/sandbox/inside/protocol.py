@@ -149,8 +149,12 @@ def _plain_header(view: memoryview) -> tuple[tuple[int, ...], bool, np.dtype, in
     if match is None:
         return None
     descr, fortran, dims = match.groups()
+    try:
+        dtype = np.dtype(descr.decode())
+    except TypeError:  # "<i3": no such dtype; numpy's own reader then says why
+        return None
     shape = tuple(int(d) for d in dims.replace(b",", b" ").split())
-    return shape, fortran == b"True", np.dtype(descr.decode()), 10 + size
+    return shape, fortran == b"True", dtype, 10 + size
 
 
 def _numpy_header(view: memoryview) -> tuple[tuple[int, ...], bool, np.dtype, int]:

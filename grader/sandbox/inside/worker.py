@@ -21,6 +21,7 @@ import random
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 import types
@@ -51,10 +52,14 @@ class TimeLimitExceeded(BaseException):
 
 class _Clock:
     armed = False
+    exchanging = False  # a stand-in's frames are crossing the channel: the interrupt waits until they have
+    pending = False
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
-    if _Clock.armed:
+    if _Clock.armed and _Clock.exchanging:
+        _Clock.pending = True
+    elif _Clock.armed:
         raise TimeLimitExceeded()
 
 
@@ -248,19 +253,24 @@ class Worker:
 
     def ask(self, name: str, args: tuple, kwargs: dict, attributes: dict, options: dict) -> tuple[Any, dict]:
         """A stand-in's call answered by the grader: the arguments go back over the channel as a callback inside
-        the running request, and the grader's value (and attributes to set) come back. SIGALRM waits meanwhile, so
-        the request's timer never cuts a frame in half; the grader's own deadline still bounds the exchange."""
-        if self.channel is None or os.getpid() != self.channel[2]:
-            raise RuntimeError(f"the grader's own {name} can only be called from the grader's own request")
+        the running request, and the grader's value (and attributes to set) come back. The request's time limit waits
+        until both frames have crossed, so it never cuts one in half (the grader's own deadline still bounds the
+        exchange); only the process's main thread may ask, so two exchanges never interleave."""
+        if self.channel is None or os.getpid() != self.channel[2] or \
+                threading.current_thread() is not threading.main_thread():
+            raise StandinRefused(f"the grader's own {name} can only be called from the grader's own request")
         blobs: list[bytes] = []
         payload = protocol.encode_value([list(args), kwargs, attributes, options], blobs, "the arguments")
         rfd, wfd, _ = self.channel
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        _Clock.exchanging = True
         try:
             protocol.send(wfd, {"op": "callback", "name": name, "args": payload}, blobs)
             answer, answer_blobs = protocol.receive(rfd, max_json=protocol.MAX_MESSAGE_BYTES)
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+            _Clock.exchanging = False
+        if _Clock.pending:
+            _Clock.pending = False
+            raise TimeLimitExceeded()
         return answered(name, answer, answer_blobs)
 
     def _bare(self, cls: Any, label: str, attributes: dict) -> dict:
@@ -301,10 +311,14 @@ class Worker:
         return {"ok": True, "value": None}
 
 
+class StandinRefused(RuntimeError):
+    """The grader would not answer a stand-in's call (not this test's, or arguments it cannot take)."""
+
+
 def answered(name: str, answer: dict, blobs: list[bytes]) -> tuple[Any, dict]:
     """The grader's answer to a stand-in's call: (value, attributes to set), or its refusal raised."""
     if answer.get("op") != "answer" or "error" in answer:
-        raise RuntimeError(str(answer.get("error", f"the grader did not answer {name}"))[:2000])
+        raise StandinRefused(str(answer.get("error", f"the grader did not answer {name}"))[:2000])
     value, updates = protocol.decode_value(answer["value"], blobs)
     return value, dict(updates)
 
