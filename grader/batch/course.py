@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.batch import lms
-from grader.batch.book import Row, points, write_atomic
+from grader.batch.book import Row, State, points, write_atomic
 from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
 from grader.batch.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
 from grader.errors import ConfigError
@@ -141,6 +141,12 @@ def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Se
         _update_pages(out / final.row.student, final, possible)
     splice_summary(out / "summary.md", "course", summary_lines(finals, possible, config))
     return Course(tuple(finals), possible, written)
+
+
+def merge(out: Path, rubric: Rubric, *, times: Path | None = None) -> Course:
+    """What `merge-hand-grades` does: the batch's rows and OUT/hand_grades.csv -> the LMS files and the pages."""
+    rows = State(out / ".batch" / "state.jsonl").load()
+    return finish(out, rows, load_roster(out), settings(rubric), rubric.areas, times=times)
 
 
 def splice(text: str, section: str, name: str, before: str) -> str:

@@ -1,0 +1,250 @@
+"""The hand-grading app's HTTP side: a standard-library server on 127.0.0.1 that answers only requests that carry
+its token and name it by its own host.
+
+Every URL starts with /<token>/, compared in constant time; without it the answer is 403 and a sentence saying
+why. A Host header other than 127.0.0.1:PORT or localhost:PORT is refused too (a page on another site that
+rebinds its name to this machine cannot reach the app). Changes are POSTs of JSON that repeat the token (a form
+on another site can send neither), and every answer carries a strict Content-Security-Policy: the page runs only
+its own script, and everything from a submission reaches it escaped (the answer's MathML through an allowlist).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from urllib.parse import parse_qs, urlsplit
+
+from grader.handgrade.session import Session
+from grader.handgrade.store import Conflict, Grade, Refused, StoreError
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+MAX_BODY = 64 * 1024
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
+          "index.html": "text/html; charset=utf-8"}
+NO_TOKEN = ("403 Forbidden: this hand-grading server answers only the URL with its token, as `hand-grade` printed "
+            "it (http://127.0.0.1:PORT/TOKEN/). Copy that whole line from its terminal.")
+
+
+class Problem(Exception):
+    """A request the app refuses: HTTP status and a sentence for the TA."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _static(name: str) -> bytes:
+    return resources.files("grader.handgrade").joinpath("static", name).read_bytes()
+
+
+def _number(value: object, what: str) -> float | None:
+    """A JSON number or numeric text; None for blank. Refused otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise Refused(f"{what} must be a number")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise Refused(f"{what} {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise Refused(f"{what} must be a finite number")
+    return number
+
+
+class App:
+    """The routes, on one Session. Each returns a JSON-able dict or raises Problem, Refused or Conflict."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _sub(self, key: object):
+        sub = self.s.by_key.get(str(key))
+        if sub is None:
+            raise Problem(HTTPStatus.NOT_FOUND, "no such submission (the batch changed? reload the page)")
+        return sub
+
+    def _item(self, item: object):
+        return self.s.store.item(str(item))
+
+    def _grade(self, g: Grade) -> dict:
+        return {"points": g.points, "typed": g.typed, "comment": g.comment, "applied": list(g.applied),
+                "version": g.version, "feedback": self.s.store.comment_text(g)}
+
+    def _rubric(self, item: str) -> list[dict]:
+        return [{"id": r.id, "text": r.text, "delta": r.delta, "version": r.version}
+                for r in self.s.store.rubric(item)]
+
+    def state(self, query: dict) -> dict:
+        store = self.s.store
+        items = [{"id": i.id, "title": i.title, "max": i.max_points, "start": store.start(i.id),
+                  "rubric": self._rubric(i.id),
+                  "graded": [s.key for s in self.s.subs if store.grade(s.student, i.id).points is not None]}
+                 for i in self.s.items]
+        subs = [{"key": s.key, "number": s.number, "status": s.status} for s in self.s.subs]
+        return {"batch": self.s.out.name, "items": items, "subs": subs, "status": self.s.status}
+
+    def grade(self, query: dict) -> dict:
+        from grader.report.math import render_answer  # noqa: PLC0415
+
+        sub, item = self._sub(query.get("key")), self._item(query.get("item"))
+        answer, note = sub.answer(item)
+        reply = {"key": sub.key, "number": sub.number, "graded_by": sub.status, "note": note,
+                 "answer": render_answer(answer.text) if answer and answer.text.strip() else "",
+                 "grade": self._grade(self.s.store.grade(sub.student, item.id)), "rubric": self._rubric(item.id)}
+        if query.get("reveal") == "1":
+            reply["name"] = sub.student
+        return reply
+
+    def status(self, query: dict) -> dict:
+        return {"status": self.s.status}
+
+    def post_grade(self, body: dict) -> dict:
+        sub, item = self._sub(body.get("key")), self._item(body.get("item"))
+        g = self.s.store.set_grade(sub.student, item.id, int(body.get("version", -1)),
+                                   _number(body.get("points"), "points"), str(body.get("comment", "")))
+        return self._changed({"grade": self._grade(g)})
+
+    def post_apply(self, body: dict) -> dict:
+        sub, item = self._sub(body.get("key")), self._item(body.get("item"))
+        g = self.s.store.toggle(sub.student, item.id, int(body.get("version", -1)), int(body.get("rubric", -1)),
+                                bool(body.get("on")))
+        return self._changed({"grade": self._grade(g)})
+
+    def post_rubric(self, body: dict) -> dict:
+        item = self._item(body.get("item"))
+        rid = body.get("id")
+        delta = _number(body.get("delta"), "the change")
+        self.s.store.save_rubric(item.id, None if rid is None else int(rid), int(body.get("version", 0)),
+                                 str(body.get("text", "")), 0.0 if delta is None else delta)
+        return self._changed({"rubric": self._rubric(item.id)})
+
+    def post_rubric_delete(self, body: dict) -> dict:
+        item = self._item(body.get("item"))
+        self.s.store.delete_rubric(item.id, int(body.get("id", -1)), int(body.get("version", -1)))
+        return self._changed({"rubric": self._rubric(item.id)})
+
+    def post_start(self, body: dict) -> dict:
+        item = self._item(body.get("item"))
+        self.s.store.set_start(item.id, str(body.get("start", "")))
+        return self._changed({"start": self.s.store.start(item.id)})
+
+    def post_publish(self, body: dict) -> dict:
+        done = self.s.wait(self.s.publish())
+        return {"status": self.s.status if done else "still updating the files"}
+
+    def _changed(self, reply: dict) -> dict:
+        self.s.publish()
+        return {**reply, "status": self.s.status}
+
+    GET = {"api/state": state, "api/grade": grade, "api/status": status}
+    POST = {"api/grade": post_grade, "api/apply": post_apply, "api/rubric": post_rubric,
+            "api/rubric/delete": post_rubric_delete, "api/start": post_start, "api/publish": post_publish}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Checks host and token, then hands the route to App; every reply gets the security headers."""
+
+    server_version = "hand-grade"
+    sys_version = ""
+    app: App
+    token: str
+    hosts: frozenset[str]
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the URLs hold the token: not logged
+        pass
+
+    def _send(self, status: HTTPStatus, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        for name, value in (("Content-Type", kind), ("Content-Length", str(len(body))),
+                            ("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                            ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY"),
+                            ("Cache-Control", "no-store"), ("Cross-Origin-Resource-Policy", "same-origin")):
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: HTTPStatus, data: dict) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+    def _route(self) -> str:
+        """The path after /<token>/, once host and token are checked."""
+        if self.headers.get("Host", "") not in self.hosts:
+            raise Problem(HTTPStatus.FORBIDDEN, f"403 Forbidden: host {self.headers.get('Host', '')[:80]!r} is not "
+                          "this server's; open it as http://127.0.0.1:PORT/ (a page that renamed itself to this "
+                          "machine is refused)")
+        _, given, rest = (urlsplit(self.path).path + "/").split("/", 2)
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise Problem(HTTPStatus.FORBIDDEN, NO_TOKEN)
+        return rest.rstrip("/")
+
+    def _refuse(self, exc: Exception) -> None:
+        if isinstance(exc, Problem):
+            status = exc.status
+        else:
+            status = HTTPStatus.CONFLICT if isinstance(exc, Conflict) else HTTPStatus.BAD_REQUEST
+        if "api/" in self.path:
+            self._json(status, {"error": str(exc)})
+        else:
+            self._send(status, (str(exc) + "\n").encode(), "text/plain; charset=utf-8")
+
+    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        try:
+            route = self._route()
+            if route in ("", "app.js", "app.css"):
+                name = route or "index.html"
+                self._send(HTTPStatus.OK, _static(name), STATIC[name])
+            elif route in App.GET:
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                self._json(HTTPStatus.OK, App.GET[route](self.app, query))
+            else:
+                raise Problem(HTTPStatus.NOT_FOUND, f"404: no page {route[:80]!r} here")
+        except (Problem, Refused, Conflict, StoreError) as exc:
+            self._refuse(exc)
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:  # noqa: N802
+        try:
+            route = self._route()
+            body = self._body()
+            if not hmac.compare_digest(str(body.get("token", "")).encode(), self.token.encode()):
+                raise Problem(HTTPStatus.FORBIDDEN, "403 Forbidden: a change must repeat the token in its body")
+            if route not in App.POST:
+                raise Problem(HTTPStatus.NOT_FOUND, f"404: no action {route[:80]!r} here")
+            self._json(HTTPStatus.OK, App.POST[route](self.app, body))
+        except (Problem, Refused, Conflict, StoreError) as exc:
+            self._refuse(exc)
+        except (TypeError, ValueError) as exc:
+            self._refuse(Problem(HTTPStatus.BAD_REQUEST, f"a malformed request: {exc}"))
+
+    def _body(self) -> dict:
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.removeprefix("http://") not in self.hosts:
+            raise Problem(HTTPStatus.FORBIDDEN, "403 Forbidden: a change from another site's page")
+        if self.headers.get_content_type() != "application/json":
+            raise Problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "a change is sent as application/json")
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= MAX_BODY:
+            raise Problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a change is 1 to {MAX_BODY} bytes of JSON")
+        body = json.loads(self.rfile.read(length))
+        if not isinstance(body, dict):
+            raise Problem(HTTPStatus.BAD_REQUEST, "a change is a JSON object")
+        return body
+
+
+def make_server(session: Session, token: str, port: int) -> ThreadingHTTPServer:
+    """Bound to 127.0.0.1 only; port 0 takes a free one (server.server_address says which)."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    bound = server.server_address[1]
+    handler = type("BoundHandler", (Handler,), {"app": App(session), "token": token,
+                                                 "hosts": frozenset({f"127.0.0.1:{bound}", f"localhost:{bound}"})})
+    server.RequestHandlerClass = handler
+    return server

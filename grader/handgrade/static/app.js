@@ -1,0 +1,238 @@
+// The hand-grading page: one question at a time across every submission, by keyboard. Everything from the
+// server goes in as text, except the answer, which the server rendered (escaped text and allowlisted MathML).
+"use strict";
+
+const TOKEN = location.pathname.split("/")[1];
+const $ = (id) => document.getElementById(id);
+const view = {state: null, item: 0, sub: 0, grade: null, rubric: [], reveal: false};
+
+function fmt(x) { return Number.isInteger(x) ? String(x) : String(Math.round(x * 1000) / 1000); }
+function signed(x) { return (x > 0 ? "+" : x < 0 ? "−" : "±") + fmt(Math.abs(x)); }
+
+function say(text, ok) {
+  const box = $("message");
+  box.textContent = text;
+  box.className = ok ? "ok" : "";
+  box.hidden = !text;
+}
+
+async function call(method, path, body) {
+  const options = {method, headers: {}};
+  if (body) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify({...body, token: TOKEN});
+  }
+  const reply = await fetch(path, options);
+  const data = await reply.json().catch(() => ({error: `the server answered ${reply.status}`}));
+  if (!reply.ok) {
+    const error = new Error(data.error || `the server answered ${reply.status}`);
+    error.status = reply.status;
+    throw error;
+  }
+  if (data.status) $("status").textContent = data.status;
+  return data;
+}
+
+function item() { return view.state.items[view.item]; }
+function sub() { return view.state.subs[view.sub]; }
+
+function showProgress() {
+  const graded = new Set(item().graded);
+  $("progress").textContent = `${graded.size} of ${view.state.subs.length} graded`;
+}
+
+function showGrade() {
+  const g = view.grade, it = item();
+  $("points").value = g.typed === null ? "" : fmt(g.typed);
+  $("comment").value = g.comment;
+  $("total").textContent = g.points === null ? "not graded" : `${fmt(g.points)} of ${fmt(it.max)}`;
+  $("feedback").textContent = g.feedback || "(nothing yet)";
+  const list = $("rubric");
+  list.replaceChildren();
+  view.rubric.forEach((r, n) => list.append(rubricRow(r, n, g.applied.includes(r.id))));
+}
+
+function rubricRow(r, n, on) {
+  const li = document.createElement("li");
+  const apply = document.createElement("button");
+  apply.type = "button";
+  apply.className = "apply";
+  apply.setAttribute("aria-pressed", String(on));
+  apply.dataset.id = r.id;
+  const key = document.createElement("kbd");
+  key.textContent = n < 9 ? String(n + 1) : "";
+  apply.append(key, ` ${r.text} (${signed(r.delta)})`);
+  apply.addEventListener("click", () => toggle(r.id));
+  const edit = document.createElement("button");
+  edit.type = "button";
+  edit.textContent = "edit";
+  edit.className = "edit";
+  edit.addEventListener("click", () => editRow(li, r));
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.textContent = "delete";
+  remove.addEventListener("click", () => removeItem(r));
+  li.append(apply, edit, remove);
+  return li;
+}
+
+function editRow(li, r) {
+  const form = document.createElement("form");
+  form.className = "rubric-edit";
+  const text = Object.assign(document.createElement("input"), {value: r.text, className: "edit-text"});
+  const delta = Object.assign(document.createElement("input"), {value: fmt(r.delta), size: 5, className: "edit-delta"});
+  const save = Object.assign(document.createElement("button"), {type: "submit", textContent: "save for all"});
+  form.append(text, delta, save);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await change(async () => {
+      const data = await call("POST", "api/rubric", {item: item().id, id: r.id, version: r.version,
+                                                    text: text.value, delta: delta.value});
+      say("Rubric item changed for every submission that has it.", true);
+      return data;
+    });
+  });
+  li.replaceChildren(form);
+  text.focus();
+}
+
+async function change(action) {
+  try {
+    await action();
+  } catch (error) {
+    say(error.status === 409 ? `Not saved: ${error.message}` : `Not saved: ${error.message}`);
+  }
+  await load();
+}
+
+async function toggle(id) {
+  if (!view.grade) return;
+  const on = !view.grade.applied.includes(id);
+  await change(() => call("POST", "api/apply", {item: item().id, key: sub().key, version: view.grade.version,
+                                               rubric: id, on}).then(() => say("")));
+}
+
+async function removeItem(r) {
+  if (!confirm(`Delete "${r.text}" from every submission that has it?`)) return;
+  await change(() => call("POST", "api/rubric/delete", {item: item().id, id: r.id, version: r.version}));
+}
+
+async function save() {
+  const points = $("points").value, comment = $("comment").value;
+  await change(async () => {
+    await call("POST", "api/grade", {item: item().id, key: sub().key, version: view.grade.version, points, comment});
+    say(`Saved submission ${sub().number}.`, true);
+  });
+}
+
+async function load() {
+  view.state = await call("GET", "api/state");
+  const data = await call("GET", `api/grade?item=${encodeURIComponent(item().id)}&key=${sub().key}` +
+                                 (view.reveal ? "&reveal=1" : ""));
+  view.grade = data.grade;
+  view.rubric = data.rubric;
+  $("who").textContent = `Submission ${data.number} of ${view.state.subs.length}` +
+                         (data.graded_by === "graded" ? "" : ` (${data.graded_by})`);
+  $("name").textContent = data.name ? `— ${data.name}` : "";
+  $("name").hidden = !data.name;
+  $("note").textContent = data.note;
+  $("note").hidden = !data.note;
+  $("answer").innerHTML = data.answer;  // rendered and sanitized by the server: escaped text, allowlisted MathML
+  $("answer").hidden = !data.answer;
+  $("max").textContent = fmt(item().max);
+  $("start").value = item().start;
+  $("question").value = String(view.item);
+  $("batch").textContent = `— ${view.state.batch}`;
+  showProgress();
+  showGrade();
+  document.body.dataset.key = sub().key;
+  document.body.dataset.version = String(view.grade.version);
+}
+
+async function go(step) {
+  const count = view.state.subs.length;
+  view.sub = (view.sub + step + count) % count;
+  say("");
+  await load();
+}
+
+async function nextUngraded() {
+  const graded = new Set(item().graded), subs = view.state.subs;
+  for (let n = 1; n <= subs.length; n++) {
+    const at = (view.sub + n) % subs.length;
+    if (!graded.has(subs[at].key)) { view.sub = at; say(""); return load(); }
+  }
+  say("Every submission has a grade for this question.", true);
+}
+
+async function question(step) {
+  view.item = (view.item + step + view.state.items.length) % view.state.items.length;
+  say("");
+  await load();
+}
+
+function typing(target) { return ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName); }
+
+document.addEventListener("keydown", async (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (typing(target)) {
+    if (event.key === "Escape") { target.blur(); showGrade(); }
+    else if (event.key === "Enter" && !event.shiftKey && (target.id === "points" || target.id === "comment")) {
+      event.preventDefault();
+      target.blur();
+      await save();
+    }
+    return;
+  }
+  const keys = {j: () => go(1), ArrowRight: () => go(1), ArrowDown: () => go(1), k: () => go(-1),
+                ArrowLeft: () => go(-1), ArrowUp: () => go(-1), u: nextUngraded, "]": () => question(1),
+                "[": () => question(-1), g: () => $("points").focus(), c: () => $("comment").focus(),
+                s: () => { $("reveal").checked = !$("reveal").checked; return reveal(); },
+                "?": () => say($("help").textContent.replace(/\s+/g, " ").trim(), true)};
+  if (/^[1-9]$/.test(event.key)) {
+    event.preventDefault();
+    const r = view.rubric[Number(event.key) - 1];
+    if (r) await toggle(r.id);
+  } else if (keys[event.key]) {
+    event.preventDefault();
+    await keys[event.key]();
+  }
+});
+
+async function reveal() {
+  view.reveal = $("reveal").checked;
+  await load();
+}
+
+async function start() {
+  $("grade-form").addEventListener("submit", (event) => { event.preventDefault(); save(); });
+  $("rubric-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await change(async () => {
+      await call("POST", "api/rubric", {item: item().id, id: null, version: 0, text: $("rubric-text").value,
+                                        delta: $("rubric-delta").value});
+      $("rubric-text").value = "";
+      $("rubric-delta").value = "";
+      say("Rubric item added: press its number to apply it.", true);
+    });
+  });
+  $("start").addEventListener("change", () => change(() => call("POST", "api/start",
+                                                                 {item: item().id, start: $("start").value})));
+  $("reveal").addEventListener("change", reveal);
+  $("question").addEventListener("change", () => { view.item = Number($("question").value); load(); });
+  $("publish").addEventListener("click", () => change(async () => {
+    $("status").textContent = "updating files";
+    const data = await call("POST", "api/publish", {});
+    say(`Published: ${data.status}.`, true);
+  }));
+  view.state = await call("GET", "api/state");
+  const select = $("question");
+  view.state.items.forEach((it, n) => select.append(new Option(`${it.title} (${fmt(it.max)})`, String(n))));
+  await load();
+  document.body.dataset.ready = "1";
+  setInterval(() => call("GET", "api/status").catch(() => { $("status").textContent = "server not answering"; }),
+              3000);
+}
+
+start().catch((error) => say(`The page could not load: ${error.message}`));
