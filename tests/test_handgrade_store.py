@@ -159,3 +159,17 @@ def test_the_csv_round_trip_imports_only_what_changed(tmp_path):
     assert db.differences(edited) == ["ben / report"]
     assert db.import_grades(edited) == 1
     assert db.grade("ben", "report").points == 4.5 and db.grade("ann", "derivation").applied == (item.id,)
+
+
+def test_rows_the_app_wrote_are_not_taken_for_hand_edits(tmp_path):
+    csv_path = tmp_path / "hand_grades.csv"
+    write_template(csv_path, {s: {} for s in STUDENTS}, ITEMS)
+    db = store(tmp_path)
+    db.remember(db.export())
+    db.set_grade("ann", "report", 0, 3, "first")
+    db.remember(db.export())
+    write_grades(csv_path, db.export(), ITEMS)  # the app's export; then a change it never exported, then killed
+    db.set_grade("ann", "report", 1, 4, "second")
+    assert db.differences(read_hand_grades(csv_path, STUDENTS, ITEMS)) == []
+    write_grades(csv_path, {("ben", "report"): HandGrade("ben", "report", 2, "by hand")}, ITEMS)
+    assert db.differences(read_hand_grades(csv_path, STUDENTS, ITEMS)) == ["ben / report"]

@@ -120,6 +120,7 @@ class Session:
         file_grades = read_hand_grades(csv_path, students, self.items)
         if self.store.created:
             taken = self.store.import_grades(file_grades)
+            self.store.remember(self.store.export())
             print(f"created {self.out / DB_FILE}" + (f" with {taken} grades from {csv_path}" if taken else ""))
             return
         differ = self.store.differences(file_grades)
@@ -134,7 +135,9 @@ class Session:
 
     def rebuild(self) -> None:
         """The database -> hand_grades.csv, then what merge-hand-grades does."""
-        write_grades(self.out / HAND_FILE, self.store.export(), self.items)
+        grades = self.store.export()
+        self.store.remember(grades)
+        write_grades(self.out / HAND_FILE, grades, self.items)
         merge(self.out, self.rubric, times=self.times)
 
     def publish(self) -> int:

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS rubric(
 CREATE TABLE IF NOT EXISTS applied(
     student TEXT NOT NULL, item TEXT NOT NULL, rubric INTEGER NOT NULL REFERENCES rubric(id),
     PRIMARY KEY(student, item, rubric));
+CREATE TABLE IF NOT EXISTS seen(
+    student TEXT NOT NULL, item TEXT NOT NULL, points TEXT NOT NULL, comment TEXT NOT NULL,
+    PRIMARY KEY(student, item, points, comment));
 CREATE TABLE IF NOT EXISTS history(
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, what TEXT NOT NULL, student TEXT NOT NULL DEFAULT '',
     item TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
@@ -359,10 +362,27 @@ class Store:
                           f"{g.comment}")
         return len(changed)
 
-    def differences(self, grades: dict[str, dict[str, HandGrade]]) -> list[str]:
-        """The (student / item) rows whose points or comment differ between the file and the database."""
-        def row(grade: HandGrade | None) -> tuple[float | None, str]:
-            return (grade.points, grade.comment) if grade else (None, "")
+    def remember(self, grades: dict[tuple[str, str], HandGrade]) -> None:
+        """Note what hand_grades.csv holds or is about to hold (written before the file is), so a later start can
+        tell the app's own rows from rows typed into the file by hand."""
+        with self._write() as db:
+            db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?,?)",
+                           [(s, i, *_row(g)) for (s, i), g in grades.items()])
 
-        return [f"{s} / {i}" for (s, i), g in sorted(self.export().items())
-                if row(g) != row(grades.get(s, {}).get(i))]
+    def differences(self, grades: dict[str, dict[str, HandGrade]]) -> list[str]:
+        """The (student / item) rows of the file that differ from the database and that the app never wrote or
+        read there: typed into the file by hand since. A row the app wrote before it was killed is not one."""
+        seen = set(self._db().execute("SELECT student, item, points, comment FROM seen"))
+        out = []
+        for (s, i), g in sorted(self.export().items()):
+            in_file = _row(grades.get(s, {}).get(i))
+            if in_file != _row(g) and (s, i, *in_file) not in seen:
+                out.append(f"{s} / {i}")
+        return out
+
+
+def _row(grade: HandGrade | None) -> tuple[str, str]:
+    """points and comment as hand_grades.csv holds them."""
+    if grade is None or grade.points is None:
+        return "", grade.comment if grade else ""
+    return _fmt(grade.points), grade.comment

@@ -1,0 +1,274 @@
+"""The hand-grading app end to end, in Debian's headless chromium driven through chromedriver: a real batch graded
+by grade-all, the server as a real subprocess, two students graded by keyboard, the server killed with -9 and
+started again (nothing lost: in the app, hand_grades.csv, gradebook_detail.csv, canvas_import.csv and the feedback
+page), a rubric item edited once for both, and the refusals: points over the maximum, a stale tab, a wrong token."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_course_class import ON_TIME, RUBRIC, deleted_derivation, lost_marking, reference, write_zip
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1300,900")
+STUDENTS = ("refsol", "danlost", "gilgone")
+WAIT = 30  # seconds for one step of the page on a loaded machine
+
+
+def browser_paths() -> tuple[str, str]:
+    chromium = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    driver = CHROMEDRIVER if os.path.exists(CHROMEDRIVER) else shutil.which("chromedriver")
+    if chromium and driver:
+        return chromium, driver
+    why = ("chromium and chromium-driver are not installed: `make test` installs Debian's (tests/tools/"
+           "ensure_chromium.sh) when run as root with apt-get")
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        pytest.fail(why + "; this is root, so they should be here: see ensure_chromium's message above")
+    pytest.skip(why + "; the hand-grading app was not tested in a browser")
+
+
+def grader(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=900,
+                          stdin=subprocess.DEVNULL, **kwargs)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Three students graded by grade-all: the reference, one whose derivation lost its marking, one without it."""
+    browser_paths()
+    tmp = tmp_path_factory.mktemp("handgrade")
+    rubric = tmp / "rubric.toml"
+    rubric.write_text(RUBRIC)
+    files = {"refsol_1001_5001_backprop.ipynb": ("refsol", reference(), ON_TIME),
+             "danlost_1006_5006_backprop.ipynb": ("danlost", reference(lost_marking), ON_TIME),
+             "gilgone_1007_5007_backprop.ipynb": ("gilgone", reference(deleted_derivation), ON_TIME)}
+    out = tmp / "out"
+    grader("grade-all", str(write_zip(tmp / "submissions.zip", files)), "--out", str(out), "--rubric", str(rubric),
+           "--timeout", "120")
+    return tmp, out, rubric
+
+
+class Server:
+    """`python -m grader hand-grade OUT --no-browser` as a child process; url is what it printed."""
+
+    def __init__(self, out: Path, rubric: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "grader", "hand-grade", str(out), "--rubric", str(rubric),
+                                      "--no-browser", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, text=True)
+        self.printed: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._drain, daemon=True).start()  # the pipe never fills, and lines arrive whole
+        self.url, said, deadline = "", [], time.monotonic() + 120
+        while not self.url and time.monotonic() < deadline:
+            try:
+                said.append(self.printed.get(timeout=1))
+            except queue.Empty:
+                continue
+            self.url = said[-1].split("open: ", 1)[1].strip() if said[-1].startswith("open: ") else ""
+        assert self.url, "".join(said)
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.printed.put(line)
+
+    def api(self, path: str, body: dict | None = None, *, url: str = "") -> tuple[int, dict]:
+        data = None if body is None else json.dumps({"token": self.token, **body}).encode()
+        request = urllib.request.Request((url or self.url) + path, data=data,
+                                         headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode()
+            return exc.code, json.loads(text) if text.startswith("{") else {"error": text}
+
+    @property
+    def token(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[1]
+
+    def names(self, item: str = "derivation") -> dict[int, str]:
+        """Submission number -> student, asked of the app the way its "show names" box asks."""
+        state = self.api("api/state")[1]
+        return {s["number"]: self.api(f"api/grade?item={item}&key={s['key']}&reveal=1")[1]["name"]
+                for s in state["subs"]}
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(120)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = browser_paths()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def text(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).text
+
+
+def wait_for(driver, element_id: str, wanted: str) -> str:
+    """Wait until the element's text holds `wanted`; fail with what it says instead."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(driver, WAIT).until(lambda d: wanted in d.find_element("id", element_id).text)
+    except TimeoutException:
+        pytest.fail(f"#{element_id} never said {wanted!r}; it says {text(driver, element_id)!r}")
+    return text(driver, element_id)
+
+
+def keys(driver, *typed: str) -> None:
+    """Type into whatever has the focus, as a person at the keyboard does."""
+    for chunk in typed:
+        driver.switch_to.active_element.send_keys(chunk)
+
+
+def open_app(driver, url: str) -> None:
+    driver.get(url)
+    wait_for(driver, "who", "Submission 1 of 3")
+
+
+def grade_two_by_keyboard(driver) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    driver.find_element("id", "rubric-text").send_keys("sign error in the last step")
+    driver.find_element("id", "rubric-delta").send_keys("-2", Keys.ENTER)
+    wait_for(driver, "rubric", "sign error in the last step (−2)")
+    driver.find_element("tag name", "body").click()  # the focus back on the page, off the form
+    keys(driver, "g", "8", Keys.ENTER)
+    wait_for(driver, "message", "Saved submission 1")
+    keys(driver, "c", "clear chain rule", Keys.ENTER)
+    wait_for(driver, "feedback", "clear chain rule")
+    keys(driver, "1")
+    wait_for(driver, "total", "6 of 10")  # typed 8, then the rubric item's -2
+    keys(driver, "j")
+    wait_for(driver, "who", "Submission 2 of 3")
+    keys(driver, "1")
+    wait_for(driver, "total", "8 of 10")  # nothing typed: the maximum less 2
+    keys(driver, "c", "good", Keys.ENTER)
+    wait_for(driver, "feedback", "sign error in the last step (-2); good")
+
+
+def csv_rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    return {(r["student"], r["item"]): r for r in csv.DictReader(open(path, newline="", encoding="utf-8"))}
+
+
+def test_two_students_graded_by_keyboard_survive_a_killed_server(batch, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    _, out, rubric = batch
+    server = Server(out, rubric)
+    try:
+        open_app(browser, server.url)
+        assert text(browser, "name") == "" and not any(s in browser.page_source for s in STUDENTS)  # anonymous
+        grade_two_by_keyboard(browser)
+        first, second = server.names()[1], server.names()[2]
+        keys(browser, "j")
+        wait_for(browser, "who", "Submission 3 of 3")
+        keys(browser, "g", "12", Keys.ENTER)
+        assert "points 12 are over the maximum of 10" in wait_for(browser, "message", "Not saved")
+        third = server.api(f"api/grade?item=derivation&key={server.api('api/state')[1]['subs'][2]['key']}")[1]
+        assert third["grade"]["points"] is None and third["grade"]["version"] == 0  # nothing stored
+    finally:
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL  # killed at once: no chance to write anything more
+
+    server = Server(out, rubric)
+    try:
+        hand = csv_rows(out / "hand_grades.csv")  # the restart rebuilt every file from the database
+        assert (hand[(first, "derivation")]["points"], hand[(first, "derivation")]["comment"]) == (
+            "6", "sign error in the last step (-2); clear chain rule")
+        assert (hand[(second, "derivation")]["points"], hand[(second, "derivation")]["comment"]) == (
+            "8", "sign error in the last step (-2); good")
+        detail = {r["student"]: r for r in csv.DictReader(open(out / "gradebook_detail.csv"))}
+        canvas = {r[0]: r for r in csv.reader(open(out / "canvas_import.csv"))}
+        for student, got in ((first, 6), (second, 8)):
+            assert detail[student]["hand: derivation"] == str(got)
+            assert float(canvas[student][5]) == float(detail[student]["automatic"]) + got
+        assert "clear chain rule" in (out / first / "feedback.html").read_text()
+
+        open_app(browser, server.url)  # a new server: a new token, and everything still there
+        assert browser.find_element("id", "points").get_attribute("value") == "6"  # the typed total, with the item in it
+        assert text(browser, "total") == "6 of 10"
+        assert browser.find_element("id", "comment").get_attribute("value") == "clear chain rule"
+
+        edit = browser.find_element("css selector", "#rubric button.edit")
+        edit.click()
+        field = browser.find_element("css selector", "#rubric input.edit-text")
+        field.clear()
+        field.send_keys("sign slip in the last step")
+        delta = browser.find_element("css selector", "#rubric input.edit-delta")
+        delta.clear()
+        delta.send_keys("-3", Keys.ENTER)
+        wait_for(browser, "feedback", "sign slip in the last step (-3); clear chain rule")
+        assert text(browser, "total") == "5 of 10"
+        browser.find_element("tag name", "body").click()
+        keys(browser, "j")
+        wait_for(browser, "feedback", "sign slip in the last step (-3); good")
+        assert text(browser, "total") == "7 of 10"
+        browser.find_element("id", "publish").click()
+        wait_for(browser, "message", "Published: files up to date")
+        hand = csv_rows(out / "hand_grades.csv")
+        assert [hand[(s, "derivation")]["points"] for s in (first, second)] == ["5", "7"]
+        assert hand[(second, "derivation")]["comment"] == "sign slip in the last step (-3); good"
+
+        refusals(browser, server, out)
+    finally:
+        assert server.stop() == 0  # SIGTERM: a clean stop
+
+
+def refusals(browser, server: Server, out: Path) -> None:
+    """A stale tab gets a conflict, a wrong token or a foreign host a 403, and none of them change anything."""
+    key = server.api("api/state")[1]["subs"][0]["key"]
+    before = (out / "hand_grades.csv").read_text()
+    status, reply = server.api("api/grade", {"item": "derivation", "key": key, "version": 0, "points": 1,
+                                             "comment": "from a stale tab"})
+    assert status == 409 and "changed meanwhile" in reply["error"]
+    wrong = server.url.replace(server.token, "not-the-token")
+    status, reply = server.api("api/state", url=wrong)
+    assert status == 403 and "only the URL with its token" in reply["error"]
+    browser.get(wrong)
+    assert "403 Forbidden" in browser.find_element("tag name", "body").text
+    request = urllib.request.Request(server.url + "api/grade", method="POST", headers={
+        "Content-Type": "application/json"}, data=json.dumps({"item": "derivation", "key": key, "version": 3,
+                                                              "points": 1, "comment": ""}).encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)  # the right URL, but no token in the body: not a change
+    assert refused.value.code == 403
+    port = server.url.split(":")[2].split("/")[0]
+    foreign = urllib.request.Request(server.url + "api/state", headers={"Host": f"rebound.example:{port}"})
+    with pytest.raises(urllib.error.HTTPError) as rebound:
+        urllib.request.urlopen(foreign, timeout=30)
+    assert rebound.value.code == 403
+    grade = server.api(f"api/grade?item=derivation&key={key}")[1]["grade"]
+    assert grade["points"] == 5 and (out / "hand_grades.csv").read_text() == before
