@@ -70,9 +70,9 @@ def batch(tmp_path_factory):
 class Server:
     """`python -m grader hand-grade OUT --no-browser` as a child process; url is what it printed."""
 
-    def __init__(self, out: Path, rubric: Path) -> None:
+    def __init__(self, out: Path, rubric: Path, *args: str) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "grader", "hand-grade", str(out), "--rubric", str(rubric),
-                                      "--no-browser", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      "--no-browser", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True)
         self.printed: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._drain, daemon=True).start()  # the pipe never fills, and lines arrive whole
@@ -272,3 +272,30 @@ def refusals(browser, server: Server, out: Path) -> None:
     assert rebound.value.code == 403
     grade = server.api(f"api/grade?item=derivation&key={key}")[1]["grade"]
     assert grade["points"] == 5 and (out / "hand_grades.csv").read_text() == before
+
+
+def test_a_hand_edit_of_the_csv_stops_the_start_until_a_side_is_chosen(batch):
+    _, out, rubric = batch
+    path = out / "hand_grades.csv"
+    rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
+    for row in rows:
+        if (row["student"], row["item"]) == ("gilgone", "report"):
+            row["points"], row["comment"] = "4", "typed in a spreadsheet"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    refused = subprocess.run([sys.executable, "-m", "grader", "hand-grade", str(out), "--rubric", str(rubric),
+                              "--no-browser"], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2 and "1 row(s) that differ from the database" in refused.stderr
+    assert "(gilgone / report)" in refused.stderr
+    assert "--import" in refused.stderr and "--discard-csv" in refused.stderr
+    server = Server(out, rubric, "--import", str(path))
+    try:
+        key = next(s["key"] for s in server.api("api/state")[1]["subs"] if server.names("report")[s["number"]]
+                   == "gilgone")
+        grade = server.api(f"api/grade?item=report&key={key}")[1]["grade"]
+        assert (grade["points"], grade["comment"]) == (4, "typed in a spreadsheet")
+    finally:
+        assert server.stop() == 0
+    assert csv_rows(path)[("gilgone", "report")]["points"] == "4"

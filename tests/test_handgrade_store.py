@@ -173,3 +173,16 @@ def test_rows_the_app_wrote_are_not_taken_for_hand_edits(tmp_path):
     assert db.differences(read_hand_grades(csv_path, STUDENTS, ITEMS)) == []
     write_grades(csv_path, {("ben", "report"): HandGrade("ben", "report", 2, "by hand")}, ITEMS)
     assert db.differences(read_hand_grades(csv_path, STUDENTS, ITEMS)) == ["ben / report"]
+
+
+def test_a_second_server_on_the_same_batch_is_refused_until_the_first_is_gone(tmp_path):
+    import os
+
+    from grader.handgrade.session import Locked, take_lock
+
+    (tmp_path / ".batch").mkdir()
+    first = take_lock(tmp_path)
+    with pytest.raises(Locked, match=f"pid {os.getpid()}"):
+        take_lock(tmp_path)
+    os.close(first)  # as the system does for a killed server
+    os.close(take_lock(tmp_path))
