@@ -49,7 +49,7 @@ def _number(value: object, what: str) -> float | None:
     if isinstance(value, bool):
         raise Refused(f"{what} must be a number")
     try:
-        number = float(value.strip() if isinstance(value, str) else value)
+        number = float(value.strip().replace(",", ".") if isinstance(value, str) else value)  # 7,5 is 7.5 too
     except (TypeError, ValueError):
         raise Refused(f"{what} {str(value)[:40]!r} is not a number") from None
     if not math.isfinite(number):
@@ -197,7 +197,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the standard library's name
         try:
             route = self._route()
-            if route in ("", "app.js", "app.css"):
+            if not route and not urlsplit(self.path).path.endswith("/"):  # the page's own links are relative
+                self.send_response(HTTPStatus.PERMANENT_REDIRECT)
+                self.send_header("Location", f"/{self.token}/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif route in ("", "app.js", "app.css"):
                 name = route or "index.html"
                 self._send(HTTPStatus.OK, _static(name), STATIC[name])
             elif route in App.GET:

@@ -42,9 +42,9 @@ function showProgress() {
 }
 
 function showGrade() {
-  const g = view.grade, it = item();
-  $("points").value = g.typed === null ? "" : fmt(g.typed);
-  $("comment").value = g.comment;
+  const g = view.grade, it = item(), typing = document.activeElement;
+  if (typing !== $("points")) $("points").value = g.typed === null ? "" : fmt(g.typed);  // never under the cursor
+  if (typing !== $("comment")) $("comment").value = g.comment;
   $("total").textContent = g.points === null ? "not graded" : `${fmt(g.points)} of ${fmt(it.max)}`;
   $("feedback").textContent = g.feedback || "(nothing yet)";
   const list = $("rubric");
@@ -86,30 +86,33 @@ function editRow(li, r) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     await change(async () => {
-      const data = await call("POST", "api/rubric", {item: item().id, id: r.id, version: r.version,
-                                                    text: text.value, delta: delta.value});
-      say("Rubric item changed for every submission that has it.", true);
-      return data;
+      await call("POST", "api/rubric", {item: item().id, id: r.id, version: r.version, text: text.value,
+                                        delta: delta.value});
+      return "Rubric item changed for every submission that has it.";
     });
   });
   li.replaceChildren(form);
   text.focus();
 }
 
+// Run a change, then show the saved state, then say how it went: once the message shows, the page is current.
 async function change(action) {
+  let note = "", ok = true;
   try {
-    await action();
+    note = (await action()) || "";
   } catch (error) {
-    say(error.status === 409 ? `Not saved: ${error.message}` : `Not saved: ${error.message}`);
+    note = `Not saved: ${error.message}`;
+    ok = false;
   }
   await load();
+  say(note, ok);
 }
 
 async function toggle(id) {
   if (!view.grade) return;
   const on = !view.grade.applied.includes(id);
   await change(() => call("POST", "api/apply", {item: item().id, key: sub().key, version: view.grade.version,
-                                               rubric: id, on}).then(() => say("")));
+                                               rubric: id, on}).then(() => ""));
 }
 
 async function removeItem(r) {
@@ -121,7 +124,7 @@ async function save() {
   const points = $("points").value, comment = $("comment").value;
   await change(async () => {
     await call("POST", "api/grade", {item: item().id, key: sub().key, version: view.grade.version, points, comment});
-    say(`Saved submission ${sub().number}.`, true);
+    return `Saved submission ${sub().number}.`;
   });
 }
 
@@ -214,7 +217,7 @@ async function start() {
                                         delta: $("rubric-delta").value});
       $("rubric-text").value = "";
       $("rubric-delta").value = "";
-      say("Rubric item added: press its number to apply it.", true);
+      return "Rubric item added: press its number to apply it.";
     });
   });
   $("start").addEventListener("change", () => change(() => call("POST", "api/start",
@@ -224,7 +227,7 @@ async function start() {
   $("publish").addEventListener("click", () => change(async () => {
     $("status").textContent = "updating files";
     const data = await call("POST", "api/publish", {});
-    say(`Published: ${data.status}.`, true);
+    return `Published: ${data.status}.`;
   }));
   view.state = await call("GET", "api/state");
   const select = $("question");
