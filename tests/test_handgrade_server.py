@@ -1,0 +1,152 @@
+"""The hand-grading server over real HTTP, without a browser: what it refuses (no token, a foreign host, a change
+without JSON or token or from another site, points over the maximum, a stale version), the headers every answer
+carries, the escaping of a hostile answer, names hidden until asked, and the rebuild into the batch's files.
+
+The batch is made with the batch's own writers (roster, rows, answers), so no submission needs grading here."""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from grader.batch.answers import answers_path, save_answers
+from grader.batch.book import Row, State
+from grader.batch.course import Entry, save_roster
+from grader.grading.results import ManualItem
+from grader.grading.rubric import load_rubric
+from grader.handgrade.server import make_server
+from grader.handgrade.session import Session
+from tests.test_course_class import RUBRIC
+
+HOSTILE = 'Since $y_{nk} - t_{nk}$ <script>alert("x")</script><img src=x onerror=alert(1)> and \\(a<b\\)'
+STUDENTS = ("ann", "ben")
+TOKEN = "the-test-token-0123456789"
+
+
+def make_batch(out: Path) -> None:
+    save_roster(out, [Entry(s, f"{s}.ipynb", user_id=str(100 + n)) for n, s in enumerate(STUDENTS)])
+    state = State(out / ".batch" / "state.jsonl")
+    for s in STUDENTS:
+        state.append(Row(s, f"{s}.ipynb", "0" * 64, "graded", 90.0, 100.0,
+                         manual=(("derivation", "metadata"), ("report", "metadata"))))
+        save_answers(answers_path(out / ".batch", s), (ManualItem("derivation", "Derivation", HOSTILE, 3),
+                                                       ManualItem("report", "Report", "It learns XOR.", 20)))
+
+
+@pytest.fixture
+def app(tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(RUBRIC)
+    out = tmp_path / "out"
+    make_batch(out)
+    session = Session(out, load_rubric(rubric))
+    server = make_server(session, TOKEN, 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield out, server.server_address[1], session
+    finally:
+        server.shutdown()
+        server.server_close()
+        session.close()
+
+
+def ask(port: int, method: str, path: str, body: object = None, headers: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    sent = {"Content-Type": "application/json"} if data is not None else {}
+    connection.request(method, path, body=data, headers={**sent, **(headers or {})})
+    reply = connection.getresponse()
+    text = reply.read().decode()
+    connection.close()
+    return reply.status, dict(reply.getheaders()), (json.loads(text) if text.startswith("{") else text)
+
+
+def keys(port: int) -> list[str]:
+    return [s["key"] for s in ask(port, "GET", f"/{TOKEN}/api/state")[2]["subs"]]
+
+
+def test_without_the_token_or_from_another_host_everything_is_refused(app):
+    _, port, _ = app
+    for path in ("/", "/wrong/", f"/{TOKEN[:-1]}/api/state", "/favicon.ico"):
+        status, headers, reply = ask(port, "GET", path)
+        assert status == 403 and "only the URL with its token" in str(reply), path
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+    status, _, text = ask(port, "GET", f"/{TOKEN}/", headers={"Host": f"rebound.example:{port}"})
+    assert status == 403 and "is not this server's" in text
+    status, headers, page = ask(port, "GET", f"/{TOKEN}/", headers={"Host": f"localhost:{port}"})
+    assert status == 200 and '<script src="app.js"' in page
+    assert "script-src 'self'" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
+    status, headers, _ = ask(port, "GET", f"/{TOKEN}")
+    assert status == 308 and headers["Location"] == f"/{TOKEN}/"
+
+
+def test_changes_need_json_the_token_in_the_body_and_this_origin(app):
+    _, port, session = app
+    key = keys(port)[0]
+    change = {"item": "derivation", "key": key, "version": 0, "points": 7, "comment": ""}
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", change)
+    assert status == 403 and "repeat the token" in reply["error"]  # a form on another site cannot know it
+    status, _, _ = ask(port, "POST", f"/{TOKEN}/api/grade", json.dumps({**change, "token": TOKEN}).encode(),
+                       headers={"Content-Type": "text/plain"})
+    assert status == 415
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", {**change, "token": TOKEN},
+                           headers={"Origin": "http://evil.example"})
+    assert status == 403 and "another site" in reply["error"]
+    assert session.store.grade(session.by_key[key].student, "derivation").version == 0  # none of them stored
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", {**change, "token": TOKEN},
+                           headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert status == 200 and reply["grade"]["points"] == 7 and reply["grade"]["version"] == 1
+
+
+def test_points_over_the_maximum_and_a_stale_version_are_refused_clearly(app):
+    _, port, session = app
+    key = keys(port)[1]
+    student = session.by_key[key].student
+    over = {"token": TOKEN, "item": "report", "key": key, "version": 0, "points": "10.5", "comment": "x"}
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", over)
+    assert status == 400 and reply["error"] == "points 10.5 are over the maximum of 10 for 'report'"
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", {**over, "points": "ten"})
+    assert status == 400 and reply["error"] == "points 'ten' is not a number"
+    assert session.store.grade(student, "report").version == 0 and session.store.history() == []
+    ok = ask(port, "POST", f"/{TOKEN}/api/grade", {**over, "points": "7,5"})  # a decimal comma
+    assert ok[0] == 200 and ok[2]["grade"]["points"] == 7.5
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", {**over, "points": 3})  # version 0 again: stale
+    assert status == 409 and "changed meanwhile" in reply["error"]
+    assert session.store.grade(student, "report").points == 7.5
+
+
+def test_a_hostile_answer_arrives_escaped_and_names_only_when_asked(app):
+    _, port, session = app
+    key = keys(port)[0]
+    reply = ask(port, "GET", f"/{TOKEN}/api/grade?item=derivation&key={key}")[2]
+    assert "name" not in reply and session.by_key[key].student not in json.dumps(reply)
+    answer = reply["answer"]
+    assert "<script" not in answer and "<img" not in answer and "&lt;script&gt;" in answer
+    assert answer.count("<math") == 2  # both formulas as MathML; a<b inside math stays text
+    named = ask(port, "GET", f"/{TOKEN}/api/grade?item=derivation&key={key}&reveal=1")[2]
+    assert named["name"] == session.by_key[key].student
+
+
+def test_publish_writes_the_csv_and_the_lms_files_like_merge_hand_grades(app):
+    out, port, session = app
+    key = keys(port)[0]
+    student = session.by_key[key].student
+    rubric = ask(port, "POST", f"/{TOKEN}/api/rubric", {"token": TOKEN, "item": "derivation", "id": None,
+                                                         "version": 0, "text": "no sum over k", "delta": "-3"})[2]
+    item = rubric["rubric"][0]
+    ask(port, "POST", f"/{TOKEN}/api/apply", {"token": TOKEN, "item": "derivation", "key": key, "version": 0,
+                                              "rubric": item["id"], "on": True})
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/publish", {"token": TOKEN})
+    assert status == 200 and reply["status"] == "files up to date"
+    rows = {(r["student"], r["item"]): r for r in csv.DictReader(open(out / "hand_grades.csv"))}
+    assert (rows[(student, "derivation")]["points"], rows[(student, "derivation")]["comment"]) == (
+        "7", "no sum over k (-3)")
+    canvas = {r[0]: r for r in csv.reader(open(out / "canvas_import.csv"))}
+    assert canvas[student][5] == "97" and canvas[next(s for s in STUDENTS if s != student)][5] == "90"
