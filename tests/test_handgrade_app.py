@@ -1,7 +1,8 @@
 """The hand-grading app end to end, in Debian's headless chromium driven through chromedriver: a real batch graded
 by grade-all, the server as a real subprocess, two students graded by keyboard, the server killed with -9 and
 started again (nothing lost: in the app, hand_grades.csv, gradebook_detail.csv, canvas_import.csv and the feedback
-page), a rubric item edited once for both, and the refusals: points over the maximum, a stale tab, a wrong token."""
+page), a rubric item edited once for both, two tabs on one grade, and the refusals: points over the maximum, a
+stale version, a wrong token, a foreign host."""
 
 from __future__ import annotations
 
@@ -242,14 +243,36 @@ def test_two_students_graded_by_keyboard_survive_a_killed_server(batch, browser)
         assert [hand[(s, "derivation")]["points"] for s in (first, second)] == ["5", "7"]
         assert hand[(second, "derivation")]["comment"] == "sign slip in the last step (-3); good"
 
+        two_tabs(browser, server.url)
         refusals(browser, server, out)
     finally:
         assert server.stop() == 0  # SIGTERM: a clean stop
 
 
+def two_tabs(browser, url: str) -> None:
+    """Two tabs on the same grade: the second to save, on the version it loaded, is told and shown the first's."""
+    from selenium.webdriver.common.keys import Keys
+
+    first_tab = browser.current_window_handle
+    keys(browser, "k")
+    wait_for(browser, "who", "Submission 1 of 3")
+    browser.switch_to.new_window("tab")
+    open_app(browser, url)
+    keys(browser, "g", "4", Keys.ENTER)  # g selects the points, so typing replaces them
+    wait_for(browser, "message", "Saved submission 1")
+    assert text(browser, "total") == "4 of 10"
+    browser.close()
+    browser.switch_to.window(first_tab)
+    assert text(browser, "total") == "5 of 10"  # this tab still shows the grade as it loaded it
+    keys(browser, "g", "9", Keys.ENTER)
+    assert "changed meanwhile" in wait_for(browser, "message", "Not saved")
+    assert text(browser, "total") == "4 of 10"  # the other tab's grade, now shown here, not overwritten
+
+
 def refusals(browser, server: Server, out: Path) -> None:
     """A stale tab gets a conflict, a wrong token or a foreign host a 403, and none of them change anything."""
     key = server.api("api/state")[1]["subs"][0]["key"]
+    assert server.api("api/publish", {})[1]["status"] == "files up to date"  # the last tab's change written out
     before = (out / "hand_grades.csv").read_text()
     status, reply = server.api("api/grade", {"item": "derivation", "key": key, "version": 0, "points": 1,
                                              "comment": "from a stale tab"})
@@ -271,7 +294,7 @@ def refusals(browser, server: Server, out: Path) -> None:
         urllib.request.urlopen(foreign, timeout=30)
     assert rebound.value.code == 403
     grade = server.api(f"api/grade?item=derivation&key={key}")[1]["grade"]
-    assert grade["points"] == 5 and (out / "hand_grades.csv").read_text() == before
+    assert grade["points"] == 4 and (out / "hand_grades.csv").read_text() == before
 
 
 def test_a_hand_edit_of_the_csv_stops_the_start_until_a_side_is_chosen(batch):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch.handgrades import HandGrade, Item, read_hand_grades, write_grades, write_template
+from grader.handgrade.exchange import comment_text, differences, export, import_grades, remember
 from grader.handgrade.store import Conflict, Refused, Store
 
 ITEMS = (Item("derivation", "Problem 1: derivation", 10.0), Item("report", "Written report", 5.0))
@@ -34,7 +35,7 @@ def test_typed_points_and_rubric_items_make_the_total(tmp_path):
     assert g.points == 9  # the typed 7 held the -2; removing it gives the 2 back
     g = db.toggle("ann", "derivation", g.version, plus.id, True)
     assert g.points == 10
-    assert db.comment_text(g) == "extra: Jacobian written out (+1); see the chain rule"
+    assert comment_text(db, g) == "extra: Jacobian written out (+1); see the chain rule"
 
 
 def test_points_over_the_maximum_or_below_zero_are_refused_and_nothing_is_stored(tmp_path):
@@ -75,7 +76,7 @@ def test_editing_a_rubric_item_once_changes_every_grade_that_has_it(tmp_path):
     db.save_rubric("derivation", item.id, item.version, "no softmax Jacobian", -3)
     for student in ("ann", "ben"):
         g = db.grade(student, "derivation")
-        assert g.points == 7 and db.comment_text(g) == "no softmax Jacobian (-3)"
+        assert g.points == 7 and comment_text(db, g) == "no softmax Jacobian (-3)"
     assert db.grade("cat", "derivation").points is None
     with pytest.raises(Refused, match="2 grade"):
         db.save_rubric("derivation", item.id, item.version + 1, "too much", 1)  # 10 + 1 for both
@@ -150,14 +151,14 @@ def test_the_csv_round_trip_imports_only_what_changed(tmp_path):
     db = store(tmp_path)
     item = db.save_rubric("derivation", None, 0, "sign error", -2)
     db.toggle("ann", "derivation", 0, item.id, True)
-    write_grades(csv_path, db.export(), ITEMS)
+    write_grades(csv_path, export(db), ITEMS)
     read = read_hand_grades(csv_path, STUDENTS, ITEMS)
     assert read["ann"]["derivation"] == HandGrade("ann", "derivation", 8.0, "sign error (-2)")
-    assert db.differences(read) == [] and db.import_grades(read) == 0  # the export read back changes nothing
+    assert differences(db, read) == [] and import_grades(db, read) == 0  # the export read back changes nothing
     assert db.grade("ann", "derivation").applied == (item.id,)
     edited = {**read, "ben": {"report": HandGrade("ben", "report", 4.5, "typed in a spreadsheet")}}
-    assert db.differences(edited) == ["ben / report"]
-    assert db.import_grades(edited) == 1
+    assert differences(db, edited) == ["ben / report"]
+    assert import_grades(db, edited) == 1
     assert db.grade("ben", "report").points == 4.5 and db.grade("ann", "derivation").applied == (item.id,)
 
 
@@ -165,14 +166,14 @@ def test_rows_the_app_wrote_are_not_taken_for_hand_edits(tmp_path):
     csv_path = tmp_path / "hand_grades.csv"
     write_template(csv_path, {s: {} for s in STUDENTS}, ITEMS)
     db = store(tmp_path)
-    db.remember(db.export())
+    remember(db, export(db))
     db.set_grade("ann", "report", 0, 3, "first")
-    db.remember(db.export())
-    write_grades(csv_path, db.export(), ITEMS)  # the app's export; then a change it never exported, then killed
+    remember(db, export(db))
+    write_grades(csv_path, export(db), ITEMS)  # the app's export; then a change it never exported, then killed
     db.set_grade("ann", "report", 1, 4, "second")
-    assert db.differences(read_hand_grades(csv_path, STUDENTS, ITEMS)) == []
+    assert differences(db, read_hand_grades(csv_path, STUDENTS, ITEMS)) == []
     write_grades(csv_path, {("ben", "report"): HandGrade("ben", "report", 2, "by hand")}, ITEMS)
-    assert db.differences(read_hand_grades(csv_path, STUDENTS, ITEMS)) == ["ben / report"]
+    assert differences(db, read_hand_grades(csv_path, STUDENTS, ITEMS)) == ["ben / report"]
 
 
 def test_a_second_server_on_the_same_batch_is_refused_until_the_first_is_gone(tmp_path):

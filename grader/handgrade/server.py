@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
+from grader.handgrade.exchange import comment_text
 from grader.handgrade.session import Session
 from grader.handgrade.store import Conflict, Grade, Refused, StoreError
 
@@ -74,7 +75,7 @@ class App:
 
     def _grade(self, g: Grade) -> dict:
         return {"points": g.points, "typed": g.typed, "comment": g.comment, "applied": list(g.applied),
-                "version": g.version, "feedback": self.s.store.comment_text(g)}
+                "version": g.version, "feedback": comment_text(self.s.store, g)}
 
     def _rubric(self, item: str) -> list[dict]:
         return [{"id": r.id, "text": r.text, "delta": r.delta, "version": r.version}

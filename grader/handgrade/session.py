@@ -23,6 +23,7 @@ from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, w
 from grader.errors import GraderError
 from grader.grading.results import ManualItem
 from grader.grading.rubric import Rubric
+from grader.handgrade import exchange
 from grader.handgrade.store import FILE as DB_FILE, Store, StoreError
 
 LOCK = Path(".batch") / "hand_grade.lock"
@@ -114,16 +115,16 @@ class Session:
         students = {s.student for s in self.subs}
         csv_path = self.out / HAND_FILE
         if import_csv is not None:
-            taken = self.store.import_grades(read_hand_grades(import_csv, students, self.items))
+            taken = exchange.import_grades(self.store, read_hand_grades(import_csv, students, self.items))
             print(f"imported {taken} changed rows from {import_csv}")
             return
         file_grades = read_hand_grades(csv_path, students, self.items)
         if self.store.created:
-            taken = self.store.import_grades(file_grades)
-            self.store.remember(self.store.export())
+            taken = exchange.import_grades(self.store, file_grades)
+            exchange.remember(self.store, exchange.export(self.store))
             print(f"created {self.out / DB_FILE}" + (f" with {taken} grades from {csv_path}" if taken else ""))
             return
-        differ = self.store.differences(file_grades)
+        differ = exchange.differences(self.store, file_grades)
         if differ and not discard_csv:
             listed = ", ".join(differ[:MAX_LISTED]) + (f" and {len(differ) - MAX_LISTED} more" if
                                                         len(differ) > MAX_LISTED else "")
@@ -135,8 +136,8 @@ class Session:
 
     def rebuild(self) -> None:
         """The database -> hand_grades.csv, then what merge-hand-grades does."""
-        grades = self.store.export()
-        self.store.remember(grades)
+        grades = exchange.export(self.store)
+        exchange.remember(self.store, grades)
         write_grades(self.out / HAND_FILE, grades, self.items)
         merge(self.out, self.rubric, times=self.times)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader.batch.handgrades import HandGrade, Item, _fmt
+from grader.batch.handgrades import Item, _fmt
 from grader.errors import GraderError
 
 FILE = Path(".batch") / "hand_grades.sqlite"
@@ -112,8 +112,8 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.created = not path.exists()
         try:
-            self._db().executescript(SCHEMA)  # idempotent; outside a transaction, as executescript commits
-            with self._write() as db:
+            self.connection().executescript(SCHEMA)  # idempotent; outside a transaction, as executescript commits
+            with self.transaction() as db:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
                 found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
                 db.executemany("INSERT OR IGNORE INTO questions(item) VALUES (?)", [(i,) for i in self.items])
@@ -122,7 +122,7 @@ class Store:
         if found != SCHEMA_VERSION:
             raise StoreError(f"{path}: a database of schema {found}; this grader reads schema {SCHEMA_VERSION}")
 
-    def _db(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
@@ -133,9 +133,9 @@ class Store:
         return db
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One transaction, taken with the write lock at once, so a read-check-write cannot race another writer."""
-        db = self._db()
+        db = self.connection()
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -163,19 +163,19 @@ class Store:
         return student
 
     def start(self, item: str, db: sqlite3.Connection | None = None) -> str:
-        row = (db or self._db()).execute("SELECT start FROM questions WHERE item=?", (item,)).fetchone()
+        row = (db or self.connection()).execute("SELECT start FROM questions WHERE item=?", (item,)).fetchone()
         return row[0] if row else "max"
 
-    def _start_points(self, item: str, start: str) -> float:
+    def start_points(self, item: str, start: str) -> float:
         return self.items[item].max_points if start == "max" else 0.0
 
     def rubric(self, item: str, db: sqlite3.Connection | None = None) -> list[RubricItem]:
-        rows = (db or self._db()).execute("SELECT id, item, text, delta, position, version FROM rubric "
+        rows = (db or self.connection()).execute("SELECT id, item, text, delta, position, version FROM rubric "
                                           "WHERE item=? AND deleted=0 ORDER BY position, id", (item,))
         return [RubricItem(*r) for r in rows]
 
     def grade(self, student: str, item: str, db: sqlite3.Connection | None = None) -> Grade:
-        db = db or self._db()
+        db = db or self.connection()
         self.item(item)
         row = db.execute("SELECT adjust, comment, version FROM grades WHERE student=? AND item=?",
                          (student, item)).fetchone()
@@ -185,7 +185,7 @@ class Store:
         if adjust is None and not applied:
             points = None
         else:
-            points = self._start_points(item, self.start(item, db)) + sum(d for _, d in applied) + (adjust or 0.0)
+            points = self.start_points(item, self.start(item, db)) + sum(d for _, d in applied) + (adjust or 0.0)
             points = round(points, 6)
         typed = None if adjust is None else points
         return Grade(student, item, points, typed, comment, tuple(r for r, _ in applied), version)
@@ -193,28 +193,13 @@ class Store:
     def grades(self, item: str) -> dict[str, Grade]:
         return {s: self.grade(s, item) for s in sorted(self.students)}
 
-    def comment_text(self, grade: Grade, rubric: list[RubricItem] | None = None) -> str:
-        """What the student reads: each applied rubric item with its change, then the free comment."""
-        by_id = {r.id: r for r in (rubric if rubric is not None else self.rubric(grade.item))}
-        parts = [f"{by_id[r].text} ({by_id[r].delta:+g})" for r in grade.applied if r in by_id]
-        return "; ".join(parts + ([grade.comment] if grade.comment.strip() else []))
-
-    def export(self) -> dict[tuple[str, str], HandGrade]:
-        """Every (student, item) as hand_grades.csv holds it: the total, and the comment the student reads."""
-        out = {}
-        for item in self.items:
-            rubric = self.rubric(item)
-            for student, g in self.grades(item).items():
-                out[(student, item)] = HandGrade(student, item, g.points, self.comment_text(g, rubric))
-        return out
-
     def history(self, limit: int = 50) -> list[tuple[str, str, str, str, str]]:
-        return self._db().execute("SELECT at, what, student, item, detail FROM history ORDER BY id DESC LIMIT ?",
+        return self.connection().execute("SELECT at, what, student, item, detail FROM history ORDER BY id DESC LIMIT ?",
                                   (limit,)).fetchall()
 
     # --- changing ----------------------------------------------------------------------------------------------
 
-    def _log(self, db: sqlite3.Connection, what: str, student: str = "", item: str = "", detail: str = "") -> None:
+    def log(self, db: sqlite3.Connection, what: str, student: str = "", item: str = "", detail: str = "") -> None:
         db.execute("INSERT INTO history(at, what, student, item, detail) VALUES (?,?,?,?,?)",
                    (_now(), what, student, item, detail))
 
@@ -226,7 +211,7 @@ class Store:
                            f", not {version}; it now shows the saved one")
         return current
 
-    def _put(self, db: sqlite3.Connection, g: Grade, adjust: float | None, comment: str) -> None:
+    def put(self, db: sqlite3.Connection, g: Grade, adjust: float | None, comment: str) -> None:
         db.execute("INSERT INTO grades(student, item, adjust, comment, version, changed) VALUES (?,?,?,?,?,?) "
                    "ON CONFLICT(student, item) DO UPDATE SET adjust=excluded.adjust, comment=excluded.comment, "
                    "version=excluded.version, changed=excluded.changed",
@@ -239,34 +224,34 @@ class Store:
             raise Refused(f"the comment is {len(comment)} characters; at most {MAX_COMMENT}")
         if points is not None:
             check_points(points, it)
-        with self._write() as db:
+        with self.transaction() as db:
             g = self._current(db, student, item, version)
             adjust = None
             if points is not None:
                 applied = sum(r.delta for r in self.rubric(item, db) if r.id in g.applied)
-                adjust = points - self._start_points(item, self.start(item, db)) - applied
-            self._put(db, g, adjust, comment)
-            self._log(db, "grade", student, item, f"points {'' if points is None else _fmt(points)}; {comment}")
+                adjust = points - self.start_points(item, self.start(item, db)) - applied
+            self.put(db, g, adjust, comment)
+            self.log(db, "grade", student, item, f"points {'' if points is None else _fmt(points)}; {comment}")
             return self.grade(student, item, db)
 
     def toggle(self, student: str, item: str, version: int, rubric_id: int, on: bool) -> Grade:
         """Apply (on) or remove a rubric item on one grade; refused if the total would leave 0..max."""
         it = self.item(item)
-        with self._write() as db:
+        with self.transaction() as db:
             g = self._current(db, student, item, version)
             r = next((r for r in self.rubric(item, db) if r.id == rubric_id), None)
             if r is None:
                 raise Refused(f"no rubric item {rubric_id} for {item!r} (deleted meanwhile?)")
             if on == (rubric_id in g.applied):
                 return g
-            base = g.points if g.points is not None else self._start_points(item, self.start(item, db))
+            base = g.points if g.points is not None else self.start_points(item, self.start(item, db))
             check_points(base + (r.delta if on else -r.delta), it, "the points")
             if on:
                 db.execute("INSERT INTO applied VALUES (?,?,?)", (student, item, rubric_id))
             else:
                 db.execute("DELETE FROM applied WHERE student=? AND item=? AND rubric=?", (student, item, rubric_id))
-            self._put(db, g, self._adjust(db, g), g.comment)
-            self._log(db, "apply" if on else "remove", student, item, f"{r.text} ({r.delta:+g})")
+            self.put(db, g, self._adjust(db, g), g.comment)
+            self.log(db, "apply" if on else "remove", student, item, f"{r.text} ({r.delta:+g})")
             return self.grade(student, item, db)
 
     def _adjust(self, db: sqlite3.Connection, g: Grade) -> float | None:
@@ -282,7 +267,7 @@ class Store:
         for student, adjust in db.execute("SELECT DISTINCT a.student, g.adjust FROM applied a LEFT JOIN grades g "
                                           "ON g.student=a.student AND g.item=a.item WHERE a.item=?", (item,)).fetchall():
             ids = [r for (r,) in db.execute("SELECT rubric FROM applied WHERE student=? AND item=?", (student, item))]
-            total = self._start_points(item, start) + sum(deltas.get(r, 0.0) for r in ids)
+            total = self.start_points(item, start) + sum(deltas.get(r, 0.0) for r in ids)
             total += 0.0 if adjust is None else adjust + moved
             bad += not -1e-9 <= total <= it.max_points + 1e-9
         if bad:
@@ -298,13 +283,13 @@ class Store:
         if not math.isfinite(delta) or abs(delta) > it.max_points:
             raise Refused(f"a rubric item's change must be between -{_fmt(it.max_points)} and "
                           f"+{_fmt(it.max_points)} for {item!r}")
-        with self._write() as db:
+        with self.transaction() as db:
             if rubric_id is None:
                 position = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM rubric WHERE item=?",
                                       (item,)).fetchone()[0]
                 rubric_id = db.execute("INSERT INTO rubric(item, text, delta, position) VALUES (?,?,?,?)",
                                        (item, text, delta, position)).lastrowid
-                self._log(db, "rubric new", "", item, f"{text} ({delta:+g})")
+                self.log(db, "rubric new", "", item, f"{text} ({delta:+g})")
             else:
                 old = next((r for r in self.rubric(item, db) if r.id == rubric_id), None)
                 if old is None:
@@ -314,13 +299,13 @@ class Store:
                                    f", not {version}; it now shows the saved one")
                 self._holders_ok(db, item, {rubric_id: delta}, self.start(item, db))
                 db.execute("UPDATE rubric SET text=?, delta=?, version=version+1 WHERE id=?", (text, delta, rubric_id))
-                self._log(db, "rubric edit", "", item, f"{old.text} ({old.delta:+g}) -> {text} ({delta:+g})")
+                self.log(db, "rubric edit", "", item, f"{old.text} ({old.delta:+g}) -> {text} ({delta:+g})")
             return next(r for r in self.rubric(item, db) if r.id == rubric_id)
 
     def delete_rubric(self, item: str, rubric_id: int, version: int) -> None:
         """Remove a rubric item from the question and from every grade that has it."""
         self.item(item)
-        with self._write() as db:
+        with self.transaction() as db:
             old = next((r for r in self.rubric(item, db) if r.id == rubric_id), None)
             if old is None or old.version != version:
                 raise Conflict("this rubric item was changed or deleted meanwhile (in another tab)")
@@ -329,60 +314,19 @@ class Store:
                        "(SELECT student FROM applied WHERE item=? AND rubric=?)", (item, item, rubric_id))
             db.execute("DELETE FROM applied WHERE rubric=?", (rubric_id,))
             db.execute("UPDATE rubric SET deleted=1, version=version+1 WHERE id=?", (rubric_id,))
-            self._log(db, "rubric delete", "", item, f"{old.text} ({old.delta:+g})")
+            self.log(db, "rubric delete", "", item, f"{old.text} ({old.delta:+g})")
 
     def set_start(self, item: str, start: str) -> None:
         """Whether rubric items deduct from the maximum or add from 0; a typed total stays as it was."""
         self.item(item)
         if start not in STARTS:
             raise Refused(f"start must be one of {', '.join(STARTS)}")
-        with self._write() as db:
+        with self.transaction() as db:
             old = self.start(item, db)
             if old == start:
                 return
-            moved = self._start_points(item, old) - self._start_points(item, start)
+            moved = self.start_points(item, old) - self.start_points(item, start)
             self._holders_ok(db, item, {}, start, moved)
             db.execute("UPDATE grades SET adjust=adjust+? WHERE item=? AND adjust IS NOT NULL", (moved, item))
             db.execute("UPDATE questions SET start=? WHERE item=?", (start, item))
-            self._log(db, "start", "", item, f"{old} -> {start}")
-
-    def import_grades(self, grades: dict[str, dict[str, HandGrade]]) -> int:
-        """Take hand_grades.csv's rows that differ from what the database would export: their points become the
-        typed total and their comment the free comment (rubric items on them are removed). Returns how many."""
-        now = self.export()
-        changed = [g for by_item in grades.values() for g in by_item.values()
-                   if (now[(g.student, g.item)].points, now[(g.student, g.item)].comment) != (g.points, g.comment)]
-        with self._write() as db:
-            for g in changed:
-                start = self._start_points(g.item, self.start(g.item, db))
-                db.execute("DELETE FROM applied WHERE student=? AND item=?", (g.student, g.item))
-                current = self.grade(g.student, g.item, db)
-                self._put(db, current, None if g.points is None else g.points - start, g.comment)
-                self._log(db, "import", g.student, g.item, f"points {'' if g.points is None else _fmt(g.points)}; "
-                          f"{g.comment}")
-        return len(changed)
-
-    def remember(self, grades: dict[tuple[str, str], HandGrade]) -> None:
-        """Note what hand_grades.csv holds or is about to hold (written before the file is), so a later start can
-        tell the app's own rows from rows typed into the file by hand."""
-        with self._write() as db:
-            db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?,?)",
-                           [(s, i, *_row(g)) for (s, i), g in grades.items()])
-
-    def differences(self, grades: dict[str, dict[str, HandGrade]]) -> list[str]:
-        """The (student / item) rows of the file that differ from the database and that the app never wrote or
-        read there: typed into the file by hand since. A row the app wrote before it was killed is not one."""
-        seen = set(self._db().execute("SELECT student, item, points, comment FROM seen"))
-        out = []
-        for (s, i), g in sorted(self.export().items()):
-            in_file = _row(grades.get(s, {}).get(i))
-            if in_file != _row(g) and (s, i, *in_file) not in seen:
-                out.append(f"{s} / {i}")
-        return out
-
-
-def _row(grade: HandGrade | None) -> tuple[str, str]:
-    """points and comment as hand_grades.csv holds them."""
-    if grade is None or grade.points is None:
-        return "", grade.comment if grade else ""
-    return _fmt(grade.points), grade.comment
+            self.log(db, "start", "", item, f"{old} -> {start}")

@@ -190,7 +190,8 @@ document.addEventListener("keydown", async (event) => {
   }
   const keys = {j: () => go(1), ArrowRight: () => go(1), ArrowDown: () => go(1), k: () => go(-1),
                 ArrowLeft: () => go(-1), ArrowUp: () => go(-1), u: nextUngraded, "]": () => question(1),
-                "[": () => question(-1), g: () => $("points").focus(), c: () => $("comment").focus(),
+                "[": () => question(-1), g: () => { $("points").focus(); $("points").select(); },
+                c: () => $("comment").focus(),
                 s: () => { $("reveal").checked = !$("reveal").checked; return reveal(); },
                 "?": () => say($("help").textContent.replace(/\s+/g, " ").trim(), true)};
   if (/^[1-9]$/.test(event.key)) {
