@@ -202,7 +202,8 @@ def _add_merge_hand_grades(p: argparse.ArgumentParser) -> None:
 
 
 def _add_hand_grade(p: argparse.ArgumentParser) -> None:
-    p.add_argument("out", type=Path, metavar="OUT", help="the batch's folder (grade-all --out), holding hand_grades.csv")
+    p.add_argument("out", type=Path, metavar="OUT", help="the batch's folder (grade-all --out), holding "
+                   "hand_grades.csv")
     p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: 0, any free port)")
     shown = p.add_mutually_exclusive_group()

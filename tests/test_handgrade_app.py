@@ -73,8 +73,8 @@ class Server:
 
     def __init__(self, out: Path, rubric: Path, *args: str) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "grader", "hand-grade", str(out), "--rubric", str(rubric),
-                                      "--no-browser", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True)
+                                      "--no-browser", "--port", "0", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
         self.printed: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._drain, daemon=True).start()  # the pipe never fills, and lines arrive whole
         self.url, said, deadline = "", [], time.monotonic() + 120
@@ -219,7 +219,7 @@ def test_two_students_graded_by_keyboard_survive_a_killed_server(batch, browser)
         assert "clear chain rule" in (out / first / "feedback.html").read_text()
 
         open_app(browser, server.url)  # a new server: a new token, and everything still there
-        assert browser.find_element("id", "points").get_attribute("value") == "6"  # the typed total, with the item in it
+        assert browser.find_element("id", "points").get_attribute("value") == "6"  # the typed total, item in
         assert text(browser, "total") == "6 of 10"
         assert browser.find_element("id", "comment").get_attribute("value") == "clear chain rule"
 

@@ -171,7 +171,7 @@ class Store:
 
     def rubric(self, item: str, db: sqlite3.Connection | None = None) -> list[RubricItem]:
         rows = (db or self.connection()).execute("SELECT id, item, text, delta, position, version FROM rubric "
-                                          "WHERE item=? AND deleted=0 ORDER BY position, id", (item,))
+                                                 "WHERE item=? AND deleted=0 ORDER BY position, id", (item,))
         return [RubricItem(*r) for r in rows]
 
     def grade(self, student: str, item: str, db: sqlite3.Connection | None = None) -> Grade:
@@ -194,8 +194,9 @@ class Store:
         return {s: self.grade(s, item) for s in sorted(self.students)}
 
     def history(self, limit: int = 50) -> list[tuple[str, str, str, str, str]]:
-        return self.connection().execute("SELECT at, what, student, item, detail FROM history ORDER BY id DESC LIMIT ?",
-                                  (limit,)).fetchall()
+        """The latest changes first: when, what, to whom, and the detail."""
+        return self.connection().execute("SELECT at, what, student, item, detail FROM history ORDER BY id DESC "
+                                         "LIMIT ?", (limit,)).fetchall()
 
     # --- changing ----------------------------------------------------------------------------------------------
 
@@ -264,8 +265,9 @@ class Store:
         put any grade that has rubric items outside 0..max."""
         it, bad = self.items[item], 0
         deltas = {r.id: r.delta for r in self.rubric(item, db)} | change
-        for student, adjust in db.execute("SELECT DISTINCT a.student, g.adjust FROM applied a LEFT JOIN grades g "
-                                          "ON g.student=a.student AND g.item=a.item WHERE a.item=?", (item,)).fetchall():
+        holders = db.execute("SELECT DISTINCT a.student, g.adjust FROM applied a LEFT JOIN grades g "
+                             "ON g.student=a.student AND g.item=a.item WHERE a.item=?", (item,)).fetchall()
+        for student, adjust in holders:
             ids = [r for (r,) in db.execute("SELECT rubric FROM applied WHERE student=? AND item=?", (student, item))]
             total = self.start_points(item, start) + sum(deltas.get(r, 0.0) for r in ids)
             total += 0.0 if adjust is None else adjust + moved
