@@ -150,3 +150,21 @@ def test_publish_writes_the_csv_and_the_lms_files_like_merge_hand_grades(app):
         "7", "no sum over k (-3)")
     canvas = {r[0]: r for r in csv.reader(open(out / "canvas_import.csv"))}
     assert canvas[student][5] == "97" and canvas[next(s for s in STUDENTS if s != student)][5] == "90"
+
+
+def test_a_batch_without_kept_answers_says_where_to_read_them(tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(RUBRIC)
+    out = tmp_path / "out"
+    make_batch(out)
+    answers_path(out / ".batch", "ben").unlink()  # graded by a grader that kept no answers
+    session = Session(out, load_rubric(rubric))
+    try:
+        ben = next(s for s in session.subs if s.student == "ben")
+        items = {i.id: i for i in session.items}
+        answer, note = ben.answer(items["derivation"])
+        assert answer is None and "kept no copy of the answer" in note and "ben/feedback_ta.html" in note
+        answer, note = next(s for s in session.subs if s.student == "ann").answer(items["report"])
+        assert answer.text == "It learns XOR." and note == ""
+    finally:
+        session.close()
