@@ -84,6 +84,9 @@ class Server:
             except queue.Empty:
                 continue
             self.url = said[-1].split("open: ", 1)[1].strip() if said[-1].startswith("open: ") else ""
+        if not self.url:
+            self.proc.kill()  # never left running behind a failed test
+            self.proc.wait(30)
         assert self.url, "".join(said)
 
     def _drain(self) -> None:
