@@ -154,11 +154,11 @@ def test_the_csv_round_trip_imports_only_what_changed(tmp_path):
     write_grades(csv_path, export(db), ITEMS)
     read = read_hand_grades(csv_path, STUDENTS, ITEMS)
     assert read["ann"]["derivation"] == HandGrade("ann", "derivation", 8.0, "sign error (-2)")
-    assert differences(db, read) == [] and import_grades(db, read) == 0  # the export read back changes nothing
+    assert differences(db, read) == [] and import_grades(db, read) == (0, [])  # the export read back changes nothing
     assert db.grade("ann", "derivation").applied == (item.id,)
     edited = {**read, "ben": {"report": HandGrade("ben", "report", 4.5, "typed in a spreadsheet")}}
     assert differences(db, edited) == ["ben / report"]
-    assert import_grades(db, edited) == 1
+    assert import_grades(db, edited) == (1, [])
     assert db.grade("ben", "report").points == 4.5 and db.grade("ann", "derivation").applied == (item.id,)
 
 
@@ -174,6 +174,22 @@ def test_rows_the_app_wrote_are_not_taken_for_hand_edits(tmp_path):
     assert differences(db, read_hand_grades(csv_path, STUDENTS, ITEMS)) == []
     write_grades(csv_path, {("ben", "report"): HandGrade("ben", "report", 2, "by hand")}, ITEMS)
     assert differences(db, read_hand_grades(csv_path, STUDENTS, ITEMS)) == ["ben / report"]
+
+
+def test_an_import_leaves_out_older_rows_the_app_wrote_itself(tmp_path):
+    csv_path = tmp_path / "hand_grades.csv"
+    write_template(csv_path, {s: {} for s in STUDENTS}, ITEMS)
+    db = store(tmp_path)
+    db.set_grade("ann", "report", 0, 3, "first look")
+    remember(db, export(db))
+    write_grades(csv_path, export(db), ITEMS)  # the app's export, kept as a copy
+    db.set_grade("ann", "report", 1, 5, "regraded")  # newer than the copy
+    old = read_hand_grades(csv_path, STUDENTS, ITEMS)
+    edited = {**old, "ben": {"report": HandGrade("ben", "report", 2, "typed by hand")}}
+    assert import_grades(db, edited) == (1, ["ann / report"])
+    ann = db.grade("ann", "report")
+    assert (ann.points, ann.comment) == (5, "regraded")  # the newer grade is not reverted
+    assert db.grade("ben", "report").points == 2
 
 
 def test_a_second_server_on_the_same_batch_is_refused_until_the_first_is_gone(tmp_path):

@@ -24,12 +24,17 @@ def export(store: Store) -> dict[tuple[str, str], HandGrade]:
     return out
 
 
-def import_grades(store: Store, grades: dict[str, dict[str, HandGrade]]) -> int:
-    """Take hand_grades.csv's rows that differ from what the database would export: their points become the
-    typed total and their comment the free comment (rubric items on them are removed). Returns how many."""
-    now = export(store)
-    changed = [g for by_item in grades.values() for g in by_item.values()
-               if _row(now[(g.student, g.item)]) != _row(g)]
+def import_grades(store: Store, grades: dict[str, dict[str, HandGrade]]) -> tuple[int, list[str]]:
+    """Take hand_grades.csv's rows that differ from what the database would export and that the app never wrote
+    or read there: their points become the typed total and their comment the free comment (rubric items on them
+    are removed). A row the app itself wrote earlier is older than the database, not an edit, and is left out.
+    Returns how many rows were taken, and the (student / item) rows left out as the app's own older ones."""
+    now, seen = export(store), _seen(store)
+    changed, older = [], []
+    for by_item in grades.values():
+        for g in by_item.values():
+            if _row(now[(g.student, g.item)]) != _row(g):
+                (older if (g.student, g.item, *_row(g)) in seen else changed).append(g)
     with store.transaction() as db:
         for g in changed:
             start = store.start_points(g.item, store.start(g.item, db))
@@ -37,7 +42,11 @@ def import_grades(store: Store, grades: dict[str, dict[str, HandGrade]]) -> int:
             current = store.grade(g.student, g.item, db)
             store.put(db, current, None if g.points is None else g.points - start, g.comment)
             store.log(db, "import", g.student, g.item, f"points {_row(g)[0]}; {g.comment}")
-    return len(changed)
+    return len(changed), sorted(f"{g.student} / {g.item}" for g in older)
+
+
+def _seen(store: Store) -> set[tuple[str, str, str, str]]:
+    return set(store.connection().execute("SELECT student, item, points, comment FROM seen"))
 
 
 def remember(store: Store, grades: dict[tuple[str, str], HandGrade]) -> None:
@@ -51,8 +60,7 @@ def remember(store: Store, grades: dict[tuple[str, str], HandGrade]) -> None:
 def differences(store: Store, grades: dict[str, dict[str, HandGrade]]) -> list[str]:
     """The (student / item) rows of the file that differ from the database and that the app never wrote or
     read there: typed into the file by hand since. A row the app wrote before it was killed is not one."""
-    seen = set(store.connection().execute("SELECT student, item, points, comment FROM seen"))
-    out = []
+    seen, out = _seen(store), []
     for (s, i), g in sorted(export(store).items()):
         in_file = _row(grades.get(s, {}).get(i))
         if in_file != _row(g) and (s, i, *in_file) not in seen:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ def submissions(out: Path, students: list[str], rows: dict[str, Row]) -> list[Su
                        dict(rows[s].manual) if s in rows else {}) for n, s in enumerate(order, 1)]
 
 
+def _listed(rows: list[str]) -> str:
+    more = len(rows) - MAX_LISTED
+    return ", ".join(rows[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
 class Locked(GraderError):
     """Another hand-grade server has this batch open."""
 
@@ -115,19 +121,21 @@ class Session:
         students = {s.student for s in self.subs}
         csv_path = self.out / HAND_FILE
         if import_csv is not None:
-            taken = exchange.import_grades(self.store, read_hand_grades(import_csv, students, self.items))
+            taken, older = exchange.import_grades(self.store, read_hand_grades(import_csv, students, self.items))
             print(f"imported {taken} changed rows from {import_csv}")
+            if older:
+                print(f"kept the database's newer grade for {len(older)} row(s) that the app itself wrote into the "
+                      f"file earlier ({_listed(older)}): they are not edits", file=sys.stderr)
             return
         file_grades = read_hand_grades(csv_path, students, self.items)
         if self.store.created:
-            taken = exchange.import_grades(self.store, file_grades)
+            taken, _ = exchange.import_grades(self.store, file_grades)  # a new database: nothing seen yet
             exchange.remember(self.store, exchange.export(self.store))
             print(f"created {self.out / DB_FILE}" + (f" with {taken} grades from {csv_path}" if taken else ""))
             return
         differ = exchange.differences(self.store, file_grades)
         if differ and not discard_csv:
-            listed = ", ".join(differ[:MAX_LISTED]) + (f" and {len(differ) - MAX_LISTED} more" if
-                                                        len(differ) > MAX_LISTED else "")
+            listed = _listed(differ)
             raise StoreError(f"{csv_path} has {len(differ)} row(s) that differ from the database {DB_FILE} "
                              f"({listed}): edited by hand since the app last wrote it? Start with --import "
                              f"{csv_path} to take the file's rows, or --discard-csv to keep the database's")
