@@ -168,3 +168,25 @@ def test_a_batch_without_kept_answers_says_where_to_read_them(tmp_path):
         assert answer.text == "It learns XOR." and note == ""
     finally:
         session.close()
+
+
+def test_a_csv_edited_while_the_server_runs_is_no_longer_overwritten(app, capsys):
+    out, port, session = app
+    key = keys(port)[0]
+    assert ask(port, "POST", f"/{TOKEN}/api/publish", {"token": TOKEN})[2]["status"] == "files up to date"
+    path = out / "hand_grades.csv"
+    rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
+    rows[0]["points"], rows[0]["comment"] = "1", "typed while the app ran"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    edited = path.read_text()
+    change = {"token": TOKEN, "item": "report", "key": key, "version": 0, "points": 6, "comment": "in the app"}
+    assert ask(port, "POST", f"/{TOKEN}/api/grade", change)[0] == 200
+    status = ask(port, "POST", f"/{TOKEN}/api/publish", {"token": TOKEN})[2]["status"]
+    assert "was edited while the app runs" in status and "--import" in status and "--discard-csv" in status
+    assert ask(port, "GET", f"/{TOKEN}/api/status")[2]["status"] == status  # what the page shows
+    assert path.read_text() == edited  # the edit kept, not overwritten
+    assert session.store.grade(session.by_key[key].student, "report").points == 6  # the app's change kept too
+    assert "was edited while the app runs" in capsys.readouterr().err  # and the terminal says so

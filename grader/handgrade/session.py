@@ -73,6 +73,18 @@ def _listed(rows: list[str]) -> str:
     return ", ".join(rows[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
+def _digest(path: Path) -> str | None:
+    """What the file holds, as a hash; None when there is none (a deleted file holds no one's edits)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+class CsvEdited(GraderError):
+    """hand_grades.csv was changed by someone else while the app runs."""
+
+
 class Locked(GraderError):
     """Another hand-grade server has this batch open."""
 
@@ -110,6 +122,8 @@ class Session:
         self.by_key = {s.key: s for s in self.subs}
         self.store = Store(out / DB_FILE, self.items, set(roster))
         self._reconcile(import_csv, discard_csv)
+        self._csv_digest = _digest(out / HAND_FILE)  # the file as the TA left it: checked before each rewrite
+        self.csv_edited = ""
         self._cond = threading.Condition()
         self._wanted = self._done = 0
         self.status, self._stopping = "starting", False
@@ -143,11 +157,25 @@ class Session:
     # --- the rebuild -------------------------------------------------------------------------------------------
 
     def rebuild(self) -> None:
-        """The database -> hand_grades.csv, then what merge-hand-grades does."""
+        """The database -> hand_grades.csv, then what merge-hand-grades does. Stops for good (CsvEdited) once
+        the file is found changed since the app wrote it: a person edited it, and overwriting would lose that."""
+        path = self.out / HAND_FILE
+        found = _digest(path)
+        if self.csv_edited or (found is not None and found != self._csv_digest):
+            if not self.csv_edited:
+                self.csv_edited = (f"{path} was edited while the app runs, so the app no longer writes it, the LMS "
+                                   f"files or the feedback pages (the edits are kept; every grade is still saved in "
+                                   f"{DB_FILE}). Stop the app and start it again with --import {path} to take the "
+                                   f"file's rows, or with --discard-csv to keep the database's")
+                print(f"hand-grade: {self.csv_edited}", file=sys.stderr, flush=True)
+            raise CsvEdited(self.csv_edited)
         grades = exchange.export(self.store)
         exchange.remember(self.store, grades)
-        write_grades(self.out / HAND_FILE, grades, self.items)
-        merge(self.out, self.rubric, times=self.times)
+        write_grades(path, grades, self.items)
+        try:
+            merge(self.out, self.rubric, times=self.times)  # refreshes the file's answer column too
+        finally:
+            self._csv_digest = _digest(path)
 
     def publish(self) -> int:
         """Ask for a rebuild; returns its number, for wait()."""
@@ -178,6 +206,8 @@ class Session:
         try:
             self.rebuild()
             return "files up to date"
+        except CsvEdited as exc:
+            return str(exc)
         except GraderError as exc:
             return f"could not update the files: {exc}"
         except Exception as exc:  # noqa: BLE001 - the grades are safe in the database; say why the files are not
