@@ -163,7 +163,9 @@ def test_a_batch_without_kept_answers_says_where_to_read_them(tmp_path):
         ben = next(s for s in session.subs if s.student == "ben")
         items = {i.id: i for i in session.items}
         answer, note = ben.answer(items["derivation"])
-        assert answer is None and "kept no copy of the answer" in note and "ben/feedback_ta.html" in note
+        assert answer is None and "kept no copy of the answer" in note and "ben" not in note  # names hidden
+        assert "the student's feedback_ta.html" in note
+        assert "ben/feedback_ta.html" in ben.answer(items["derivation"], reveal=True)[1]
         answer, note = next(s for s in session.subs if s.student == "ann").answer(items["report"])
         assert answer.text == "It learns XOR." and note == ""
     finally:

@@ -94,11 +94,12 @@ class App:
         from grader.report.math import render_answer  # noqa: PLC0415
 
         sub, item = self._sub(query.get("key")), self._item(query.get("item"))
-        answer, note = sub.answer(item)
+        reveal = query.get("reveal") == "1"
+        answer, note = sub.answer(item, reveal)
         reply = {"key": sub.key, "number": sub.number, "graded_by": sub.status, "note": note,
                  "answer": render_answer(answer.text) if answer and answer.text.strip() else "",
                  "grade": self._grade(self.s.store.grade(sub.student, item.id)), "rubric": self._rubric(item.id)}
-        if query.get("reveal") == "1":
+        if reveal:
             reply["name"] = sub.student
         return reply
 

@@ -42,8 +42,8 @@ class Submission:
     answers: dict[str, ManualItem] | None
     found: dict[str, str]
 
-    def answer(self, item: Item) -> tuple[ManualItem | None, str]:
-        """The answer, or None with a note saying why there is none to show."""
+    def answer(self, item: Item, reveal: bool = False) -> tuple[ManualItem | None, str]:
+        """The answer, or None with a note saying why there is none to show (naming the student only if reveal)."""
         if self.status == "pending":
             return None, "Not graded yet: grade-all has not reached this submission."
         got = (self.answers or {}).get(item.id)
@@ -52,8 +52,10 @@ class Submission:
         if got is not None or self.found.get(item.id) == "missing":
             return None, f"Answer missing. {got.note if got else ''}".strip()
         if self.answers is None and self.found:
-            return None, (f"This batch kept no copy of the answer (graded by an older grader): see "
-                          f"{self.student}/feedback_ta.html, or regrade with grade-all --force.")
+            page = (f"{self.student}/feedback_ta.html" if reveal
+                    else "the student's feedback_ta.html (show names to see whose)")
+            return None, (f"This batch kept no copy of the answer (graded by an older grader): see {page}, or "
+                          "regrade with grade-all --force.")
         return None, "The submission could not be read, so there is no answer."
 
 
