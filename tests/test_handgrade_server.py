@@ -192,3 +192,79 @@ def test_a_csv_edited_while_the_server_runs_is_no_longer_overwritten(app, capsys
     assert path.read_text() == edited  # the edit kept, not overwritten
     assert session.store.grade(session.by_key[key].student, "report").points == 6  # the app's change kept too
     assert "was edited while the app runs" in capsys.readouterr().err  # and the terminal says so
+
+
+def test_malformed_bodies_and_wrong_types_get_a_clear_refusal_and_change_nothing(app):
+    _, port, session = app
+    key = keys(port)[0]
+    base = {"token": TOKEN, "item": "report", "key": key, "version": 0, "points": 3, "comment": ""}
+    raw = json.dumps(base).encode()
+    cases = [  # (body, what the refusal says)
+        (raw.replace(b'"version": 0', b'"version": Infinity'), "version must be a whole number"),
+        (raw.replace(b'"version": 0', b'"version": 1e400'), "version must be a whole number"),
+        ({**base, "version": 0.0}, "version must be a whole number"),
+        ({**base, "version": True}, "version must be a whole number from 0, not true"),
+        ({**base, "version": 10**30}, "version must be a whole number"),
+        ({**base, "comment": None}, "comment must be text, not null"),
+        ({**base, "comment": ["a"]}, "comment must be text, not a list"),
+        ({**base, "points": [3]}, "points must be a number, not a list"),
+        ({**base, "points": -1}, "points -1 would be below 0 for 'report'"),
+        ({**base, "key": 1}, "no such submission"),
+        ({**base, "item": None}, "item must be text, not null"),
+        ({**base, "token": None}, "must repeat the token"),
+        (b"[" * 60_000, "this body is not JSON"),  # deeper than the parser recurses
+        (b"\xff\xfe{", "this body is not JSON"),
+        (b"[1, 2]", "a change is a JSON object"),
+    ]
+    for body, said in cases:
+        status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", body)
+        assert status in (400, 403, 404) and said in reply["error"], (body[:60], reply)
+    on = {"token": TOKEN, "item": "report", "key": key, "version": 0, "rubric": 1, "on": "false"}
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/apply", on)
+    assert status == 400 and reply["error"] == "on must be true or false, not text"
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/rubric", {"token": TOKEN, "item": "report", "id": "1",
+                                                                   "text": "x", "delta": 1})
+    assert status == 400 and "id must be a whole number from 0 (or null), not text" in reply["error"]
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", {**base}, headers={"Origin": "null"})
+    assert status == 403 and "another site" in reply["error"]  # a sandboxed frame or a file:// page
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", {**base}, headers={"Content-Length": "x"})
+    assert status == 400 and "Content-Length" in reply["error"]
+    status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", b"{" + b" " * 200_000 + b"}")
+    assert status == 413 and "1 to 65536 bytes" in reply["error"]  # read to the end, so the reply arrives
+    status, _, reply = ask(port, "GET", f"/{TOKEN}/api/grade?item=report")
+    assert status == 404 and "no such submission" in reply["error"]
+    assert session.store.grade(session.by_key[key].student, "report").version == 0
+    assert session.store.history() == []
+
+
+def test_a_locked_database_is_a_clear_refusal_not_a_dropped_connection(app, monkeypatch):
+    import sqlite3
+
+    from grader.handgrade import store as store_module
+
+    out, port, session = app
+    monkeypatch.setattr(store_module, "BUSY_SECONDS", 0.2)
+    key = keys(port)[0]
+    holder = sqlite3.connect(out / ".batch" / "hand_grades.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
+    try:
+        change = {"token": TOKEN, "item": "report", "key": key, "version": 0, "points": 3, "comment": ""}
+        status, _, reply = ask(port, "POST", f"/{TOKEN}/api/grade", change)
+        assert status == 503 and "could not be used (database is locked); nothing was changed" in reply["error"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ask(port, "POST", f"/{TOKEN}/api/grade", change)[0] == 200  # once it is free, the change goes in
+
+
+def test_a_client_that_stops_sending_is_dropped_not_waited_for(app, monkeypatch):
+    import socket
+
+    from grader.handgrade import server as server_module
+
+    _, port, _ = app
+    assert server_module.Handler.timeout == server_module.TIMEOUT == 30  # the server's own setting
+    monkeypatch.setattr(server_module.Handler, "timeout", 0.3)  # the same code path, without a 30 s wait
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(f"POST /{TOKEN}/api/grade HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())  # never finished
+        assert sock.recv(1000) == b""  # the server closed it (a hung server would raise socket.timeout here)

@@ -13,6 +13,9 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import sqlite3
+import sys
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -25,6 +28,9 @@ from grader.handgrade.store import Conflict, Grade, Refused, StoreError
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 MAX_BODY = 64 * 1024
+DISCARD = 1024 * 1024  # an oversized body is read and dropped up to this much, so the browser sees the refusal
+TIMEOUT = 30.0  # seconds a connection may sit idle or trickle its request
+MAX_ID = 2**53  # the largest whole number a browser's JSON keeps exactly
 STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
           "index.html": "text/html; charset=utf-8"}
 NO_TOKEN = ("403 Forbidden: this hand-grading server answers only the URL with its token, as `hand-grade` printed "
@@ -43,15 +49,53 @@ def _static(name: str) -> bytes:
     return resources.files("grader.handgrade").joinpath("static", name).read_bytes()
 
 
+def _kind(value: object) -> str:
+    """The JSON name of a value's type, for a refusal."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return {int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(type(value), "?")
+
+
+def _bad(what: str, wanted: str, value: object) -> Problem:
+    return Problem(HTTPStatus.BAD_REQUEST, f"{what} must be {wanted}, not {_kind(value)}")
+
+
+def _text(body: dict, name: str, default: str | None = None) -> str:
+    """A JSON string field; missing is `default` (refused when there is none)."""
+    value = body.get(name, default)
+    if not isinstance(value, str):
+        raise _bad(name, "text", value)
+    return value
+
+
+def _whole(body: dict, name: str, *, optional: bool = False) -> int | None:
+    """A JSON whole number field, 0 to 2**53 (null allowed only if optional); 3.0, "3" and true are refused."""
+    value = body.get(name)
+    if value is None and optional:
+        return None
+    if type(value) is not int or not 0 <= value <= MAX_ID:
+        raise _bad(name, "a whole number from 0" + (" (or null)" if optional else ""), value)
+    return value
+
+
+def _flag(body: dict, name: str) -> bool:
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise _bad(name, "true or false", value)
+    return value
+
+
 def _number(value: object, what: str) -> float | None:
-    """A JSON number or numeric text; None for blank. Refused otherwise."""
+    """A JSON number or numeric text; None for null or blank text. Refused otherwise."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        raise Refused(f"{what} must be a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Refused(f"{what} must be a number, not {_kind(value)}")
     try:
         number = float(value.strip().replace(",", ".") if isinstance(value, str) else value)  # 7,5 is 7.5 too
-    except (TypeError, ValueError):
+    except (ValueError, OverflowError):
         raise Refused(f"{what} {str(value)[:40]!r} is not a number") from None
     if not math.isfinite(number):
         raise Refused(f"{what} must be a finite number")
@@ -65,13 +109,15 @@ class App:
         self.s = session
 
     def _sub(self, key: object):
-        sub = self.s.by_key.get(str(key))
+        sub = self.s.by_key.get(key) if isinstance(key, str) else None
         if sub is None:
             raise Problem(HTTPStatus.NOT_FOUND, "no such submission (the batch changed? reload the page)")
         return sub
 
     def _item(self, item: object):
-        return self.s.store.item(str(item))
+        if not isinstance(item, str):
+            raise _bad("item", "text", item)
+        return self.s.store.item(item)
 
     def _grade(self, g: Grade) -> dict:
         return {"points": g.points, "typed": g.typed, "comment": g.comment, "applied": list(g.applied),
@@ -108,32 +154,32 @@ class App:
 
     def post_grade(self, body: dict) -> dict:
         sub, item = self._sub(body.get("key")), self._item(body.get("item"))
-        g = self.s.store.set_grade(sub.student, item.id, int(body.get("version", -1)),
-                                   _number(body.get("points"), "points"), str(body.get("comment", "")))
+        g = self.s.store.set_grade(sub.student, item.id, _whole(body, "version"),
+                                   _number(body.get("points"), "points"), _text(body, "comment", ""))
         return self._changed({"grade": self._grade(g)})
 
     def post_apply(self, body: dict) -> dict:
         sub, item = self._sub(body.get("key")), self._item(body.get("item"))
-        g = self.s.store.toggle(sub.student, item.id, int(body.get("version", -1)), int(body.get("rubric", -1)),
-                                bool(body.get("on")))
+        g = self.s.store.toggle(sub.student, item.id, _whole(body, "version"), _whole(body, "rubric"),
+                                _flag(body, "on"))
         return self._changed({"grade": self._grade(g)})
 
     def post_rubric(self, body: dict) -> dict:
         item = self._item(body.get("item"))
-        rid = body.get("id")
+        rid = _whole(body, "id", optional=True)
         delta = _number(body.get("delta"), "the change")
-        self.s.store.save_rubric(item.id, None if rid is None else int(rid), int(body.get("version", 0)),
-                                 str(body.get("text", "")), 0.0 if delta is None else delta)
+        version = 0 if rid is None else _whole(body, "version")
+        self.s.store.save_rubric(item.id, rid, version, _text(body, "text"), 0.0 if delta is None else delta)
         return self._changed({"rubric": self._rubric(item.id)})
 
     def post_rubric_delete(self, body: dict) -> dict:
         item = self._item(body.get("item"))
-        self.s.store.delete_rubric(item.id, int(body.get("id", -1)), int(body.get("version", -1)))
+        self.s.store.delete_rubric(item.id, _whole(body, "id"), _whole(body, "version"))
         return self._changed({"rubric": self._rubric(item.id)})
 
     def post_start(self, body: dict) -> dict:
         item = self._item(body.get("item"))
-        self.s.store.set_start(item.id, str(body.get("start", "")))
+        self.s.store.set_start(item.id, _text(body, "start"))
         return self._changed({"start": self.s.store.start(item.id)})
 
     def post_publish(self, body: dict) -> dict:
@@ -153,6 +199,7 @@ class Handler(BaseHTTPRequestHandler):
     """Checks host and token, then hands the route to App; every reply gets the security headers."""
 
     server_version = "hand-grade"
+    timeout = TIMEOUT  # a client that stops sending is dropped, not waited for
     sys_version = ""
     app: App
     token: str
@@ -196,40 +243,55 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(status, (str(exc) + "\n").encode(), "text/plain; charset=utf-8")
 
-    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+    def _answer(self, reply) -> None:
+        """Run one request's handling; every failure becomes a reply that says what went wrong."""
         try:
-            route = self._route()
-            if not route and not urlsplit(self.path).path.endswith("/"):  # the page's own links are relative
-                self.send_response(HTTPStatus.PERMANENT_REDIRECT)
-                self.send_header("Location", f"/{self.token}/")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif route in ("", "app.js", "app.css"):
-                name = route or "index.html"
-                self._send(HTTPStatus.OK, _static(name), STATIC[name])
-            elif route in App.GET:
-                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-                self._json(HTTPStatus.OK, App.GET[route](self.app, query))
-            else:
-                raise Problem(HTTPStatus.NOT_FOUND, f"404: no page {route[:80]!r} here")
+            reply()
         except (Problem, Refused, Conflict, StoreError) as exc:
             self._refuse(exc)
+        except sqlite3.OperationalError as exc:  # locked past the wait, disk full, file gone
+            self._refuse(Problem(HTTPStatus.SERVICE_UNAVAILABLE, f"the hand grades database could not be used "
+                                 f"({exc}); nothing was changed: try again"))
+        except ValueError as exc:  # a request line or query that cannot be read
+            self._refuse(Problem(HTTPStatus.BAD_REQUEST, f"a malformed request: {str(exc)[:200]}"))
+        except Exception as exc:  # noqa: BLE001 - a clear 500 instead of a dropped connection
+            traceback.print_exc(file=sys.stderr)
+            self._refuse(Problem(HTTPStatus.INTERNAL_SERVER_ERROR, f"the server failed on this request "
+                                 f"({type(exc).__name__}: {str(exc)[:200]}); see its terminal"))
+
+    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        self._answer(self._get)
+
+    def _get(self) -> None:
+        route = self._route()
+        if not route and not urlsplit(self.path).path.endswith("/"):  # the page's own links are relative
+            self.send_response(HTTPStatus.PERMANENT_REDIRECT)
+            self.send_header("Location", f"/{self.token}/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif route in ("", "app.js", "app.css"):
+            name = route or "index.html"
+            self._send(HTTPStatus.OK, _static(name), STATIC[name])
+        elif route in App.GET:
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            self._json(HTTPStatus.OK, App.GET[route](self.app, query))
+        else:
+            raise Problem(HTTPStatus.NOT_FOUND, f"404: no page {route[:80]!r} here")
 
     do_HEAD = do_GET
 
     def do_POST(self) -> None:  # noqa: N802
-        try:
-            route = self._route()
-            body = self._body()
-            if not hmac.compare_digest(str(body.get("token", "")).encode(), self.token.encode()):
-                raise Problem(HTTPStatus.FORBIDDEN, "403 Forbidden: a change must repeat the token in its body")
-            if route not in App.POST:
-                raise Problem(HTTPStatus.NOT_FOUND, f"404: no action {route[:80]!r} here")
-            self._json(HTTPStatus.OK, App.POST[route](self.app, body))
-        except (Problem, Refused, Conflict, StoreError) as exc:
-            self._refuse(exc)
-        except (TypeError, ValueError) as exc:
-            self._refuse(Problem(HTTPStatus.BAD_REQUEST, f"a malformed request: {exc}"))
+        self._answer(self._post)
+
+    def _post(self) -> None:
+        route = self._route()
+        body = self._body()
+        token = body.get("token")
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
+            raise Problem(HTTPStatus.FORBIDDEN, "403 Forbidden: a change must repeat the token in its body")
+        if route not in App.POST:
+            raise Problem(HTTPStatus.NOT_FOUND, f"404: no action {route[:80]!r} here")
+        self._json(HTTPStatus.OK, App.POST[route](self.app, body))
 
     def _body(self) -> dict:
         origin = self.headers.get("Origin")
@@ -237,10 +299,20 @@ class Handler(BaseHTTPRequestHandler):
             raise Problem(HTTPStatus.FORBIDDEN, "403 Forbidden: a change from another site's page")
         if self.headers.get_content_type() != "application/json":
             raise Problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "a change is sent as application/json")
-        length = int(self.headers.get("Content-Length") or 0)
+        given = (self.headers.get("Content-Length") or "0").strip()
+        length = int(given) if given.isdigit() else -1
         if not 0 < length <= MAX_BODY:
-            raise Problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a change is 1 to {MAX_BODY} bytes of JSON")
-        body = json.loads(self.rfile.read(length))
+            self.close_connection = True
+            left = min(length, DISCARD)  # read what is sent, within a bound, so the browser sees the reply
+            while left > 0 and self.rfile.read(min(65536, left)):
+                left -= 65536
+            raise Problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if length > 0 else HTTPStatus.BAD_REQUEST,
+                          f"a change is 1 to {MAX_BODY} bytes of JSON with a Content-Length")
+        try:
+            body = json.loads(self.rfile.read(length))
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deeply
+            raise Problem(HTTPStatus.BAD_REQUEST, f"a change is a JSON object; this body is not JSON "
+                          f"({str(exc)[:120]})") from None
         if not isinstance(body, dict):
             raise Problem(HTTPStatus.BAD_REQUEST, "a change is a JSON object")
         return body

@@ -28,6 +28,7 @@ from grader.errors import GraderError
 FILE = Path(".batch") / "hand_grades.sqlite"
 SCHEMA_VERSION = "1"
 STARTS = ("max", "zero")  # rubric items deduct from the maximum, or add from 0
+BUSY_SECONDS = 15.0  # how long a change waits for another writer before it is refused
 MAX_COMMENT = 10_000
 MAX_RUBRIC_TEXT = 2_000
 SCHEMA = """
@@ -125,7 +126,7 @@ class Store:
     def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # an answered change survives a power cut too
             db.execute("PRAGMA foreign_keys=ON")
