@@ -216,7 +216,8 @@ def _add_hand_grade(p: argparse.ArgumentParser) -> None:
                       help="take this hand_grades.csv's rows where they differ from the database (checked first, "
                            "like merge-hand-grades)")
     side.add_argument("--discard-csv", action="store_true",
-                      help="keep the database's grades where OUT/hand_grades.csv was edited by hand since")
+                      help="keep the database's grades: OUT/hand_grades.csv is not read (a broken one is no bar) "
+                           "but moved to OUT/.batch/hand_grades.discarded.csv and written afresh")
     p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] (default: the one "
                    "the batch was given)")
     p.epilog = ("Serves a page on 127.0.0.1 with a random token in its URL, to grade the hand-graded items one "

@@ -268,3 +268,29 @@ def test_a_client_that_stops_sending_is_dropped_not_waited_for(app, monkeypatch)
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.sendall(f"POST /{TOKEN}/api/grade HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())  # never finished
         assert sock.recv(1000) == b""  # the server closed it (a hung server would raise socket.timeout here)
+
+
+def test_discard_csv_starts_even_when_the_csv_cannot_be_read(tmp_path):
+    from grader.batch.handgrades import HandGradesError
+
+    rubric_path = tmp_path / "rubric.toml"
+    rubric_path.write_text(RUBRIC)
+    rubric, out = load_rubric(rubric_path), tmp_path / "out"
+    make_batch(out)
+    session = Session(out, load_rubric(rubric_path))
+    ann = next(s for s in session.subs if s.student == "ann")
+    session.store.set_grade("ann", "report", 0, 6, "from the app")
+    session.close()
+    broken = "student,item,points\nann,report,lots\nzed,nothing,1\n"
+    (out / "hand_grades.csv").write_text(broken)
+    with pytest.raises(HandGradesError, match="'lots' is not a number"):
+        Session(out, rubric).close()
+    session = Session(out, rubric, discard_csv=True)
+    try:
+        assert session.wait(session.publish()) and session.status == "files up to date"
+        rows = {(r["student"], r["item"]): r for r in csv.DictReader(open(out / "hand_grades.csv"))}
+        assert (rows[("ann", "report")]["points"], rows[("ann", "report")]["comment"]) == ("6", "from the app")
+        assert ("zed", "nothing") not in rows and ann.key in session.by_key
+        assert (out / ".batch" / "hand_grades.discarded.csv").read_text() == broken  # nothing thrown away
+    finally:
+        session.close()

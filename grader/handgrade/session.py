@@ -28,6 +28,7 @@ from grader.handgrade import exchange
 from grader.handgrade.store import FILE as DB_FILE, Store, StoreError
 
 LOCK = Path(".batch") / "hand_grade.lock"
+DISCARDED = Path(".batch") / "hand_grades.discarded.csv"  # where --discard-csv puts the file it does not read
 MAX_LISTED = 5
 
 
@@ -119,11 +120,17 @@ class Session:
         if not self.items:
             raise GraderError(f"{rubric.source}: this assignment has no hand-graded items")
         self.lock = take_lock(out)
-        rows = State(out / ".batch" / "state.jsonl").load()
-        self.subs = submissions(out, list(roster), rows)
-        self.by_key = {s.key: s for s in self.subs}
-        self.store = Store(out / DB_FILE, self.items, set(roster))
-        self._reconcile(import_csv, discard_csv)
+        try:
+            rows = State(out / ".batch" / "state.jsonl").load()
+            self.subs = submissions(out, list(roster), rows)
+            self.by_key = {s.key: s for s in self.subs}
+            self.store = Store(out / DB_FILE, self.items, set(roster))
+            self._reconcile(import_csv, discard_csv)
+        except BaseException:  # a refused start lets go of the batch
+            if hasattr(self, "store"):
+                self.store.close()
+            os.close(self.lock)
+            raise
         self._csv_digest = _digest(out / HAND_FILE)  # the file as the TA left it: checked before each rewrite
         self.csv_edited = ""
         self._cond = threading.Condition()
@@ -143,6 +150,12 @@ class Session:
                 print(f"kept the database's newer grade for {len(older)} row(s) that the app itself wrote into the "
                       f"file earlier ({_listed(older)}): they are not edits", file=sys.stderr)
             return
+        if discard_csv:  # the database wins: the file is not read, only moved aside, so a broken one is no bar
+            if csv_path.exists():
+                os.replace(csv_path, self.out / DISCARDED)
+                print(f"kept the database's grades; {csv_path} is written afresh from it (the old file is kept "
+                      f"as {self.out / DISCARDED})")
+            return
         file_grades = read_hand_grades(csv_path, students, self.items)
         if self.store.created:
             taken, _ = exchange.import_grades(self.store, file_grades)  # a new database: nothing seen yet
@@ -150,7 +163,7 @@ class Session:
             print(f"created {self.out / DB_FILE}" + (f" with {taken} grades from {csv_path}" if taken else ""))
             return
         differ = exchange.differences(self.store, file_grades)
-        if differ and not discard_csv:
+        if differ:
             listed = _listed(differ)
             raise StoreError(f"{csv_path} has {len(differ)} row(s) that differ from the database {DB_FILE} "
                              f"({listed}): edited by hand since the app last wrote it? Start with --import "
