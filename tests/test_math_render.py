@@ -68,3 +68,16 @@ def test_a_run_of_unclosed_openers_scans_the_text_once():
     closers = _Closers(text)
     found = [closers.find("\\)", i + 3) for i in range(0, len(text), 2)]
     assert found[:999] == [2000] * 999 and set(found[999:]) == {-1} and closers.scans == 2
+
+
+def test_spacing_and_size_attributes_keep_only_bounded_non_negative_lengths():
+    kept = sanitize_mathml('<math><mo lspace="-9999em" rspace="0.278em" minsize="1.2em">(</mo>'
+                           '<mspace width="negativethinmathspace"></mspace><mspace width="thinmathspace"></mspace>'
+                           '<mspace width="99999em"></mspace><mstyle scriptlevel="-9" displaystyle="true">'
+                           '<mi>x</mi></mstyle><mstyle scriptlevel="+1"><mi>y</mi></mstyle>'
+                           '<mtable columnspacing="1em 2em" rowspacing="-1em"></mtable></math>')
+    assert kept == ('<math><mo rspace="0.278em" minsize="1.2em">(</mo><mspace></mspace>'
+                    '<mspace width="thinmathspace"></mspace><mspace></mspace><mstyle displaystyle="true"><mi>x</mi>'
+                    '</mstyle><mstyle scriptlevel="+1"><mi>y</mi></mstyle><mtable columnspacing="1em 2em"></mtable>'
+                    '</math>')
+    assert 'width="1em"' in render_answer(r"$a \quad b$") and "-" not in render_answer(r"$a \! b$").split("<math")[1]

@@ -21,8 +21,21 @@ MATHML_ATTRS = frozenset({
     "movablelimits", "columnalign", "rowspacing", "columnspacing", "minsize", "maxsize", "form", "linethickness",
     "width", "height", "depth", "notation", "largeop", "symmetric", "displaystyle", "scriptlevel", "xmlns"})
 SAFE_VALUE = re.compile(r"[\w .:/#%+-]{0,80}")  # no quotes, brackets or url(): values are names and lengths
+# Spacing and sizes: a non-negative length of at most 3 digits, or a named one that is not negative, so a formula
+# cannot pull itself over the rest of the page (lspace="-9999em") or stretch it without end.
+_LENGTH = (r"(?:(?:\d{1,3}(?:\.\d{0,4})?|\.\d{1,4})(?:em|ex|px|pt|pc|mm|cm|in|mu|%)?"
+           r"|(?:very){0,2}(?:thin|thick)mathspace|mediummathspace|thin|medium|thick|infinity)")
+LENGTH_VALUES = re.compile(rf"{_LENGTH}(?: {_LENGTH}){{0,15}}")
+LENGTH_ATTRS = frozenset({"lspace", "rspace", "width", "height", "depth", "minsize", "maxsize", "linethickness",
+                          "rowspacing", "columnspacing"})
+SCRIPTLEVEL = re.compile(r"[+-]?[0-2]")  # a few steps smaller or larger, not a formula the size of the screen
 OPENER = re.compile(r"\$|\\[\[(]")  # where a formula can start: $, $$, \[ or \(
 MAX_MATH_CHARS = 2000
+
+
+def _safe_value(attr: str, value: str) -> bool:
+    pattern = LENGTH_VALUES if attr in LENGTH_ATTRS else SCRIPTLEVEL if attr == "scriptlevel" else SAFE_VALUE
+    return pattern.fullmatch(value) is not None
 
 
 class _Allowlist(HTMLParser):
@@ -37,7 +50,7 @@ class _Allowlist(HTMLParser):
         if tag not in MATHML_TAGS:
             return
         kept = "".join(f' {k}="{html.escape(v)}"' for k, v in attrs
-                       if k in MATHML_ATTRS and v is not None and SAFE_VALUE.fullmatch(v))
+                       if k in MATHML_ATTRS and v is not None and _safe_value(k, v))
         self.out.append(f"<{tag}{kept}>")
         self.open.append(tag)
 
