@@ -294,3 +294,23 @@ def test_discard_csv_starts_even_when_the_csv_cannot_be_read(tmp_path):
         assert (out / ".batch" / "hand_grades.discarded.csv").read_text() == broken  # nothing thrown away
     finally:
         session.close()
+
+
+def test_submission_keys_come_from_the_database_secret_not_from_the_names(tmp_path):
+    import hashlib
+
+    rubric_path = tmp_path / "rubric.toml"
+    rubric_path.write_text(RUBRIC)
+    rubric, seen = load_rubric(rubric_path), []
+    for batch in ("one", "two", "one"):  # two batches of the same class, the first started twice
+        out = tmp_path / batch
+        if not out.exists():
+            make_batch(out)
+        session = Session(out, rubric)
+        seen.append({s.student: s.key for s in session.subs})
+        session.close()
+    assert seen[0] == seen[2]  # stable across restarts: a TA's bookmark of "submission 2" stays the same one
+    assert all(seen[0][s] != seen[1][s] for s in STUDENTS)  # another database, other keys
+    for s in STUDENTS:  # not a hash anyone with the roster can compute
+        assert seen[0][s] not in (hashlib.sha256(f"hand-grade\0{s}".encode()).hexdigest()[:16],
+                                  hashlib.sha256(s.encode()).hexdigest()[:16])

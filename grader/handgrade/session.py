@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import os
 import sys
 import threading
@@ -60,14 +61,17 @@ class Submission:
         return None, "The submission could not be read, so there is no answer."
 
 
-def key_of(student: str) -> str:
-    return hashlib.sha256(f"hand-grade\0{student}".encode()).hexdigest()[:16]
+def key_of(student: str, secret: bytes) -> str:
+    """An opaque key: an HMAC of the name under the database's own secret, so the name cannot be guessed from it
+    (a plain hash of each name on the roster would give it away)."""
+    return hmac.new(secret, student.encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def submissions(out: Path, students: list[str], rows: dict[str, Row]) -> list[Submission]:
-    """In an order that does not follow the names (the hash of each), numbered from 1."""
-    order = sorted(students, key=key_of)
-    return [Submission(key_of(s), n, s, rows[s].status if s in rows else "pending", load_answers(out, s),
+def submissions(out: Path, students: list[str], rows: dict[str, Row], secret: bytes) -> list[Submission]:
+    """In an order that does not follow the names (their keys'), numbered from 1; the same on every start."""
+    keys = {s: key_of(s, secret) for s in students}
+    order = sorted(students, key=keys.__getitem__)
+    return [Submission(keys[s], n, s, rows[s].status if s in rows else "pending", load_answers(out, s),
                        dict(rows[s].manual) if s in rows else {}) for n, s in enumerate(order, 1)]
 
 
@@ -122,9 +126,9 @@ class Session:
         self.lock = take_lock(out)
         try:
             rows = State(out / ".batch" / "state.jsonl").load()
-            self.subs = submissions(out, list(roster), rows)
-            self.by_key = {s.key: s for s in self.subs}
             self.store = Store(out / DB_FILE, self.items, set(roster))
+            self.subs = submissions(out, list(roster), rows, self.store.secret())
+            self.by_key = {s.key: s for s in self.subs}
             self._reconcile(import_csv, discard_csv)
         except BaseException:  # a refused start lets go of the batch
             if hasattr(self, "store"):

@@ -14,6 +14,7 @@ grade that has it, and a grade with nothing typed and nothing applied is not gra
 from __future__ import annotations
 
 import math
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -122,6 +123,12 @@ class Store:
             raise StoreError(f"{path}: not a hand grades database ({exc}); move it away to start afresh") from exc
         if found != SCHEMA_VERSION:
             raise StoreError(f"{path}: a database of schema {found}; this grader reads schema {SCHEMA_VERSION}")
+
+    def secret(self) -> bytes:
+        """This database's random key for the anonymous submission keys, made on first use and kept in meta."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('key secret', ?)", (secrets.token_hex(32),))
+            return bytes.fromhex(db.execute("SELECT value FROM meta WHERE key='key secret'").fetchone()[0])
 
     def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
