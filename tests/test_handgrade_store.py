@@ -203,3 +203,16 @@ def test_a_second_server_on_the_same_batch_is_refused_until_the_first_is_gone(tm
         take_lock(tmp_path)
     os.close(first)  # as the system does for a killed server
     os.close(take_lock(tmp_path))
+
+
+def test_the_journal_mode_is_checked_and_a_missing_wal_said_clearly(tmp_path, capsys):
+    from grader.handgrade.store import use_wal
+
+    db = store(tmp_path)
+    db.grade("ann", "report")
+    assert db.journal == "wal" and capsys.readouterr().err == ""
+    memory = sqlite3.connect(":memory:")  # a database where SQLite cannot have WAL
+    assert use_wal(memory, "the test database") == "memory"
+    err = capsys.readouterr().err
+    assert "the test database: SQLite keeps its 'memory' journal here, not WAL" in err and "local disk" in err
+    assert use_wal(memory, "again", warned=True) == "memory" and capsys.readouterr().err == ""

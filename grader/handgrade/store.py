@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import secrets
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,6 +105,18 @@ def check_points(value: float, item: Item, what: str = "points") -> None:
         raise Refused(f"{what} {_fmt(value)} are over the maximum of {_fmt(item.max_points)} for {item.id!r}")
 
 
+def use_wal(db: sqlite3.Connection, path: object, *, warned: bool = False) -> str:
+    """Ask for the WAL journal and return the mode SQLite actually took; say so on stderr (once, unless warned)
+    when it is not WAL, as on some network file systems."""
+    mode = str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+    if mode != "wal" and not warned:
+        print(f"warning: {path}: SQLite keeps its {mode!r} journal here, not WAL (a network or unusual file "
+              "system?). Each change is still saved before it is answered, but readers and writers now wait for "
+              "each other (a busy moment can refuse a change as locked); keep the batch on a local disk.",
+              file=sys.stderr, flush=True)
+    return mode
+
+
 class Store:
     """The database of one batch. Thread-safe: each thread gets its own connection; writes are serialised by
     SQLite (BEGIN IMMEDIATE), so two servers or two tabs never interleave halves of a change."""
@@ -111,6 +124,7 @@ class Store:
     def __init__(self, path: Path, items: tuple[Item, ...], students: set[str]) -> None:
         self.path, self.items, self.students = path, {i.id: i for i in items}, students
         self._local = threading.local()
+        self.journal = ""  # the journal mode SQLite took: "wal" unless the file system cannot have it
         path.parent.mkdir(parents=True, exist_ok=True)
         self.created = not path.exists()
         try:
@@ -134,7 +148,7 @@ class Store:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            self.journal = use_wal(db, self.path, warned=self.journal != "")
             db.execute("PRAGMA synchronous=FULL")  # an answered change survives a power cut too
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
