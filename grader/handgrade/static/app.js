@@ -1,10 +1,13 @@
 // The hand-grading page: one question at a time across every submission, by keyboard. Everything from the
-// server goes in as text, except the answer, which the server rendered (escaped text and allowlisted MathML).
+// server goes in as text, except the answer, which the server rendered (escaped text in the renderer's own
+// Markdown tags, and allowlisted MathML).
 "use strict";
 
 const TOKEN = location.pathname.split("/")[1];
 const $ = (id) => document.getElementById(id);
-const view = {state: null, item: 0, sub: 0, grade: null, rubric: [], reveal: false};
+// item/sub: what is asked for; shown: the submission on screen (its key, item and number) once its reply is in.
+const view = {state: null, item: 0, sub: 0, grade: null, rubric: [], reveal: false, shown: null, pointsShown: ""};
+let loads = 0;  // each load() takes a number; a reply to an older one than the latest is dropped
 
 function fmt(x) { return Number.isInteger(x) ? String(x) : String(Math.round(x * 1000) / 1000); }
 function signed(x) { return (x > 0 ? "+" : x < 0 ? "−" : "±") + fmt(Math.abs(x)); }
@@ -34,16 +37,18 @@ async function call(method, path, body) {
 }
 
 function item() { return view.state.items[view.item]; }
-function sub() { return view.state.subs[view.sub]; }
 
 function showProgress() {
   const graded = new Set(item().graded);
   $("progress").textContent = `${graded.size} of ${view.state.subs.length} graded`;
 }
 
+function exact(x) { return x === null ? "" : String(x); }  // the stored value as it is: 7.3333 stays 7.3333
+
 function showGrade() {
   const g = view.grade, it = item(), typing = document.activeElement;
-  if (typing !== $("points")) $("points").value = g.typed === null ? "" : fmt(g.typed);  // never under the cursor
+  view.pointsShown = exact(g.typed);
+  if (typing !== $("points")) $("points").value = view.pointsShown;  // never under the cursor
   if (typing !== $("comment")) $("comment").value = g.comment;
   $("total").textContent = g.points === null ? "not graded" : `${fmt(g.points)} of ${fmt(it.max)}`;
   $("feedback").textContent = g.feedback || "(nothing yet)";
@@ -80,14 +85,15 @@ function editRow(li, r) {
   const form = document.createElement("form");
   form.className = "rubric-edit";
   const text = Object.assign(document.createElement("input"), {value: r.text, className: "edit-text"});
-  const delta = Object.assign(document.createElement("input"), {value: fmt(r.delta), size: 5, className: "edit-delta"});
+  const delta = Object.assign(document.createElement("input"), {value: exact(r.delta), size: 5,
+                                                                className: "edit-delta"});
   const save = Object.assign(document.createElement("button"), {type: "submit", textContent: "save for all"});
   form.append(text, delta, save);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     await change(async () => {
-      await call("POST", "api/rubric", {item: item().id, id: r.id, version: r.version, text: text.value,
-                                        delta: delta.value});
+      await call("POST", "api/rubric", {item: view.shown.item, id: r.id, version: r.version, text: text.value,
+                                        delta: delta.value === exact(r.delta) ? r.delta : delta.value});
       return "Rubric item changed for every submission that has it.";
     });
   });
@@ -104,34 +110,69 @@ async function change(action) {
     note = `Not saved: ${error.message}`;
     ok = false;
   }
-  await load();
+  try {
+    await load();
+  } catch (error) {
+    note = `${note} The page could not be brought up to date: ${error.message} (reload it).`.trim();
+    ok = false;
+  }
   say(note, ok);
 }
 
+// Show another submission or question; a failure is said on the page, not lost in the console.
+async function show() {
+  try {
+    await load();
+  } catch (error) {
+    say(`Could not load this submission: ${error.message}`);
+  }
+}
+
+// The points and comment as typed, for the submission on screen; points as stored unless the TA changed them.
+function typedGrade() {
+  const points = $("points").value;
+  return {item: view.shown.item, key: view.shown.key, version: view.grade.version, comment: $("comment").value,
+          points: points === view.pointsShown ? view.grade.typed : points};
+}
+
+function unsaved() {
+  return $("points").value !== view.pointsShown || $("comment").value !== view.grade.comment;
+}
+
 async function toggle(id) {
-  if (!view.grade) return;
+  if (!view.grade || !view.shown) return;
   const on = !view.grade.applied.includes(id);
-  await change(() => call("POST", "api/apply", {item: item().id, key: sub().key, version: view.grade.version,
-                                               rubric: id, on}).then(() => ""));
+  await change(async () => {
+    let version = view.grade.version;
+    if (unsaved()) version = (await call("POST", "api/grade", typedGrade())).grade.version;  // typed points kept
+    await call("POST", "api/apply", {item: view.shown.item, key: view.shown.key, version, rubric: id, on});
+    return "";
+  });
 }
 
 async function removeItem(r) {
   if (!confirm(`Delete "${r.text}" from every submission that has it?`)) return;
-  await change(() => call("POST", "api/rubric/delete", {item: item().id, id: r.id, version: r.version}));
+  await change(() => call("POST", "api/rubric/delete", {item: view.shown.item, id: r.id, version: r.version}));
 }
 
 async function save() {
-  const points = $("points").value, comment = $("comment").value;
+  if (!view.grade || !view.shown) return;
+  const body = typedGrade(), number = view.shown.number;
   await change(async () => {
-    await call("POST", "api/grade", {item: item().id, key: sub().key, version: view.grade.version, points, comment});
-    return `Saved submission ${sub().number}.`;
+    await call("POST", "api/grade", body);
+    return `Saved submission ${number}.`;
   });
 }
 
 async function load() {
-  view.state = await call("GET", "api/state");
-  const data = await call("GET", `api/grade?item=${encodeURIComponent(item().id)}&key=${sub().key}` +
+  const mine = ++loads;
+  const state = await call("GET", "api/state");
+  const it = state.items[view.item], asked = state.subs[view.sub];
+  const data = await call("GET", `api/grade?item=${encodeURIComponent(it.id)}&key=${asked.key}` +
                                  (view.reveal ? "&reveal=1" : ""));
+  if (mine !== loads) return;  // the TA moved on meanwhile: the later load shows its own submission
+  view.state = state;
+  view.shown = {key: data.key, item: it.id, number: data.number};
   view.grade = data.grade;
   view.rubric = data.rubric;
   $("who").textContent = `Submission ${data.number} of ${view.state.subs.length}` +
@@ -140,7 +181,7 @@ async function load() {
   $("name").hidden = !data.name;
   $("note").textContent = data.note;
   $("note").hidden = !data.note;
-  $("answer").innerHTML = data.answer;  // rendered and sanitized by the server: escaped text, allowlisted MathML
+  $("answer").innerHTML = data.answer;  // rendered by the server: escaped text, fixed tags, allowlisted MathML
   $("answer").hidden = !data.answer;
   $("max").textContent = fmt(item().max);
   $("start").value = item().start;
@@ -148,7 +189,7 @@ async function load() {
   $("batch").textContent = `— ${view.state.batch}`;
   showProgress();
   showGrade();
-  document.body.dataset.key = sub().key;
+  document.body.dataset.key = data.key;
   document.body.dataset.version = String(view.grade.version);
 }
 
@@ -156,14 +197,14 @@ async function go(step) {
   const count = view.state.subs.length;
   view.sub = (view.sub + step + count) % count;
   say("");
-  await load();
+  await show();
 }
 
 async function nextUngraded() {
   const graded = new Set(item().graded), subs = view.state.subs;
   for (let n = 1; n <= subs.length; n++) {
     const at = (view.sub + n) % subs.length;
-    if (!graded.has(subs[at].key)) { view.sub = at; say(""); return load(); }
+    if (!graded.has(subs[at].key)) { view.sub = at; say(""); return show(); }
   }
   say("Every submission has a grade for this question.", true);
 }
@@ -171,7 +212,7 @@ async function nextUngraded() {
 async function question(step) {
   view.item = (view.item + step + view.state.items.length) % view.state.items.length;
   say("");
-  await load();
+  await show();
 }
 
 function typing(target) { return ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName); }
@@ -188,8 +229,8 @@ document.addEventListener("keydown", async (event) => {
     }
     return;
   }
-  const keys = {j: () => go(1), ArrowRight: () => go(1), ArrowDown: () => go(1), k: () => go(-1),
-                ArrowLeft: () => go(-1), ArrowUp: () => go(-1), u: nextUngraded, "]": () => question(1),
+  // j/k only: the arrow keys and the space bar stay the browser's, to scroll a long answer
+  const keys = {j: () => go(1), k: () => go(-1), u: nextUngraded, "]": () => question(1),
                 "[": () => question(-1), g: () => { $("points").focus(); $("points").select(); },
                 c: () => $("comment").focus(),
                 s: () => { $("reveal").checked = !$("reveal").checked; return reveal(); },
@@ -206,7 +247,7 @@ document.addEventListener("keydown", async (event) => {
 
 async function reveal() {
   view.reveal = $("reveal").checked;
-  await load();
+  await show();
 }
 
 async function start() {
@@ -214,7 +255,7 @@ async function start() {
   $("rubric-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     await change(async () => {
-      await call("POST", "api/rubric", {item: item().id, id: null, version: 0, text: $("rubric-text").value,
+      await call("POST", "api/rubric", {item: view.shown.item, id: null, version: 0, text: $("rubric-text").value,
                                         delta: $("rubric-delta").value});
       $("rubric-text").value = "";
       $("rubric-delta").value = "";
@@ -222,9 +263,9 @@ async function start() {
     });
   });
   $("start").addEventListener("change", () => change(() => call("POST", "api/start",
-                                                                 {item: item().id, start: $("start").value})));
+                                                                 {item: view.shown.item, start: $("start").value})));
   $("reveal").addEventListener("change", reveal);
-  $("question").addEventListener("change", () => { view.item = Number($("question").value); load(); });
+  $("question").addEventListener("change", () => { view.item = Number($("question").value); say(""); show(); });
   $("publish").addEventListener("click", () => change(async () => {
     $("status").textContent = "updating files";
     const data = await call("POST", "api/publish", {});
