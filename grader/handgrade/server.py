@@ -5,7 +5,8 @@ Every URL starts with /<token>/, compared in constant time; without it the answe
 why. A Host header other than 127.0.0.1:PORT or localhost:PORT is refused too (a page on another site that
 rebinds its name to this machine cannot reach the app). Changes are POSTs of JSON that repeat the token (a form
 on another site can send neither), and every answer carries a strict Content-Security-Policy: the page runs only
-its own script, and everything from a submission reaches it escaped (the answer's MathML through an allowlist).
+its own script, and everything from a submission reaches it escaped (the answer's Markdown as fixed tags around escaped text, its
+MathML through an allowlist).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from grader.handgrade.exchange import comment_text
+from grader.handgrade.render import render_markdown
 from grader.handgrade.session import Session
 from grader.handgrade.store import Conflict, Grade, Refused, StoreError
 
@@ -137,13 +139,12 @@ class App:
         return {"batch": self.s.out.name, "items": items, "subs": subs, "status": self.s.status}
 
     def grade(self, query: dict) -> dict:
-        from grader.report.math import render_answer  # noqa: PLC0415
 
         sub, item = self._sub(query.get("key")), self._item(query.get("item"))
         reveal = query.get("reveal") == "1"
         answer, note = sub.answer(item, reveal)
         reply = {"key": sub.key, "number": sub.number, "graded_by": sub.status, "note": note,
-                 "answer": render_answer(answer.text) if answer and answer.text.strip() else "",
+                 "answer": render_markdown(answer.text) if answer and answer.text.strip() else "",
                  "grade": self._grade(self.s.store.grade(sub.student, item.id)), "rubric": self._rubric(item.id)}
         if reveal:
             reply["name"] = sub.student
