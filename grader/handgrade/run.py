@@ -44,13 +44,13 @@ def serve(opts: Options) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot listen on 127.0.0.1:{opts.port}: {exc.strerror}; try --port 0") from None
         url = f"http://127.0.0.1:{server.server_address[1]}/{token}/"
-        print(f"hand grading {len(session.subs)} submissions x {len(session.items)} items of {opts.out}\n"
-              f"open: {url}\n(only this URL works; Ctrl-C stops the server, every change is already saved)",
-              flush=True)
-        if opts.browser == "open" or (opts.browser == "auto" and _has_display()):
-            if not webbrowser.open(url) and opts.browser == "open":
-                print("could not start a browser: open the URL above yourself", file=sys.stderr)
-        try:
+        try:  # from the moment the URL is out, Ctrl-C or SIGTERM is a clean stop
+            print(f"hand grading {len(session.subs)} submissions x {len(session.items)} items of {opts.out}\n"
+                  f"open: {url}\n(only this URL works; Ctrl-C stops the server, every change is already saved)",
+                  flush=True)
+            if opts.browser == "open" or (opts.browser == "auto" and _has_display()):
+                if not webbrowser.open(url) and opts.browser == "open":
+                    print("could not start a browser: open the URL above yourself", file=sys.stderr)
             server.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             pass
