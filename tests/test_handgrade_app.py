@@ -1,8 +1,11 @@
 """The hand-grading app end to end, in Debian's headless chromium driven through chromedriver: a real batch graded
-by grade-all, the server as a real subprocess, two students graded by keyboard, the server killed with -9 and
-started again (nothing lost: in the app, hand_grades.csv, gradebook_detail.csv, canvas_import.csv and the feedback
-page), a rubric item edited once for both, two tabs on one grade, and the refusals: points over the maximum, a
-stale version, a wrong token, a foreign host."""
+by grade-all, the server as a real subprocess, two students graded by keyboard, the server killed with -9 right
+after it answered a change and started again (nothing lost: in the app, hand_grades.csv, gradebook_detail.csv,
+canvas_import.csv and the feedback page), a rubric item edited once for both, two tabs on one grade, and the
+refusals: points over the maximum, a stale version, a wrong token, a foreign host. Then the answer as the page
+shows it (Markdown, MathML, hostile HTML inert, the CSP header) and the page's own care: a late reply for a
+submission already left is dropped, arrows scroll, typed points survive a rubric click, stored points stay exact.
+Each test grades its own copy of the batch."""
 
 from __future__ import annotations
 
@@ -66,6 +69,25 @@ def batch(tmp_path_factory):
     grader("grade-all", str(write_zip(tmp / "submissions.zip", files)), "--out", str(out), "--rubric", str(rubric),
            "--timeout", "120")
     return tmp, out, rubric
+
+
+def copy_of(batch, tmp_path: Path) -> tuple[Path, Path]:
+    """A fresh copy of the graded batch, not yet hand graded (no database): each test starts from the same one."""
+    _, pristine, rubric = batch
+    out = tmp_path / "out"
+    shutil.copytree(pristine, out)
+    return out, rubric
+
+
+def wait_status(server: "Server", wanted: str) -> str:
+    """Poll the server's status until it says `wanted` (a bounded wait); fail with what it says instead."""
+    deadline, status = time.monotonic() + 120, ""
+    while time.monotonic() < deadline:
+        status = server.api("api/status")[1]["status"]
+        if status == wanted:
+            return status
+        time.sleep(0.2)
+    pytest.fail(f"the server never said {wanted!r}; it says {status!r}")
 
 
 class Server:
@@ -188,38 +210,46 @@ def csv_rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     return {(r["student"], r["item"]): r for r in csv.DictReader(open(path, newline="", encoding="utf-8"))}
 
 
-def test_two_students_graded_by_keyboard_survive_a_killed_server(batch, browser):
+def test_two_students_graded_by_keyboard_survive_a_killed_server(batch, browser, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
-    _, out, rubric = batch
+    out, rubric = copy_of(batch, tmp_path)
     server = Server(out, rubric)
     try:
         open_app(browser, server.url)
         assert text(browser, "name") == "" and not any(s in browser.page_source for s in STUDENTS)  # anonymous
         grade_two_by_keyboard(browser)
-        first, second = server.names()[1], server.names()[2]
+        first, second, third = (server.names()[n] for n in (1, 2, 3))
         keys(browser, "j")
         wait_for(browser, "who", "Submission 3 of 3")
         keys(browser, "g", "12", Keys.ENTER)
         assert "points 12 are over the maximum of 10" in wait_for(browser, "message", "Not saved")
-        third = server.api(f"api/grade?item=derivation&key={server.api('api/state')[1]['subs'][2]['key']}")[1]
-        assert third["grade"]["points"] is None and third["grade"]["version"] == 0  # nothing stored
-    finally:
-        assert server.stop(signal.SIGKILL) == -signal.SIGKILL  # killed at once: no chance to write anything more
+        key = server.api("api/state")[1]["subs"][2]["key"]
+        grade = server.api(f"api/grade?item=derivation&key={key}")[1]["grade"]
+        assert grade["points"] is None and grade["version"] == 0  # nothing stored
+        status, reply = server.api("api/grade", {"item": "derivation", "key": key, "version": 0, "points": 3,
+                                                 "comment": "killed right after this"})
+        assert status == 200 and reply["grade"]["points"] == 3
+    finally:  # killed the moment the change was answered: before its rebuild of the files could run
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
 
     server = Server(out, rubric)
     try:
-        hand = csv_rows(out / "hand_grades.csv")  # the restart rebuilt every file from the database
+        wait_status(server, "files up to date")  # the restart rebuilds every file from the database
+        hand = csv_rows(out / "hand_grades.csv")
         assert (hand[(first, "derivation")]["points"], hand[(first, "derivation")]["comment"]) == (
             "6", "sign error in the last step (-2); clear chain rule")
         assert (hand[(second, "derivation")]["points"], hand[(second, "derivation")]["comment"]) == (
             "8", "sign error in the last step (-2); good")
+        assert (hand[(third, "derivation")]["points"], hand[(third, "derivation")]["comment"]) == (
+            "3", "killed right after this")
         detail = {r["student"]: r for r in csv.DictReader(open(out / "gradebook_detail.csv"))}
         canvas = {r[0]: r for r in csv.reader(open(out / "canvas_import.csv"))}
-        for student, got in ((first, 6), (second, 8)):
+        for student, got in ((first, 6), (second, 8), (third, 3)):
             assert detail[student]["hand: derivation"] == str(got)
             assert float(canvas[student][5]) == float(detail[student]["automatic"]) + got
         assert "clear chain rule" in (out / first / "feedback.html").read_text()
+        assert "killed right after this" in (out / third / "feedback.html").read_text()
 
         open_app(browser, server.url)  # a new server: a new token, and everything still there
         assert browser.find_element("id", "points").get_attribute("value") == "6"  # the typed total, item in
@@ -300,8 +330,9 @@ def refusals(browser, server: Server, out: Path) -> None:
     assert grade["points"] == 4 and (out / "hand_grades.csv").read_text() == before
 
 
-def test_a_hand_edit_of_the_csv_stops_the_start_until_a_side_is_chosen(batch):
-    _, out, rubric = batch
+def test_a_hand_edit_of_the_csv_stops_the_start_until_a_side_is_chosen(batch, tmp_path):
+    out, rubric = copy_of(batch, tmp_path)
+    assert Server(out, rubric).stop() == 0  # a first start made the database and wrote the file
     path = out / "hand_grades.csv"
     rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
     for row in rows:
@@ -325,3 +356,99 @@ def test_a_hand_edit_of_the_csv_stops_the_start_until_a_side_is_chosen(batch):
     finally:
         assert server.stop() == 0
     assert csv_rows(path)[("gilgone", "report")]["points"] == "4"
+
+
+HOSTILE = ("**Chain rule**: since $y_{nk} - t_{nk}$ is the error,\n\n$$\\frac{\\partial E}{\\partial a_{nk}} = y_{nk} - "
+           "t_{nk}$$\n\n<script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">"
+           "\n\n- a <b>list</b>\n- `code`")
+HOLD = """
+const held = arguments[0];
+window.realFetch = window.realFetch || window.fetch.bind(window);
+window.release = null;
+window.delivered = false;
+window.fetch = async (url, options) => {
+  const reply = await window.realFetch(url, options);
+  if (!String(url).includes("api/grade?") || !String(url).includes(held)) return reply;
+  const body = await reply.text();
+  await new Promise((resolve) => { window.release = resolve; });
+  window.delivered = true;
+  return new Response(body, {status: reply.status, headers: {"Content-Type": "application/json"}});
+};
+"""
+
+
+def test_the_answer_as_shown_and_the_page_keeping_to_the_submission_on_screen(batch, browser, tmp_path):
+    from dataclasses import replace
+
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from grader.batch.answers import answers_path, load_answers, save_answers
+
+    out, rubric = copy_of(batch, tmp_path)
+    for student in STUDENTS:  # every derivation is the hostile one (the batch's own writer)
+        kept = load_answers(out, student)
+        items = tuple(replace(m, text=HOSTILE) if m.id == "derivation" else m for m in kept.values())
+        if "derivation" not in kept:
+            items += (replace(next(iter(kept.values())), id="derivation", title="Derivation", text=HOSTILE),)
+        save_answers(answers_path(out / ".batch", student), items)
+    server = Server(out, rubric)
+    try:
+        with urllib.request.urlopen(server.url, timeout=30) as page:
+            csp = page.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp
+        open_app(browser, server.url)
+        answer = browser.find_element("id", "answer")
+        assert len(answer.find_elements("tag name", "math")) == 2  # both formulas as MathML
+        assert answer.find_element("tag name", "strong").text == "Chain rule"  # Markdown, rendered
+        assert [li.text for li in answer.find_elements("css selector", "ul li")] == ["a <b>list</b>", "code"]
+        assert "<script>document.title = 'ran'</script><img src=x" in answer.text  # hostile HTML shown as text
+        assert not answer.find_elements("css selector", "script, img, b") and browser.title == "Hand grading"
+        style = browser.execute_script("const s = getComputedStyle(arguments[0]); return [s.overflowY, s.contain];",
+                                       answer)
+        assert style == ["auto", "paint"]
+
+        keys_of = [s["key"] for s in server.api("api/state")[1]["subs"]]
+        browser.find_element("tag name", "body").send_keys(Keys.ARROW_DOWN, Keys.ARROW_RIGHT)
+        assert text(browser, "who").startswith("Submission 1 of 3")  # arrows scroll; they do not move on
+
+        browser.find_element("id", "rubric-text").send_keys("no sum over k")
+        browser.find_element("id", "rubric-delta").send_keys("-2", Keys.ENTER)
+        wait_for(browser, "rubric", "no sum over k (−2)")
+        browser.find_element("id", "points").send_keys("7")  # typed, not saved with Enter...
+        browser.find_element("css selector", "#rubric button.apply").click()  # ...then a rubric item clicked
+        wait_for(browser, "total", "5 of 10")
+        first = server.api(f"api/grade?item=derivation&key={keys_of[0]}")[1]["grade"]
+        assert (first["points"], len(first["applied"])) == (5, 1)
+
+        browser.execute_script(HOLD, keys_of[1])  # the reply for submission 2 is held back...
+        browser.find_element("tag name", "body").click()
+        keys(browser, "j")
+        WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.release !== null"))
+        keys(browser, "j")  # ...while the TA moves on to submission 3
+        wait_for(browser, "who", "Submission 3 of 3")
+        browser.execute_script("window.release()")
+        WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.delivered"))
+        browser.execute_async_script("setTimeout(arguments[arguments.length - 1], 300)")  # the late reply handled
+        assert text(browser, "who").startswith("Submission 3 of 3")  # dropped: it would show submission 2
+        assert browser.find_element("tag name", "body").get_attribute("data-key") == keys_of[2]
+        keys(browser, "1")
+        wait_for(browser, "total", "8 of 10")
+        grades = [server.api(f"api/grade?item=derivation&key={k}")[1]["grade"] for k in keys_of]
+        assert [len(g["applied"]) for g in grades] == [1, 0, 1]  # submission 3 got it, not submission 2
+        browser.execute_script("window.fetch = window.realFetch")
+
+        status, _ = server.api("api/grade", {"item": "report", "key": keys_of[2], "version": 0, "points": 7.3333,
+                                             "comment": ""})
+        assert status == 200
+        keys(browser, "]")  # the next question, the report
+        WebDriverWait(browser, WAIT).until(
+            lambda d: d.find_element("id", "points").get_attribute("value") == "7.3333")  # as stored, not 7.333
+        keys(browser, "c", "clear", Keys.ENTER)
+        wait_for(browser, "feedback", "clear")
+        report = server.api(f"api/grade?item=report&key={keys_of[2]}")[1]["grade"]
+        assert (report["points"], report["comment"]) == (7.3333, "clear")  # a comment saved alone keeps them
+    finally:
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    keys(browser, "k")  # the server is gone: the page says so instead of failing in silence
+    assert "Could not load this submission" in wait_for(browser, "message", "Could not load")
