@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import sqlite3
 import sys
 import traceback
@@ -23,6 +22,7 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 from grader.handgrade.exchange import comment_text
+from grader.handgrade.fields import Problem, bad, flag, number, text, whole
 from grader.handgrade.render import render_markdown
 from grader.handgrade.session import Session
 from grader.handgrade.store import Conflict, Grade, Refused, StoreError
@@ -32,76 +32,14 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 MAX_BODY = 64 * 1024
 DISCARD = 1024 * 1024  # an oversized body is read and dropped up to this much, so the browser sees the refusal
 TIMEOUT = 30.0  # seconds a connection may sit idle or trickle its request
-MAX_ID = 2**53  # the largest whole number a browser's JSON keeps exactly
 STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
           "index.html": "text/html; charset=utf-8"}
 NO_TOKEN = ("403 Forbidden: this hand-grading server answers only the URL with its token, as `hand-grade` printed "
             "it (http://127.0.0.1:PORT/TOKEN/). Copy that whole line from its terminal.")
 
 
-class Problem(Exception):
-    """A request the app refuses: HTTP status and a sentence for the TA."""
-
-    def __init__(self, status: HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _static(name: str) -> bytes:
     return resources.files("grader.handgrade").joinpath("static", name).read_bytes()
-
-
-def _kind(value: object) -> str:
-    """The JSON name of a value's type, for a refusal."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return {int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(type(value), "?")
-
-
-def _bad(what: str, wanted: str, value: object) -> Problem:
-    return Problem(HTTPStatus.BAD_REQUEST, f"{what} must be {wanted}, not {_kind(value)}")
-
-
-def _text(body: dict, name: str, default: str | None = None) -> str:
-    """A JSON string field; missing is `default` (refused when there is none)."""
-    value = body.get(name, default)
-    if not isinstance(value, str):
-        raise _bad(name, "text", value)
-    return value
-
-
-def _whole(body: dict, name: str, *, optional: bool = False) -> int | None:
-    """A JSON whole number field, 0 to 2**53 (null allowed only if optional); 3.0, "3" and true are refused."""
-    value = body.get(name)
-    if value is None and optional:
-        return None
-    if type(value) is not int or not 0 <= value <= MAX_ID:
-        raise _bad(name, "a whole number from 0" + (" (or null)" if optional else ""), value)
-    return value
-
-
-def _flag(body: dict, name: str) -> bool:
-    value = body.get(name)
-    if not isinstance(value, bool):
-        raise _bad(name, "true or false", value)
-    return value
-
-
-def _number(value: object, what: str) -> float | None:
-    """A JSON number or numeric text; None for null or blank text. Refused otherwise."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise Refused(f"{what} must be a number, not {_kind(value)}")
-    try:
-        number = float(value.strip().replace(",", ".") if isinstance(value, str) else value)  # 7,5 is 7.5 too
-    except (ValueError, OverflowError):
-        raise Refused(f"{what} {str(value)[:40]!r} is not a number") from None
-    if not math.isfinite(number):
-        raise Refused(f"{what} must be a finite number")
-    return number
 
 
 class App:
@@ -118,7 +56,7 @@ class App:
 
     def _item(self, item: object):
         if not isinstance(item, str):
-            raise _bad("item", "text", item)
+            raise bad("item", "text", item)
         return self.s.store.item(item)
 
     def _grade(self, g: Grade) -> dict:
@@ -155,32 +93,32 @@ class App:
 
     def post_grade(self, body: dict) -> dict:
         sub, item = self._sub(body.get("key")), self._item(body.get("item"))
-        g = self.s.store.set_grade(sub.student, item.id, _whole(body, "version"),
-                                   _number(body.get("points"), "points"), _text(body, "comment", ""))
+        g = self.s.store.set_grade(sub.student, item.id, whole(body, "version"),
+                                   number(body.get("points"), "points"), text(body, "comment", ""))
         return self._changed({"grade": self._grade(g)})
 
     def post_apply(self, body: dict) -> dict:
         sub, item = self._sub(body.get("key")), self._item(body.get("item"))
-        g = self.s.store.toggle(sub.student, item.id, _whole(body, "version"), _whole(body, "rubric"),
-                                _flag(body, "on"))
+        g = self.s.store.toggle(sub.student, item.id, whole(body, "version"), whole(body, "rubric"),
+                                flag(body, "on"))
         return self._changed({"grade": self._grade(g)})
 
     def post_rubric(self, body: dict) -> dict:
         item = self._item(body.get("item"))
-        rid = _whole(body, "id", optional=True)
-        delta = _number(body.get("delta"), "the change")
-        version = 0 if rid is None else _whole(body, "version")
-        self.s.store.save_rubric(item.id, rid, version, _text(body, "text"), 0.0 if delta is None else delta)
+        rid = whole(body, "id", optional=True)
+        delta = number(body.get("delta"), "the change")
+        version = 0 if rid is None else whole(body, "version")
+        self.s.store.save_rubric(item.id, rid, version, text(body, "text"), 0.0 if delta is None else delta)
         return self._changed({"rubric": self._rubric(item.id)})
 
     def post_rubric_delete(self, body: dict) -> dict:
         item = self._item(body.get("item"))
-        self.s.store.delete_rubric(item.id, _whole(body, "id"), _whole(body, "version"))
+        self.s.store.delete_rubric(item.id, whole(body, "id"), whole(body, "version"))
         return self._changed({"rubric": self._rubric(item.id)})
 
     def post_start(self, body: dict) -> dict:
         item = self._item(body.get("item"))
-        self.s.store.set_start(item.id, _text(body, "start"))
+        self.s.store.set_start(item.id, text(body, "start"))
         return self._changed({"start": self.s.store.start(item.id)})
 
     def post_publish(self, body: dict) -> dict:
