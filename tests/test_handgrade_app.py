@@ -388,7 +388,8 @@ def test_the_answer_as_shown_and_the_page_keeping_to_the_submission_on_screen(ba
     out, rubric = copy_of(batch, tmp_path)
     for student in STUDENTS:  # every derivation is the hostile one (the batch's own writer)
         kept = load_answers(out, student)
-        items = tuple(replace(m, text=HOSTILE) if m.id == "derivation" else m for m in kept.values())
+        items = tuple(replace(m, text=HOSTILE, found="metadata", note="") if m.id == "derivation" else m
+                      for m in kept.values())
         if "derivation" not in kept:
             items += (replace(next(iter(kept.values())), id="derivation", title="Derivation", text=HOSTILE),)
         save_answers(answers_path(out / ".batch", student), items)

@@ -32,8 +32,15 @@ async function call(method, path, body) {
     error.status = reply.status;
     throw error;
   }
-  if (data.status) $("status").textContent = data.status;
+  if (data.status) showStatus(data.status);
   return data;
+}
+
+const USUAL = ["starting", "updating files", "still updating the files", "files up to date"];
+
+function showStatus(status) {  // anything else is a problem with the files: shown so it is not missed
+  $("status").textContent = status;
+  $("status").className = USUAL.includes(status) ? "" : "problem";
 }
 
 function item() { return view.state.items[view.item]; }
@@ -267,7 +274,7 @@ async function start() {
   $("reveal").addEventListener("change", reveal);
   $("question").addEventListener("change", () => { view.item = Number($("question").value); say(""); show(); });
   $("publish").addEventListener("click", () => change(async () => {
-    $("status").textContent = "updating files";
+    showStatus("updating files");
     const data = await call("POST", "api/publish", {});
     return `Published: ${data.status}.`;
   }));
@@ -276,7 +283,7 @@ async function start() {
   view.state.items.forEach((it, n) => select.append(new Option(`${it.title} (${fmt(it.max)})`, String(n))));
   await load();
   document.body.dataset.ready = "1";
-  setInterval(() => call("GET", "api/status").catch(() => { $("status").textContent = "server not answering"; }),
+  setInterval(() => call("GET", "api/status").catch(() => showStatus("server not answering")),
               3000);
 }
 
