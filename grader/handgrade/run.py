@@ -58,5 +58,8 @@ def serve(opts: Options) -> int:
     finally:
         print("stopping: bringing the files up to date...", flush=True)
         session.close()
-    print(f"stopped; {session.status}: {opts.out / 'hand_grades.csv'}, the LMS files and the feedback pages")
+    if session.csv_edited:  # said when it was found; again, as the last thing the TA reads
+        print(f"stopped; {session.csv_edited}", file=sys.stderr)
+    else:
+        print(f"stopped; {session.status}: {opts.out / 'hand_grades.csv'}, the LMS files and the feedback pages")
     return 0
