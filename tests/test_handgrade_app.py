@@ -98,7 +98,8 @@ class Server:
                                       "--no-browser", "--port", "0", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
         self.printed: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._drain, daemon=True).start()  # the pipe never fills, and lines arrive whole
+        self._drainer = threading.Thread(target=self._drain, daemon=True)  # the pipe never fills; lines arrive whole
+        self._drainer.start()
         self.url, said, deadline = "", [], time.monotonic() + 120
         while not self.url and time.monotonic() < deadline:
             try:
@@ -135,6 +136,14 @@ class Server:
         state = self.api("api/state")[1]
         return {s["number"]: self.api(f"api/grade?item={item}&key={s['key']}&reveal=1")[1]["name"]
                 for s in state["subs"]}
+
+    def rest_of_output(self) -> list[str]:
+        """What it printed that was not read yet, to its end (once it has stopped)."""
+        self._drainer.join(60)
+        lines = []
+        while not self.printed.empty():
+            lines.append(self.printed.get())
+        return lines
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
@@ -358,8 +367,9 @@ def test_a_hand_edit_of_the_csv_stops_the_start_until_a_side_is_chosen(batch, tm
     assert csv_rows(path)[("gilgone", "report")]["points"] == "4"
 
 
-HOSTILE = ("**Chain rule**: since $y_{nk} - t_{nk}$ is the error,\n\n$$\\frac{\\partial E}{\\partial a_{nk}} = y_{nk} - "
-           "t_{nk}$$\n\n<script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">"
+HOSTILE = ("**Chain rule**: since $y_{nk} - t_{nk}$ is the error,\n\n"
+           "$$\\frac{\\partial E}{\\partial a_{nk}} = y_{nk} - t_{nk}$$\n\n"
+           "<script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">"
            "\n\n- a <b>list</b>\n- `code`")
 HOLD = """
 const held = arguments[0];
@@ -453,3 +463,24 @@ def test_the_answer_as_shown_and_the_page_keeping_to_the_submission_on_screen(ba
         assert server.stop(signal.SIGKILL) == -signal.SIGKILL
     keys(browser, "k")  # the server is gone: the page says so instead of failing in silence
     assert "Could not load this submission" in wait_for(browser, "message", "Could not load")
+
+
+def test_a_csv_edited_while_the_server_runs_is_kept_and_said_in_the_terminal(batch, tmp_path):
+    out, rubric = copy_of(batch, tmp_path)
+    server = Server(out, rubric)
+    try:
+        wait_status(server, "files up to date")
+        path = out / "hand_grades.csv"
+        edited = path.read_text(encoding="utf-8").replace("\n", "\r\n")  # re-saved by a spreadsheet
+        path.write_bytes(edited.encode())
+        key = server.api("api/state")[1]["subs"][0]["key"]
+        status, _ = server.api("api/grade", {"item": "report", "key": key, "version": 0, "points": 2,
+                                             "comment": "meanwhile"})
+        assert status == 200
+        said = server.api("api/publish", {})[1]["status"]
+        assert "was edited while the app runs" in said and "--import" in said
+    finally:
+        assert server.stop() == 0
+    printed = server.rest_of_output()
+    assert sum("was edited while the app runs" in line for line in printed) == 2, printed  # found, and at the stop
+    assert path.read_bytes() == edited.encode()

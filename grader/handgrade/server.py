@@ -5,8 +5,8 @@ Every URL starts with /<token>/, compared in constant time; without it the answe
 why. A Host header other than 127.0.0.1:PORT or localhost:PORT is refused too (a page on another site that
 rebinds its name to this machine cannot reach the app). Changes are POSTs of JSON that repeat the token (a form
 on another site can send neither), and every answer carries a strict Content-Security-Policy: the page runs only
-its own script, and everything from a submission reaches it escaped (the answer's Markdown as fixed tags around escaped text, its
-MathML through an allowlist).
+its own script, and everything from a submission reaches it escaped (the answer's Markdown as fixed tags around
+escaped text, its MathML through an allowlist).
 """
 
 from __future__ import annotations
