@@ -294,6 +294,10 @@ def test_discard_csv_starts_even_when_the_csv_cannot_be_read(tmp_path):
         assert (out / ".batch" / "hand_grades.discarded.csv").read_text() == broken  # nothing thrown away
     finally:
         session.close()
+    (out / "hand_grades.csv").write_text(broken + "ben,report,also\n")
+    Session(out, rubric, discard_csv=True).close()  # discarded a second time: the first copy stays
+    assert (out / ".batch" / "hand_grades.discarded.csv").read_text() == broken
+    assert (out / ".batch" / "hand_grades.discarded.2.csv").read_text().endswith("ben,report,also\n")
 
 
 def test_submission_keys_come_from_the_database_secret_not_from_the_names(tmp_path):

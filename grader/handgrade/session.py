@@ -156,9 +156,11 @@ class Session:
             return
         if discard_csv:  # the database wins: the file is not read, only moved aside, so a broken one is no bar
             if csv_path.exists():
-                os.replace(csv_path, self.out / DISCARDED)
+                kept = next(p for n in range(1, 10**6) if not (p := self.out / DISCARDED.with_suffix(
+                    ".csv" if n == 1 else f".{n}.csv")).exists())  # an earlier discarded file is kept too
+                os.replace(csv_path, kept)
                 print(f"kept the database's grades; {csv_path} is written afresh from it (the old file is kept "
-                      f"as {self.out / DISCARDED})")
+                      f"as {kept})")
             return
         file_grades = read_hand_grades(csv_path, students, self.items)
         if self.store.created:
