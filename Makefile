@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # the suite's processes: most tests wait on sandboxes and subprocesses, so two keep 2 cores busy; 0 runs in-process
 TEST_JOBS ?= 2
 
-.PHONY: venv test fuzz grade grade-all check assignment release gradescope bench data clean
+.PHONY: venv test fuzz grade grade-all hand-grade check assignment release gradescope bench data clean
 
 venv: $(STAMP)
 
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt rubric.toml
 	@touch $(STAMP)
 
 test: $(STAMP)
-	@sh tests/tools/ensure_chromium.sh  # for the feedback rendering test; never fails
+	@sh tests/tools/ensure_chromium.sh  # chromium and chromedriver for the browser tests; never fails
 	$(PY) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
 
 fuzz: $(STAMP)  # the property-based tests at full strength (random seeds, many examples)
@@ -43,6 +43,9 @@ grade-all: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade-all SUBMISSIONS=folder-or-zip [OUT=dir] [JOBS=n] [FORCE=1] [SHARD=k/n] [SCHEDULER=tcp://host:port]"; exit 2; }
 	@$(BYTECODE)
 	$(PY) -m grader grade-all "$(SUBMISSIONS)" --out "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(if $(SHARD),--shard $(SHARD)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+hand-grade: $(STAMP)  # the browser app for the hand-graded items of a batch; PORT=n, NO_BROWSER=1
+	$(PY) -m grader hand-grade "$(if $(filter out/backprop,$(OUT)),out/class,$(OUT))" $(if $(PORT),--port $(PORT)) $(if $(NO_BROWSER),--no-browser)
 
 check: $(STAMP)
 	@$(BYTECODE)

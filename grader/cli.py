@@ -130,6 +130,14 @@ def _merge_hand_grades(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hand_grade(args: argparse.Namespace) -> int:
+    from grader.handgrade.run import Options, serve
+
+    _stop_on_sigterm()
+    return serve(Options(out=args.out, rubric=args.rubric, port=args.port, browser=args.browser,
+                         import_csv=args.import_csv, discard_csv=args.discard_csv, times=args.times))
+
+
 def _release(args: argparse.Namespace) -> int:
     from grader.notebook.release import release
 
@@ -239,6 +247,32 @@ def _add_merge_hand_grades(p: argparse.ArgumentParser) -> None:
                 "code is 2.")
 
 
+def _add_hand_grade(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", type=Path, metavar="OUT", help="the batch's folder (grade-all --out), holding "
+                   "hand_grades.csv")
+    p.add_argument("--rubric", type=Path, default=None, help="rubric file (default: rubric.toml)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: 0, any free port)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--open", dest="browser", action="store_const", const="open", default="auto",
+                       help="open the URL in a browser (default: only where there is a display)")
+    shown.add_argument("--no-browser", dest="browser", action="store_const", const="no",
+                       help="only print the URL")
+    side = p.add_mutually_exclusive_group()
+    side.add_argument("--import", dest="import_csv", type=Path, default=None, metavar="CSV",
+                      help="take this hand_grades.csv's rows where they differ from the database (checked first, "
+                           "like merge-hand-grades)")
+    side.add_argument("--discard-csv", action="store_true",
+                      help="keep the database's grades: OUT/hand_grades.csv is not read (a broken one is no bar) "
+                           "but moved to OUT/.batch/hand_grades.discarded.csv and written afresh")
+    p.add_argument("--times", type=Path, default=None, help="CSV of student,submitted[,due] (default: the one "
+                   "the batch was given)")
+    p.epilog = ("Serves a page on 127.0.0.1 with a random token in its URL, to grade the hand-graded items one "
+                "question at a time across all students, names hidden. Every change is kept at once in "
+                "OUT/.batch/hand_grades.sqlite; after each one, hand_grades.csv, the LMS files and the feedback "
+                "pages are rebuilt as merge-hand-grades does. Keys on the page: j/k next/previous, 1-9 rubric "
+                "items, g points, c comment, ? all keys. Ctrl-C stops it; a killed server loses nothing.")
+
+
 def _add_release(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solution", type=Path, default=paths.SOLUTION,
                    help="the reference notebook with solution regions (default: %(default)s)")
@@ -302,6 +336,8 @@ VERBS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[
               _check),
     "merge-hand-grades": ("merge OUT/hand_grades.csv into the LMS files and each student's feedback",
                           _add_merge_hand_grades, _merge_hand_grades),
+    "hand-grade": ("grade the hand-graded items in the browser (a local app; grades kept in SQLite)",
+                   _add_hand_grade, _hand_grade),
     "rubric": ("print the effective rubric: every test's points, limits, late policy", _add_rubric, _rubric),
     "student-zip": ("build the student release: skeleton, public data and self-check", _add_student_zip,
                     _student_zip),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.batch import canvas_feedback, lms
 from grader.batch.canvas_roster import Person, match, read_roster
-from grader.batch.book import Row, points, write_atomic
+from grader.batch.book import Row, State, points, write_atomic
 from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
 from grader.batch.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
 from grader.errors import ConfigError
@@ -185,8 +185,6 @@ def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Se
 def rebuild(out: Path, rubric: Rubric, *, times: Path | None = None, canvas_roster: Path | None = None) -> Course:
     """merge-hand-grades as a function: re-read the batch in `out` (rows, file names, hand_grades.csv) and rewrite
     every LMS file, the feedback zip and the grade section of each page. Raises HandGradesError on a bad row."""
-    from grader.batch.book import State  # noqa: PLC0415
-
     roster = load_roster(out)  # first: a folder that holds no batch gets no .batch/ made in it
     rows = State(out / ".batch" / "state.jsonl").load()
     return finish(out, rows, roster, settings(rubric), rubric.areas, times=times, canvas_roster=canvas_roster)

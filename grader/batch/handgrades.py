@@ -76,8 +76,13 @@ def write_template(path: Path, students: dict[str, dict[str, str]], items: tuple
             have[key]["answer"] = row["answer"]
         else:
             have[key], added = row, added + 1
+    _write_rows(path, list(have.values()), items)
+    return added
+
+
+def _write_rows(path: Path, rows: list[dict[str, str]], items: tuple[Item, ...]) -> None:
     order = {i.id: n for n, i in enumerate(items)}
-    rows = sorted(have.values(), key=lambda r: (r.get("student", ""), order.get(r.get("item", ""), len(order))))
+    rows = sorted(rows, key=lambda r: (r.get("student", ""), order.get(r.get("item", ""), len(order))))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -85,7 +90,19 @@ def write_template(path: Path, students: dict[str, dict[str, str]], items: tuple
     from grader.batch.book import write_atomic  # noqa: PLC0415 - the one atomic writer
 
     write_atomic(path, buf.getvalue())
-    return added
+
+
+def write_grades(path: Path, grades: dict[tuple[str, str], HandGrade], items: tuple[Item, ...]) -> None:
+    """Put these grades' points and comments into the file's rows (a row is added where there is none); every
+    other row and column stays as it is. The hand-grading app exports its database this way."""
+    by_id = {i.id: i for i in items}
+    have = {(r.get("student", ""), r.get("item", "")): r for r in (_read(path) if path.exists() else [])}
+    for (student, item), grade in grades.items():
+        row = have.setdefault((student, item), {"student": student, "item": item, "title": by_id[item].title,
+                                                 "max": _fmt(by_id[item].max_points), "answer": ""})
+        row["points"] = "" if grade.points is None else _fmt(grade.points)
+        row["comment"] = grade.comment
+    _write_rows(path, list(have.values()), items)
 
 
 def _points(text: str, item: Item) -> tuple[float | None, str]:
