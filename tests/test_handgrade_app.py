@@ -402,7 +402,7 @@ def test_the_answer_as_shown_and_the_page_keeping_to_the_submission_on_screen(ba
                       for m in kept.values())
         if "derivation" not in kept:
             items += (replace(next(iter(kept.values())), id="derivation", title="Derivation", text=HOSTILE),)
-        save_answers(answers_path(out / ".batch", student), items)
+        save_answers(answers_path(out / student), items)
     server = Server(out, rubric)
     try:
         with urllib.request.urlopen(server.url, timeout=30) as page:

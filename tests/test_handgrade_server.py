@@ -34,7 +34,7 @@ def make_batch(out: Path) -> None:
     for s in STUDENTS:
         state.append(Row(s, f"{s}.ipynb", "0" * 64, "graded", 90.0, 100.0,
                          manual=(("derivation", "metadata"), ("report", "metadata"))))
-        save_answers(answers_path(out / ".batch", s), (ManualItem("derivation", "Derivation", HOSTILE, 3),
+        save_answers(answers_path(out / s), (ManualItem("derivation", "Derivation", HOSTILE, 3),
                                                        ManualItem("report", "Report", "It learns XOR.", 20)))
 
 
@@ -157,7 +157,7 @@ def test_a_batch_without_kept_answers_says_where_to_read_them(tmp_path):
     rubric.write_text(RUBRIC)
     out = tmp_path / "out"
     make_batch(out)
-    answers_path(out / ".batch", "ben").unlink()  # graded by a grader that kept no answers
+    answers_path(out / "ben").unlink()  # graded by a grader that kept no answers
     session = Session(out, load_rubric(rubric))
     try:
         ben = next(s for s in session.subs if s.student == "ben")

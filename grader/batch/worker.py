@@ -178,7 +178,7 @@ def run_task(task: GradeTask) -> int:
         reason = f"the grader failed with {type(exc).__name__}: {exc}"
         report, cacheable = error_report(task.path, task.student, reason), False
     write_outputs(report, task.out, rubric)
-    save_answers(answers_path(task.row.parent.parent, task.student), report.manual)  # for `hand-grade`
+    save_answers(answers_path(task.out), report.manual)  # for `hand-grade`
     row = row_from_report(report, file=task.file, key=task.key, cacheable=cacheable)
     write_atomic(task.row, row_to_json(row) + "\n")
     return 0
