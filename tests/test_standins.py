@@ -114,7 +114,7 @@ def test_the_sandbox_holds_no_backward_pass_or_activation():
     the graded work stays with the grader."""
     tree = ast.parse((INSIDE_DIR / "standins.py").read_text(encoding="utf-8"))
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert defined == {"function", "method", "_params", "_dtype", "forward_pass", "update_weights", "mean_bce"}
+    assert defined == {"function", "method", "_layers", "_dtype", "forward_pass", "update_weights", "mean_bce"}
     for path in INSIDE_DIR.glob("*.py"):
         source = path.read_text(encoding="utf-8")
         assert ".T @" not in source and "sum(axis=0)" not in source and "def relu" not in source, path.name

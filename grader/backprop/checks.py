@@ -272,9 +272,9 @@ class Skip(Exception):
 def charged_once(*attempts: Callable[[], None]) -> None:
     """Run a check's attempts in order until one passes: first with the grader's own versions of what the tested
     code calls (a bug there is charged in its own area), then in ways the contract also allows, such as the
-    student's own functions or layout. When all fail, the first wrong answer is reported, else the first error. A
-    time limit or a dead process ends it at once: running the same code again would only spend the time again."""
-    # the first attempt's failure is reported before a later one of the same rank (min is stable)
+    student's own functions or layout. When all fail, the failure reported is the first of the best rank (_rank):
+    a wrong answer, else the student's own error, else a stand-in's refusal. A time limit or a dead process ends it
+    at once: running the same code again would only spend the time again."""
     failures: list[Exception] = []
     for attempt in attempts:
         try:
@@ -299,13 +299,15 @@ def _rank(failure: Exception) -> int:
     return 2 if getattr(failure, "exc_type", "") == "StandinRefused" else 1
 
 
-def use_standin_methods(model: Any, *methods: str, learning_rate: float = 0.0) -> None:
+def use_standin_methods(model: Any, *methods: str, learning_rate: float | None = None) -> None:
     """The model's forward_pass, backward_prop, update_weights or cross_entropy_loss replaced by the grader's
     stand-ins, for a test of a method that calls them: backward_prop's gradients are answered by the grader
     (grader/backprop/standins.py) from X, y and the model's own weights; the others, whose formulas the
     assignment states, the worker computes (grader/sandbox/inside/standins.py)."""
     names = {"forward_pass": "forward", "backward_prop": "backward", "update_weights": "update",
              "cross_entropy_loss": "mean_bce"}
+    if "update_weights" in methods and learning_rate is None:
+        raise ValueError("use_standin_methods: the stand-in update_weights needs the model's learning_rate")
     for method in methods:
         options = {"learning_rate": learning_rate} if method == "update_weights" else {}
         model.use_grader_method(method, names[method], oracle.PARAMS, 2 if method == "backward_prop" else 0,

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from grader.backprop import oracle
+from grader.backprop.checks import MAX_HIDDEN
 
 MAX_ENTRIES = 10**7  # the largest array a stand-in computes with: the channel's message cap bounds it too
-MAX_HIDDEN = 4096  # as checks.MAX_HIDDEN: the widest hidden layer the grader computes with
 MAX_ROWS_TIMES_HIDDEN = 10**7  # a batch's hidden activations: n * H floats, so the grader's memory stays bounded
 
 

@@ -44,10 +44,12 @@ def method(ask: Ask, name: str, attributes: Sequence[str], options: dict, argume
 # round trip to the grader for each would make train many times slower. The backward pass and the activations
 # are the work being graded: those always go back to the grader.
 
-def _params(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The model's W1, b1, W2, b2 as float64, biases as rows."""
+def _layers(model: Any, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z1, A1 and Z2 of the model's own weights (float64, biases as rows)."""
     W1, b1, W2, b2 = (np.asarray(getattr(model, p), dtype=float) for p in PARAMS)
-    return W1, b1.reshape(1, -1), W2.reshape(-1, 1), b2.reshape(1, -1)
+    Z1 = np.asarray(X, dtype=float) @ W1 + b1.reshape(1, -1)
+    A1 = np.maximum(Z1, 0.0)
+    return Z1, A1, A1 @ W2.reshape(-1, 1) + b2.reshape(1, -1)
 
 
 def _dtype(model: Any) -> np.dtype:
@@ -57,10 +59,7 @@ def _dtype(model: Any) -> np.dtype:
 
 def forward_pass(model: Any, X: Any, *args: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
     """Z1 = X W1 + b1, A1 = max(Z1, 0), Z2 = A1 W2 + b2, A2 = 1 / (1 + e^-Z2); Z2 and A2 of shape (n, 1)."""
-    W1, b1, W2, b2 = _params(model)
-    Z1 = np.asarray(X, dtype=float) @ W1 + b1
-    A1 = np.maximum(Z1, 0.0)
-    Z2 = A1 @ W2 + b2
+    Z1, A1, Z2 = _layers(model, X)
     return tuple(v.astype(_dtype(model)) for v in (Z1, A1, Z2, np.exp(-np.logaddexp(0.0, -Z2))))
 
 
@@ -74,8 +73,7 @@ def update_weights(model: Any, *grads: Any, learning_rate: float, **kwargs: Any)
 
 def mean_bce(model: Any, X: Any, y: Any) -> float:
     """mean(log(1 + e^z) - y z) of the model's logits z."""
-    W1, b1, W2, b2 = _params(model)
-    z = (np.maximum(np.asarray(X, dtype=float) @ W1 + b1, 0.0) @ W2 + b2).ravel()
+    z = _layers(model, X)[2].ravel()
     return float(np.mean(np.logaddexp(0.0, z) - np.ravel(np.asarray(y, dtype=float)) * z))
 
 

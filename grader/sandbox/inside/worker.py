@@ -239,7 +239,8 @@ class Worker:
     def standing_in(self, names: Any) -> Iterator[None]:
         """The notebook's functions `names` replaced by the grader's own (answered by the grader, see standins.py)
         while one request runs, so a method that calls them is judged apart from them; put back however the
-        request ends."""
+        request ends. Only those globals: the area that grades `relu(x)` grades the global, so a helper of the
+        student's own (a method `self.relu`) is part of the code under test and stays."""
         saved = {}
         for name in names if isinstance(names, (list, tuple)) else ():
             name = str(name)
