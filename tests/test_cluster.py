@@ -246,6 +246,13 @@ def test_merge_refuses_a_missing_shard_other_rubrics_and_versions_and_clashing_o
     state.write_text("\n".join(lines[1:]) + "\n")
     message = refused(merge(shards[0], unfinished, out=out, rubric=rubric), out)
     assert "shard 2/2" in message and "unfinished" in message and json.loads(lines[0])["student"] in message
+    deadline = tmp_path / "deadline"  # graded with a --timeout the other shard was not
+    shutil.copytree(shards[1], deadline)
+    manifest = deadline / ".batch" / "shard.json"
+    data = json.loads(manifest.read_text())
+    data["key_suffix"] += ":deadline=30.0"
+    manifest.write_text(json.dumps(data))
+    assert "different --timeout deadlines" in refused(merge(shards[0], deadline, out=out, rubric=rubric), out)
     # the same shard twice, alike, is fine; one whose row says another score is not
     twin = tmp_path / "twin"
     shutil.copytree(shards[0], twin)

@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from grader import __version__
 from grader.batch.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
@@ -33,6 +33,9 @@ from grader.batch.canvas_roster import read_roster
 from grader.batch.names import compile_patterns
 from grader.notebook.clean import terminal
 from grader.grading.results import GradeReport
+
+if TYPE_CHECKING:
+    from grader.grading.rubric import Rubric
 
 STARTUP_SECONDS = 60.0  # a child's own start-up (imports, sandbox) on a loaded machine
 WRITE_SECONDS = 30.0  # after the deadline: the remaining tests fail at once, then results and pages are written
@@ -92,6 +95,15 @@ def default_jobs() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+DEADLINE_TAG = ":deadline="  # in a rerun key: the --timeout a row was graded under, when one was given
+
+
+def key_suffix(rubric: Rubric, timeout: float | None) -> str:
+    """What a row's rerun key holds besides the file's hash: the grader's version, the rubric, and a --timeout
+    (a row graded under another deadline is graded again)."""
+    return f"{__version__}:{rubric.fingerprint()}" + (f"{DEADLINE_TAG}{timeout!r}" if timeout else "")
 
 
 def batch_timeout(limits: Limits, margin: float = STARTUP_SECONDS + WRITE_SECONDS) -> float:
@@ -218,7 +230,7 @@ def grade_class(opts: BatchOptions, *, stream: TextIO = sys.stderr, tty: bool | 
     config = after.settings(rubric)
     if opts.canvas_roster is not None:
         read_roster(opts.canvas_roster)  # a bad roster stops the batch before grading, not after
-    suffix = f"{__version__}:{rubric.fingerprint()}" + (f":deadline={opts.timeout!r}" if opts.timeout else "")
+    suffix = key_suffix(rubric, opts.timeout)
     timeout = batch_timeout(with_grading_seconds(rubric, opts.timeout).limits, opts.kill_margin)
     opts.out.mkdir(parents=True, exist_ok=True)
     check_maximum(opts.out, rubric, opts.force)

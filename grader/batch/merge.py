@@ -19,6 +19,7 @@ from typing import TextIO
 
 from grader import __version__
 from grader.batch.book import Row, State, gradebook_csv, write_atomic
+from grader.batch.grade_all import DEADLINE_TAG, key_suffix
 from grader.batch.inputs import Roster, StudentFile
 from grader.batch.shards import Manifest, load_manifest, shard_of
 from grader.errors import ConfigError
@@ -60,9 +61,12 @@ def _check_alike(manifests: list[Manifest], suffix: str, out: Path) -> None:
         if m.grader != __version__:
             raise MergeError(f"{m.folder}: graded by grader {m.grader}, but this is grader {__version__}; grade "
                              "every shard with the same version")
-        if m.key_suffix != suffix:
+        if m.key_suffix.partition(DEADLINE_TAG)[0] != suffix:
             raise MergeError(f"{m.folder}: graded under a different rubric than the one given to merge (--rubric); "
                              "merge with the rubric the shards used, or regrade the shards under this one")
+        if m.key_suffix != first.key_suffix:
+            raise MergeError(f"{m.folder} and {first.folder} were graded with different --timeout deadlines; "
+                             "regrade the shards with the same --timeout (or none)")
         if m.shard.n != first.shard.n:
             raise MergeError(f"{m.folder} is shard {m.shard}, {first.folder} is shard {first.shard}: "
                              "every shard must come from the same --shard K/N split")
@@ -124,7 +128,7 @@ def merge_shards(folders: list[Path], out: Path, rubric_path: Path | None = None
     rubric = load_rubric(rubric_path)
     config = after.settings(rubric)
     manifests = [load_manifest(folder) for folder in folders]
-    _check_alike(manifests, f"{__version__}:{rubric.fingerprint()}", out)
+    _check_alike(manifests, key_suffix(rubric, None), out)
     taken: dict[str, _Graded] = {}
     for m in manifests:
         _rows(m, taken)

@@ -61,8 +61,8 @@ def score_lines(report: GradeReport, chars: int) -> list[str]:
     public = tuple(t for t in report.tests if t.public)
     got, top = sum(t.score for t in public), sum(t.max_score for t in public)
     return [f"**Public tests: {_points(got)} / {_points(top)}**", "",
-            "Hidden tests, on inputs and data you have not seen, count too. Their results and your total appear "
-            "here once grades are published.", *_area_table(public, "public points"), *_hints(public, chars)]
+            "Hidden tests, on inputs and data you have not seen, count too. Their results and your total are "
+            "shown once your instructor publishes the grades.", *_area_table(public, "public points"), *_hints(public, chars)]
 
 
 def overview_markdown(report: GradeReport, chars: int, listed) -> str:
