@@ -44,12 +44,14 @@ def _grade(args: argparse.Namespace) -> int:
     from grader.grading.grade import grade_safely
     from grader.grading.rubric import load_rubric, with_grading_seconds
     from grader.notebook.clean import terminal
+    from grader.report.drawing import PrewarmPictures
     from grader.report.feedback import write_all
     from grader.report.text import summary_lines
 
     out = args.out or Path("out") / args.path.stem
     rubric = with_grading_seconds(load_rubric(args.rubric), args.timeout)
-    report, _ = grade_safely(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student)
+    report, _ = grade_safely(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student,
+                             plugins=(PrewarmPictures(),))
     written, student_page, ta_page = write_all(report, out, rubric)
     print("\n".join(summary_lines(report)))
     print(terminal(f"results:  {written}") + "\n" + terminal(f"feedback: {student_page} (for the student), "
@@ -110,7 +112,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _rubric(args: argparse.Namespace) -> int:
-    from grader.batch.rubric_text import rubric_text
+    from grader.course.rubric_text import rubric_text
     from grader.grading.rubric import load_rubric
 
     print(rubric_text(load_rubric(args.rubric)))
@@ -118,8 +120,8 @@ def _rubric(args: argparse.Namespace) -> int:
 
 
 def _merge_hand_grades(args: argparse.Namespace) -> int:
-    from grader.batch.book import points
-    from grader.batch.course import rebuild
+    from grader.course.book import points
+    from grader.course.build import rebuild
     from grader.grading.rubric import load_rubric
 
     done = rebuild(args.out, load_rubric(args.rubric), times=args.times, canvas_roster=args.roster)

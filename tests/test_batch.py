@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch.grade_all import BatchOptions, grade_class
-from grader.batch.book import Row, State, gradebook_csv, row_from_json, row_from_report, row_to_json
+from grader.course.book import Row, State, gradebook_csv, row_from_json, row_from_report, row_to_json
 from grader.batch.inputs import BatchInputError, discover, extract_zip, open_class, wrapper_depth
 from grader.batch.progress import Progress, clock
 from grader.batch.pool import Job, run_jobs
@@ -34,7 +34,7 @@ FAKE_WORKER = textwrap.dedent('''
     """A stand-in for grader.batch.worker: the submission's text says what to do."""
     import argparse, os, subprocess, sys, time
     from pathlib import Path
-    from grader.batch.book import row_from_report, row_to_json, write_atomic
+    from grader.course.book import row_from_report, row_to_json, write_atomic
     from grader.report.text import write_results_json
     from grader.grading.results import GradeReport, TestResult
 

@@ -12,8 +12,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 from hypothesis import given, strategies as st
 
-from grader.batch import canvas_feedback
-from grader.batch.canvas_roster import match, read_roster
+from grader.course import canvas_feedback
+from grader.course.canvas_roster import match, read_roster
 from grader.batch.grade_all import BatchOptions, grade_class
 from grader.batch.names import safe_id
 from grader.cli import main

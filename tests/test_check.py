@@ -12,7 +12,8 @@ import grader.backprop
 from grader import paths
 from grader.cli import main
 from grader.report.check import TODO_TIP, all_passed, check_lines
-from grader.grading.results import GradeReport, NotebookRun, CellOutcome
+from grader.grading.results import GradeReport
+from grader.sandbox.outcomes import NotebookRun, CellOutcome
 from grader.grading.results import TestResult as Result  # not collected by pytest as a test class
 
 CHECK_SECONDS = 15  # the budget for a complete notebook

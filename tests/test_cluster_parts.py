@@ -131,7 +131,7 @@ def test_similarity_shares_are_the_same_in_every_process(tmp_path):
     solution = nbformat.read(paths.SOLUTION, as_version=4)
     for variant in VARIANTS[:2]:
         nbformat.write(apply(variant, solution), tmp_path / f"{variant.name}.ipynb")
-    code = ("import sys, tempfile\nfrom pathlib import Path\nfrom grader.batch.similarity import compare_class\n"
+    code = ("import sys, tempfile\nfrom pathlib import Path\nfrom grader.course.similarity import compare_class\n"
             "from grader.grading import assignment\n"
             "files = {p.stem: p for p in Path(sys.argv[1]).glob('*.ipynb')}\n"
             "found = compare_class(files, {}, assignment.load('backprop').SKELETON, 0.1, Path(tempfile.mkdtemp()))\n"

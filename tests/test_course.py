@@ -14,11 +14,11 @@ import nbformat
 import pytest
 
 from grader import paths
-from grader.batch import lms
-from grader.batch.book import Row
-from grader.batch.handgrades import HandGrade, HandGradesError, Item, read_hand_grades, write_template
-from grader.batch.late import SubmittedAt, assess, parse_late
-from grader.batch.similarity import compare_class
+from grader.course import lms
+from grader.course.book import Row
+from grader.course.handgrades import HandGrade, HandGradesError, Item, read_hand_grades, write_template
+from grader.course.late import SubmittedAt, assess, parse_late
+from grader.course.similarity import compare_class
 from grader.cli import main
 from grader.errors import ConfigError
 from grader.notebook.extract import read_submission
@@ -67,7 +67,7 @@ def test_flag_only_none_and_where_the_time_comes_from():
 
 
 def test_the_times_file_gives_submission_times_and_extensions(tmp_path):
-    from grader.batch.late import read_times
+    from grader.course.late import read_times
 
     path = tmp_path / "times.csv"
     path.write_text("student,submitted,due\nann,2026-11-21T10:00:00+00:00,\nben,2026-11-21T10:00:00+00:00,"

@@ -14,6 +14,7 @@ from grader.grading import secret
 from grader.grading.rubric import DEFAULT_PACKAGES, load_rubric, parse_rubric
 from grader.notebook import imports
 from grader.notebook.definitions import definitions
+from grader.grading import expect
 
 SECRET = "0123456789abcdef" * 4
 
@@ -21,23 +22,23 @@ SECRET = "0123456789abcdef" * 4
 def test_a_float32_answer_is_held_to_float32_precision_and_a_float64_one_to_the_tolerance():
     exact = np.linspace(0.1, 1.0, 7)
     rounded = exact.astype(np.float32)
-    checks.close(rounded, exact, "float32", 1e-9)  # float32 rounding, within 100 epsilons of float32
-    with pytest.raises(checks.Mismatch):
-        checks.close(rounded.astype(np.float64), exact, "float64", 1e-9)
-    with pytest.raises(checks.Mismatch):
-        checks.close((exact * 1.001).astype(np.float32), exact, "a real error", 1e-9)
+    expect.close(rounded, exact, "float32", 1e-9)  # float32 rounding, within 100 epsilons of float32
+    with pytest.raises(expect.Mismatch):
+        expect.close(rounded.astype(np.float64), exact, "float64", 1e-9)
+    with pytest.raises(expect.Mismatch):
+        expect.close((exact * 1.001).astype(np.float32), exact, "a real error", 1e-9)
 
 
 def test_a_failure_shows_enough_digits_to_see_the_difference():
     expected = np.array([0.123456789])
-    with pytest.raises(checks.Mismatch) as info:
-        checks.close(expected * (1 + 1e-7), expected, "value", 1e-9)
+    with pytest.raises(expect.Mismatch) as info:
+        expect.close(expected * (1 + 1e-7), expected, "value", 1e-9)
     shown = re.findall(r"\[([^\]]+)\]", info.value.message)
     assert len(shown) == 2 and shown[0] != shown[1], info.value.message
 
 
 def test_bool_predictions_and_column_shapes_are_accepted_as_ints():
-    got = checks.as_array(np.array([[True], [False]]), "predict", (2,), also=((2, 1),), integer=True)
+    got = expect.as_array(np.array([[True], [False]]), "predict", (2,), also=((2, 1),), integer=True)
     assert got.dtype == np.int64 and got.tolist() == [1, 0]
 
 

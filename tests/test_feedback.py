@@ -21,7 +21,9 @@ import pytest
 from grader.report import drawing, feedback, pictures
 from grader.report import text as text_report  # as a module: a bare test_output_text would be collected as a test
 from grader.report.feedback import draw_pictures, render_feedback, write_feedback
-from grader.grading.results import CellOutcome, GradeReport, ManualItem, NotebookRun, TrainedModel
+from grader.grading.results import GradeReport, TrainedModel
+from grader.sandbox.outcomes import CellOutcome, NotebookRun
+from grader.notebook.manual import ManualItem
 from grader.grading.results import TestResult as Result  # not collected by pytest as a test class
 from grader.grading.rubric import Rubric
 from grader.backprop.xor import sample_xor
@@ -481,8 +483,8 @@ def test_each_lost_area_says_how_to_reproduce_it_with_the_self_check_as_a_studen
 
 @pytest.mark.parametrize("ta", [False, True], ids=["student", "ta"])
 def test_tables_have_captions_and_scoped_headers_and_pictures_say_in_words_what_they_show(drawn, ta):
-    from grader.batch.course_page import grade_section
-    from grader.batch.lms import Final
+    from grader.course.page import grade_section
+    from grader.course.lms import Final
 
     page = render_feedback(a_report(), *drawn, ta=ta)
     page = page.replace('<p class="meta">grader', grade_section(Final(row_of(a_report()), "1", ()), 10.0)
@@ -508,7 +510,7 @@ def test_tables_have_captions_and_scoped_headers_and_pictures_say_in_words_what_
 
 
 def row_of(report: GradeReport):
-    from grader.batch.book import Row
+    from grader.course.book import Row
 
     return Row(report.student, report.submission, report.sha256, "graded", report.score, report.max_score)
 

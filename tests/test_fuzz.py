@@ -19,7 +19,8 @@ from hypothesis import given, settings, strategies as st
 from grader.batch.grade_all import BatchOptions, describe, grade_class
 from grader.batch.summary import _md
 from grader.errors import GraderError, SubmissionError
-from grader.grading.results import CellOutcome, GradeReport, NotebookRun, TestResult as Result
+from grader.grading.results import GradeReport, TestResult as Result
+from grader.sandbox.outcomes import CellOutcome, NotebookRun
 from grader.notebook import clean
 from grader.notebook.extract import read_submission
 from grader.report.feedback import attempt, page
@@ -133,7 +134,7 @@ FAKE_GRADER = textwrap.dedent('''
     """Stands in for the batch child: a report for the file, with its name, from the real report and row code."""
     import argparse
     from pathlib import Path
-    from grader.batch.book import row_from_report, row_to_json, write_atomic
+    from grader.course.book import row_from_report, row_to_json, write_atomic
     from grader.grading.results import GradeReport
     from grader.report.text import write_results_json
     p = argparse.ArgumentParser()
@@ -169,7 +170,7 @@ def test_any_file_name_bytes_give_a_gradebook_a_summary_and_a_rerun(tmp_path_fac
 
 @given(st.builds(lambda s, n: (s, n), hostile_text, st.integers(0, 3)))
 def test_progress_lines_have_no_control_characters(case):
-    from grader.batch.book import Row
+    from grader.course.book import Row
 
     text, status = case
     line = describe(Row(text, text, "", ("graded", "error", "timeout", "graded")[status], 1.0, 2.0, reason=text))

@@ -400,7 +400,8 @@ def _report(tests, **kw):
 
 
 def test_hints_are_shown_for_public_failures_only_and_hostile_text_stays_text():
-    from grader.grading.results import CellOutcome, NotebookRun, TestResult
+    from grader.grading.results import TestResult
+    from grader.sandbox.outcomes import CellOutcome, NotebookRun
     from grader.report.text import results_dict
 
     tests = [TestResult("backward: dW1 matches", "backward", 0, 6, False, hint="PUBLIC-HINT", public=True),

@@ -393,7 +393,7 @@ def test_the_answer_as_shown_and_the_page_keeping_to_the_submission_on_screen(ba
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from grader.batch.answers import answers_path, load_answers, save_answers
+    from grader.course.answers import answers_path, load_answers, save_answers
 
     out, rubric = copy_of(batch, tmp_path)
     for student in STUDENTS:  # every derivation is the hostile one (the batch's own writer)

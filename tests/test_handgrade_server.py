@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.answers import answers_path, save_answers
-from grader.batch.book import Row, State
-from grader.batch.course import Entry, save_roster
-from grader.grading.results import ManualItem
+from grader.course.answers import answers_path, save_answers
+from grader.course.book import Row, State
+from grader.course.build import Entry, save_roster
+from grader.notebook.manual import ManualItem
 from grader.grading.rubric import load_rubric
 from grader.handgrade.server import make_server
 from grader.handgrade.session import Session
@@ -271,7 +271,7 @@ def test_a_client_that_stops_sending_is_dropped_not_waited_for(app, monkeypatch)
 
 
 def test_discard_csv_starts_even_when_the_csv_cannot_be_read(tmp_path):
-    from grader.batch.handgrades import HandGradesError
+    from grader.course.handgrades import HandGradesError
 
     rubric_path = tmp_path / "rubric.toml"
     rubric_path.write_text(RUBRIC)

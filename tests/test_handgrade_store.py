@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.handgrades import HandGrade, Item, read_hand_grades, write_grades, write_template
+from grader.course.handgrades import HandGrade, Item, read_hand_grades, write_grades, write_template
 from grader.handgrade.exchange import comment_text, differences, export, import_grades, remember
 from grader.handgrade.store import Conflict, Refused, Store
 

@@ -17,6 +17,7 @@ from grader.grading.grade import grade_submission
 from grader.sandbox.inside import protocol, standins as inside
 from grader.sandbox.layout import INSIDE_DIR
 from grader.sandbox.replies import allowed_standins, answer_callback
+from grader.grading import expect
 from tests.variants import apply, v
 
 RNG_SEED = 2024
@@ -46,7 +47,7 @@ def test_backward_is_the_finite_difference_gradient_of_the_mean_cross_entropy_in
     for name, grad in zip(oracle.PARAMS, grads):
         assert grad.shape == held[name].shape
         expected = oracle.bce_grad(grader_shapes(held), X, y, name).reshape(grad.shape)
-        assert oracle.rel_error(grad, expected) < 1e-6, name
+        assert expect.rel_error(grad, expected) < 1e-6, name
 
 
 def test_the_workers_own_forward_update_and_loss_keep_the_models_dtype_and_shapes():
@@ -172,12 +173,12 @@ def test_a_wrong_answer_is_reported_before_the_students_error_and_that_before_a_
         return attempt
     refused = StudentError("not available", exc_type="StandinRefused")
     own = StudentError("ValueError: shapes", exc_type="ValueError")
-    wrong = checks.Mismatch("expected 1, got 2")
+    wrong = expect.Mismatch("expected 1, got 2")
     for order in ((refused, own), (own, refused)):
         with pytest.raises(StudentError) as caught:
-            checks.charged_once(*map(raises, order))
+            expect.charged_once(*map(raises, order))
         assert caught.value is own
-    with pytest.raises(checks.Mismatch) as caught:
-        checks.charged_once(raises(refused), raises(own), raises(wrong))
+    with pytest.raises(expect.Mismatch) as caught:
+        expect.charged_once(raises(refused), raises(own), raises(wrong))
     assert caught.value is wrong
-    checks.charged_once(raises(refused), lambda: None)  # one passing attempt is enough
+    expect.charged_once(raises(refused), lambda: None)  # one passing attempt is enough

@@ -14,6 +14,7 @@ import numpy as np
 
 from grader.backprop import checks, oracle
 from grader.errors import GraderError
+from grader.grading import expect
 
 FLAT, COLUMN = "(n,)", "(n, 1)"
 HIDDEN, N, SEED = 4, 6, 1301
@@ -50,7 +51,7 @@ def _right_for(answer, expected: np.ndarray) -> bool:
         got = np.asarray(answer, dtype=float)
     except (TypeError, ValueError):
         return False
-    return got.size == expected.size and oracle.rel_error(got.reshape(expected.shape), expected) <= 1e-4
+    return got.size == expected.size and expect.rel_error(got.reshape(expected.shape), expected) <= 1e-4
 
 
 def _backward_right(student, params, X, labels) -> bool:

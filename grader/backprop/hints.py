@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from grader.backprop import oracle
+from grader.grading import expect
 
 MATCH_TOL = 1e-4  # an answer within this relative error of a mistaken formula is taken to be that mistake
 
@@ -69,7 +70,7 @@ def matches(actual: Any, candidate: np.ndarray) -> bool:
     want = np.asarray(candidate, dtype=float)
     if got is None or got.size != want.size or not np.all(np.isfinite(got)):
         return False
-    return oracle.rel_error(got.reshape(want.shape), want) <= MATCH_TOL
+    return expect.rel_error(got.reshape(want.shape), want) <= MATCH_TOL
 
 
 def first_match(actual: Any, candidates: list[tuple[np.ndarray | None, str]]) -> str:

@@ -10,21 +10,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-VALUE_TOL = 1e-6  # relative error allowed for a value computed by a closed formula (softmax, forward, loss)
 GRAD_TOL = 1e-6  # relative error allowed between an analytic gradient and centered finite differences
 EXACT_TOL = 1e-9  # relative error allowed where the arithmetic is exact up to rounding (one SGD step)
-REL_FLOOR = 1e-8  # the epsilon floor of rel_error, so an all-zero answer compared with zero is not 0/0
 FD_STEP = 1e-5  # step h of the centered difference (f(x+h) - f(x-h)) / 2h; truncation error ~ h^2
 KINK_MARGIN = 1e-3  # inputs of relu are kept this far from 0, where finite differences cross the kink
 
 PARAMS = ("W1", "b1", "W2", "b2")
 Params = dict[str, np.ndarray]
-
-
-def rel_error(actual: np.ndarray, expected: np.ndarray, floor: float = REL_FLOOR) -> float:
-    """max |a - e| / max(floor, max(|a| + |e|)): one number for the whole array, scaled by its size."""
-    a, e = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    return float(np.max(np.abs(a - e)) / max(floor, float(np.max(np.abs(a) + np.abs(e)))))
 
 
 def numerical_grad(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = FD_STEP) -> np.ndarray:

@@ -10,9 +10,9 @@ import signal
 from pathlib import Path
 from typing import TextIO
 
-from grader.batch import course as course_step
-from grader.batch.book import Row
-from grader.batch.handgrades import HandGradesError
+from grader.course import build as course_step
+from grader.course.book import Row
+from grader.course.handgrades import HandGradesError
 from grader.batch.inputs import Roster
 from grader.grading.rubric import Rubric
 
@@ -81,7 +81,7 @@ def start_similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, wor
 def finish_similarity(job: Background | None, roster: Roster, rows: dict[str, Row], rubric: Rubric,
                       out: Path) -> list[str]:
     """Wait for the child and move its pages into `out`; if it failed or never ran, compare here instead."""
-    from grader.batch.similarity import FOLDER
+    from grader.course.similarity import FOLDER
 
     if job is not None:
         try:
@@ -104,7 +104,7 @@ def similarity(roster: Roster, rows: dict[str, Row], rubric: Rubric, out: Path) 
 
 
 def _similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, out: Path) -> list[str]:
-    from grader.batch.similarity import compare_class, parse_threshold, summary_lines
+    from grader.course.similarity import compare_class, parse_threshold, summary_lines
     from grader.grading import assignment
 
     threshold = parse_threshold(rubric.course.get("similarity", {}), rubric.source)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from grader import __version__, paths
 from grader.batch.pool import Finished, Job
 from grader.batch.progress import Progress
-from grader.batch.book import write_atomic
+from grader.course.book import write_atomic
 from grader.errors import ConfigError, GraderError
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TextIO
 
 from grader import __version__
-from grader.batch.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
+from grader.course.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
 from grader.batch import shards
 from grader.batch.inputs import Roster, StudentFile, discover, open_class
 from grader.batch.progress import Progress, clock
@@ -29,7 +29,7 @@ from grader.batch.regrade import check_maximum, check_only, log_row
 from grader.batch.shards import Shard
 from grader.batch.worker import GradeTask, warm_up
 from grader.sandbox.limits import Limits
-from grader.batch.canvas_roster import read_roster
+from grader.course.canvas_roster import read_roster
 from grader.batch.names import compile_patterns
 from grader.notebook.clean import terminal
 from grader.grading.results import GradeReport

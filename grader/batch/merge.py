@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from grader import __version__
-from grader.batch.book import Row, State, gradebook_csv, write_atomic
+from grader.course.book import Row, State, gradebook_csv, write_atomic
 from grader.batch.grade_all import DEADLINE_TAG, key_suffix
 from grader.batch.inputs import Roster, StudentFile
 from grader.batch.shards import Manifest, load_manifest, shard_of

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from grader.batch.book import Row, State, points
+from grader.course.book import Row, State, points
 from grader.batch.inputs import Roster
 from grader.errors import ConfigError
 from grader.grading.rubric import Rubric
@@ -35,7 +35,7 @@ def check_maximum(out: Path, rubric: Rubric, force: bool) -> None:
     import json  # noqa: PLC0415
     from dataclasses import replace  # noqa: PLC0415
 
-    from grader.batch.book import write_atomic  # noqa: PLC0415
+    from grader.course.book import write_atomic  # noqa: PLC0415
 
     mine = {"assignment": rubric.assignment, "points": rubric.points}
     copy = out / POINTS_COPY

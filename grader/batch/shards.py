@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
-from grader.batch.book import write_atomic
+from grader.course.book import write_atomic
 from grader.batch.inputs import Roster, Skipped, StudentFile
 from grader.errors import ConfigError
 

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.batch.book import Row, points, write_atomic
+from grader.course.book import Row, points, write_atomic
 from grader.notebook.clean import markdown
 from grader.batch.inputs import Roster
 

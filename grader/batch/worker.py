@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.batch.answers import answers_path, save_answers
-from grader.batch.book import row_from_report, row_to_json, write_atomic
+from grader.course.answers import answers_path, save_answers
+from grader.course.book import row_from_report, row_to_json, write_atomic
 from grader.errors import GraderError
 from grader.grading.results import GradeReport
-from grader.report.drawing import draw_in_parallel
+from grader.report.drawing import PrewarmPictures, draw_in_parallel
 
 if TYPE_CHECKING:
     from grader.grading.rubric import Rubric
@@ -170,7 +170,8 @@ def run_task(task: GradeTask) -> int:
     rubric = with_grading_seconds(load_rubric(task.rubric), task.grading_seconds)
     cacheable = True
     try:
-        report = grade_submission(task.path, rubric=rubric, sandbox=task.sandbox, student=task.student)
+        report = grade_submission(task.path, rubric=rubric, sandbox=task.sandbox, student=task.student,
+                                  plugins=(PrewarmPictures(),))
     except GraderError as exc:  # the grader could not work (sandbox, suite): not the student's fault, so retry later
         report, cacheable = error_report(task.path, task.student, f"the grader failed: {exc}"), False
     except Exception as exc:  # noqa: BLE001 - a grader bug must cost one row, not the batch

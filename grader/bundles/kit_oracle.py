@@ -19,7 +19,7 @@ import numpy as np
 from grader.errors import ConfigError
 from grader.bundles.oracle_replay import NotRecorded, call_key, generators, state_of
 
-SHIPPED_FUNCTIONS = ("rel_error", "numerical_grad", "starting_params")  # generic helpers; the accuracy area draws
+SHIPPED_FUNCTIONS = ("numerical_grad", "starting_params")  # generic helpers; the accuracy area draws
 # starting weights for the student's own hidden_dim, which no recorded table can foresee
 # Called on the student's own trained weights, so no table can hold their answers. The decision rule needs only the
 # sign of the logit, whose formulas the test names state; the kit has no sigmoid, softmax, loss or gradient.

@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import sys
-import threading
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,9 +16,9 @@ from grader.sandbox.client import open_submission
 from grader.grading import assignment
 from grader.errors import ConfigError, GraderError, SandboxError, SubmissionError
 from grader.notebook import clean, imports
-from grader.report.drawing import PICTURE_MODULES, import_picture_modules
 from grader.notebook.extract import Submission, read_submission
-from grader.grading.results import FunctionCode, GradeReport, ManualItem, TestResult
+from grader.grading.results import FunctionCode, GradeReport, TestResult
+from grader.notebook.manual import ManualItem
 from grader.grading.rubric import Rubric, load_rubric
 
 if TYPE_CHECKING:
@@ -54,12 +53,14 @@ def error_report(path: Path, student: str, reason: str) -> GradeReport:
 
 
 def grade_safely(path: str | Path, *, rubric: Rubric, sandbox: str = "auto", student: str | None = None,
-                 public_only: bool = False) -> tuple[GradeReport, bool]:
+                 public_only: bool = False, plugins: Sequence[object] = ()) -> tuple[GradeReport, bool]:
     """The stage boundary of one grading: whatever the file holds, a report comes back (status "error" with the
     reason when grading broke down). The flag is False when the grader itself failed, so a rerun should retry."""
     path = Path(path)
     try:
-        return grade_submission(path, rubric=rubric, sandbox=sandbox, student=student, public_only=public_only), True
+        report = grade_submission(path, rubric=rubric, sandbox=sandbox, student=student, public_only=public_only,
+                                  plugins=plugins)
+        return report, True
     except (ConfigError, SandboxError):
         raise  # the rubric or this machine, before any student code ran: the CLI reports it and exits non-zero
     except GraderError as exc:
@@ -101,7 +102,6 @@ MAX_CODE_CHARS = 6000  # one function's code on the feedback page; a longer one 
 def lost_code(submission: Submission, tests: tuple[TestResult, ...], task) -> tuple[FunctionCode, ...]:
     """The student's code of every function the areas that lost points call (the assignment's AREA_FUNCTIONS)."""
     from grader.notebook.definitions import function_source  # noqa: PLC0415
-    from grader.report.text import excerpt  # noqa: PLC0415
 
     lost = dict.fromkeys(t.area for t in tests if t.score < t.max_score)
     cells = [(cell.index, cell.source) for cell in submission.cells]
@@ -110,7 +110,7 @@ def lost_code(submission: Submission, tests: tuple[TestResult, ...], task) -> tu
         for name in getattr(task, "AREA_FUNCTIONS", {}).get(area, ()):
             found = function_source(cells, name)
             if found is not None:
-                out.append(FunctionCode(area, name, excerpt(found.code, MAX_CODE_CHARS), found.cell_index))
+                out.append(FunctionCode(area, name, clean.excerpt(found.code, MAX_CODE_CHARS), found.cell_index))
     return tuple(out)
 
 
@@ -132,18 +132,11 @@ def _notes(live, plugin: "GradingPlugin", submission: Submission) -> tuple[str, 
     return tuple(notes)
 
 
-class PrewarmPictures:
-    """A pytest plugin: once the suite is collected, import the pictures' libraries in a thread. The grader then
-    only waits (for the notebook, for each reply), so the import takes idle time, not the collection's."""
-
-    def pytest_collection_finish(self, session: object) -> None:
-        if not all(name in sys.modules for name in PICTURE_MODULES):  # a batch child has them from its parent
-            threading.Thread(target=import_picture_modules, daemon=True, name="prewarm-pictures").start()
-
-
 def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox: str = "auto",
-                     student: str | None = None, public_only: bool = False) -> GradeReport:
-    """Grade one notebook or script. A submission that cannot be read gets status "error" and score 0."""
+                     student: str | None = None, public_only: bool = False,
+                     plugins: Sequence[object] = ()) -> GradeReport:
+    """Grade one notebook or script. A submission that cannot be read gets status "error" and score 0.
+    plugins: more pytest plugins for the suite's run (the report's PrewarmPictures, say)."""
     started, path = time.monotonic(), Path(path)
     rubric = rubric or load_rubric()
     name = clean.file_name(student or path.stem)
@@ -159,7 +152,7 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
         from grader.grading.plugin import GradingPlugin  # noqa: PLC0415 - pytest loads after the sandbox has started
 
         plugin = GradingPlugin(live, rubric, public_only=public_only, public_data=task.public_data(), hidden_data=hidden)
-        run_suite(plugin, *(() if public_only else (PrewarmPictures(),)))
+        run_suite(plugin, *plugins)
         notebook, mode, notes = live.notebook, live.mode, _notes(live, plugin, submission)
         confinement = live.confinement
     tests: tuple[TestResult, ...] = tuple(plugin.results)

@@ -1,41 +1,13 @@
-"""Frozen dataclasses that carry results between the stages: execute -> check -> report."""
+"""Frozen dataclasses of a grade, from grading to the report. What a notebook's run gave (`NotebookRun`) is the
+sandbox's own type, and a hand-graded answer (`ManualItem`) the notebook reader's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class CellOutcome:
-    """What happened when one code cell ran in the sandbox.
-
-    index: the cell's position among all cells of the notebook (0-based), as Jupyter shows it.
-    status: "ok", "error" (it raised, or called sys.exit), or "timeout" (it hit the per-cell limit).
-    """
-
-    index: int
-    status: str
-    seconds: float = 0.0
-    error_type: str = ""
-    message: str = ""
-    traceback: str = ""
-    stdout: str = ""
-    stderr: str = ""
-
-
-@dataclass(frozen=True)
-class NotebookRun:
-    """The run of all cells: one outcome per executed code cell, in order, plus notes for the report."""
-
-    cells: tuple[CellOutcome, ...]
-    seconds: float = 0.0
-    timed_out: bool = False
-    notes: tuple[str, ...] = ()
-
-    @property
-    def failed(self) -> tuple[CellOutcome, ...]:
-        return tuple(c for c in self.cells if c.status != "ok")
+from grader.notebook.manual import ManualItem
+from grader.sandbox.outcomes import NotebookRun
 
 
 @dataclass(frozen=True)
@@ -58,26 +30,6 @@ class TestResult:
     def visibility(self) -> str:
         """Gradescope visibility: public tests show at once, hidden ones after grades are published."""
         return "visible" if self.public else "after_published"
-
-
-@dataclass(frozen=True)
-class ManualItem:
-    """A hand-graded part of the notebook (a Markdown cell marked manual), collected for TAs.
-
-    found: how the answer was found: "metadata" (its marked cell), "prompt" or "heading" (the cell lost its
-    marking; found by the prompt's first line or under its heading), or "missing". note: why, when missing.
-    """
-
-    id: str
-    title: str
-    text: str
-    cell_index: int = -1
-    found: str = "metadata"
-    note: str = ""
-
-    @property
-    def missing(self) -> bool:
-        return self.found == "missing"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ LIMIT_KEYS: dict[str, tuple[str, float, bool]] = {
     "file_mb": ("file_bytes", MIB, True), "open_files": ("open_files", 1, True),
     "output_kb": ("output_bytes", KIB, True),
 }
-COURSE_TABLES = ("manual", "late", "lms", "similarity")  # read by grader.batch.course, which validates them
+COURSE_TABLES = ("manual", "late", "lms", "similarity")  # read by grader.course.build, which validates them
 TABLES = ("assignment", "thresholds", "limits", "hidden", "points", "public", "packages", *COURSE_TABLES)
 
 

@@ -3,7 +3,7 @@ there (so a later start can tell them from rows typed in by hand), and the impor
 
 from __future__ import annotations
 
-from grader.batch.handgrades import HandGrade, _fmt
+from grader.course.handgrades import HandGrade, _fmt
 from grader.handgrade.store import Grade, RubricItem, Store
 
 

@@ -18,12 +18,12 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.batch.answers import load_answers
-from grader.batch.book import Row, State
-from grader.batch.course import FOUND, load_roster, rebuild, settings
-from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_grades
+from grader.course.answers import load_answers
+from grader.course.book import Row, State
+from grader.course.build import FOUND, load_roster, rebuild, settings
+from grader.course.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_grades
 from grader.errors import GraderError
-from grader.grading.results import ManualItem
+from grader.notebook.manual import ManualItem
 from grader.grading.rubric import Rubric
 from grader.handgrade import exchange
 from grader.handgrade.store import FILE as DB_FILE, Store, StoreError

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader.batch.handgrades import Item, _fmt
+from grader.course.handgrades import Item, _fmt
 from grader.errors import GraderError
 
 FILE = Path(".batch") / "hand_grades.sqlite"

@@ -14,6 +14,7 @@ import re
 from typing import Any, TextIO
 
 REPLACEMENT = "\ufffd"
+EXCERPT_CHARS = 1500  # one expected/actual value or message, as a report shows it
 MAX_TREE_DEPTH = 200  # far deeper than any notebook Jupyter writes
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls, DEL, and the invisible marks that reorder or hide text on screen (bidi, zero width)
@@ -105,3 +106,9 @@ class LogStream(io.TextIOBase):
 
     def fileno(self) -> int:
         return self.raw.fileno()
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The text cut at `limit` characters, saying how many more there were."""
+    text = text.rstrip()
+    return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text) - limit} more characters)"

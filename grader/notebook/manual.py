@@ -13,8 +13,27 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.grading.results import ManualItem
 from grader.notebook.extract import Submission
+
+
+@dataclass(frozen=True)
+class ManualItem:
+    """A hand-graded part of the notebook (a Markdown cell marked manual), collected for TAs.
+
+    found: how the answer was found: "metadata" (its marked cell), "prompt" or "heading" (the cell lost its
+    marking; found by the prompt's first line or under its heading), or "missing". note: why, when missing.
+    """
+
+    id: str
+    title: str
+    text: str
+    cell_index: int = -1
+    found: str = "metadata"
+    note: str = ""
+
+    @property
+    def missing(self) -> bool:
+        return self.found == "missing"
 
 FOUND_BY = {"metadata": "in its marked cell", "prompt": "by the prompt's first line (the cell lost its marking)",
             "heading": "under the prompt's heading (the cell lost its marking)", "missing": "MISSING"}

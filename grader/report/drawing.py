@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Callable
 
 # what drawing the pictures imports on first use: savefig's canvas and PNG writer, contour's engine
@@ -87,3 +88,12 @@ def start(draw: Callable[[], bytes], refused: type[Exception]) -> Callable[[], b
         return draw()
 
     return result
+
+
+class PrewarmPictures:
+    """A pytest plugin: once the suite is collected, import the pictures' libraries in a thread. The grader then
+    only waits (for the notebook, for each reply), so the import takes idle time, not the collection's."""
+
+    def pytest_collection_finish(self, session: object) -> None:
+        if not all(name in sys.modules for name in PICTURE_MODULES):  # a batch child has them from its parent
+            threading.Thread(target=import_picture_modules, daemon=True, name="prewarm-pictures").start()

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.report.text import EXCERPT_CHARS, MAX_LISTED, excerpt as _excerpt, fitted, fmt_points, listed
+from grader.notebook.clean import EXCERPT_CHARS, excerpt as _excerpt
+from grader.report.text import MAX_LISTED, fitted, fmt_points, listed
 from grader.report.text import tail as _tail
-from grader.grading.results import CellOutcome, GradeReport, ManualItem, TestResult
+from grader.grading.results import GradeReport, TestResult
+from grader.sandbox.outcomes import CellOutcome
+from grader.notebook.manual import ManualItem
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 
 from grader.grading.results import GradeReport, TestResult
+from grader.notebook.clean import excerpt
 
 MARKUP = re.compile(r"([\\`*_\[\]<>&|~#!])")  # what could start a link, an image, HTML, emphasis or a table cell
 
 
 def md_text(text: str, limit: int = 1500) -> str:
     """One line of plain text that renders as itself in Markdown (newlines become spaces)."""
-    from grader.report.text import excerpt  # noqa: PLC0415 - text imports this module
 
     flat = " ".join(excerpt(text, limit).split())
     return MARKUP.sub(r"\\\1", flat)

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.grading.results import GradeReport, TestResult
-from grader.notebook.clean import terminal
+from grader.notebook.clean import EXCERPT_CHARS, excerpt, terminal
 
-EXCERPT_CHARS = 1500  # one expected/actual value or message
 TRACEBACK_LINES = 40  # the end of a traceback, where the student's own frames are
 TEXT_CHARS = 3000  # one test's plain-text output (results.json, terminal); Gradescope pages slow down past this
 MAX_FILE_BYTES = 1 << 20  # results.json and each feedback page, whatever the notebook prints
@@ -25,11 +24,6 @@ MIN_CHARS = 40  # the tightest clip tried when fitting a file under MAX_FILE_BYT
 
 def fmt_points(x: float) -> str:
     return f"{x:g}"
-
-
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    text = text.rstrip()
-    return text if len(text) <= limit else f"{text[:limit]}\n… ({len(text) - limit} more characters)"
 
 
 def tail(traceback: str, lines: int = TRACEBACK_LINES) -> str:

@@ -25,7 +25,7 @@ from grader.sandbox.limits import Limits
 from grader.sandbox.process import WorkerProcess
 from grader.sandbox.replies import (StandinAnswer, allowed_standins, answer_callback, call_message, cell_outcome,
                                     encode, not_run, raise_for, text)
-from grader.grading.results import CellOutcome, NotebookRun
+from grader.sandbox.outcomes import CellOutcome, NotebookRun
 from grader.sandbox.bwrap import NOT_ISOLATED, available_mode
 
 MAX_REPLAYS = 3  # a notebook whose process keeps dying is not restarted forever

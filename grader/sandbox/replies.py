@@ -12,7 +12,7 @@ from grader.notebook import clean
 from grader.sandbox.inside import protocol
 from grader.errors import MissingName, ProtocolError, StudentError, StudentTimeout, Unsendable
 from grader.notebook.extract import Cell
-from grader.grading.results import CellOutcome
+from grader.sandbox.outcomes import CellOutcome
 
 TEXT_LIMIT = 20000
 

@@ -2,39 +2,16 @@
 its own __main__, as Jupyter's "Restart and run all" would, then the in-process check on what it defined.
 
 The subprocess starts in an empty folder holding only the public data, like the sandbox does.
-Usage (by grader/selfcheck/terminal.py): python -m grader.selfcheck.fresh NOTEBOOK [--list]
+Usage (started by grader/selfcheck/terminal.py's run_fresh): python -m grader.selfcheck.fresh NOTEBOOK [--list]
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import types
 from pathlib import Path
-
-import grader
-
-PACKAGE_ROOT = Path(grader.__file__).resolve().parent.parent  # where the child imports this same grader from
-
-
-def run_fresh(path: Path, listing: bool) -> int:
-    """Run the check in a child process (its output goes straight to this terminal); returns its exit code."""
-    if not path.is_file():
-        print(f"check: no such file: {path}", file=sys.stderr)
-        return 2
-    from grader.grading import assignment  # noqa: PLC0415
-    from grader.grading.rubric import load_rubric  # noqa: PLC0415
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")])}
-    with tempfile.TemporaryDirectory(prefix="backprop-check-") as folder:
-        for name, source in assignment.load(load_rubric().assignment).DATA_FILES.items():
-            shutil.copy(source, Path(folder) / name)
-        command = [sys.executable, "-m", "grader.selfcheck.fresh", str(path.resolve()), *(["--list"] * listing)]
-        return subprocess.run(command, cwd=folder, env=env, check=False).returncode
 
 
 def _prepare() -> types.ModuleType:

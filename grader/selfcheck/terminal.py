@@ -9,12 +9,17 @@ Exit code: 0 when every public test passes, 1 when some fail, 2 when the check i
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import grader
 from grader.errors import GraderError
-from grader.grading.results import CellOutcome
+from grader.sandbox.outcomes import CellOutcome
 from grader.selfcheck.summary import CheckReport
 
 NOT_SANDBOXED = ("note: no sandbox on this system ({platform}): your notebook runs in a plain Python process, "
@@ -62,13 +67,30 @@ def sandboxed(path: Path, sandbox: str) -> CheckReport:
     return CheckReport(report.submission, tuple(report.tests), tuple(notes))
 
 
+PACKAGE_ROOT = Path(grader.__file__).resolve().parent.parent  # where the child imports this same grader from
+
+
+def run_fresh(path: Path, listing: bool) -> int:
+    """Run the check in a child process (its output goes straight to this terminal); returns its exit code."""
+    if not path.is_file():
+        print(f"check: no such file: {path}", file=sys.stderr)
+        return 2
+    from grader.grading import assignment  # noqa: PLC0415
+    from grader.grading.rubric import load_rubric  # noqa: PLC0415
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")])}
+    with tempfile.TemporaryDirectory(prefix="backprop-check-") as folder:
+        for name, source in assignment.load(load_rubric().assignment).DATA_FILES.items():
+            shutil.copy(source, Path(folder) / name)
+        command = [sys.executable, "-m", "grader.selfcheck.fresh", str(path.resolve()), *(["--list"] * listing)]
+        return subprocess.run(command, cwd=folder, env=env, check=False).returncode
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python check.py") -> int:
     args = parser(prog).parse_args(argv)
     try:
         if sys.platform.startswith("linux"):
             return show(sandboxed(args.notebook, args.sandbox), args.list)
-        from grader.selfcheck.fresh import run_fresh  # noqa: PLC0415
-
         print(NOT_SANDBOXED.format(platform=sys.platform), flush=True)
         return run_fresh(args.notebook, args.list)
     except GraderError as exc:

@@ -22,6 +22,7 @@ from grader.backprop import checks, oracle
 from grader.errors import GraderError
 from grader.grading.plugin import record_model
 from grader.grading.results import TrainedModel
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("accuracy")
 
@@ -49,17 +50,17 @@ def hyperparameters(student) -> dict[str, Any]:
     """The student's HYPERPARAMETERS: only the documented keys, each a number (nothing else reaches the grader's call)."""
     value = student.get("HYPERPARAMETERS")
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise checks.Mismatch(f"HYPERPARAMETERS: expected a dict such as {EXAMPLE}, got {checks.describe(value)}",
-                              expected=f"a dict such as {EXAMPLE}", actual=checks.describe(value))
+        raise expect.Mismatch(f"HYPERPARAMETERS: expected a dict such as {EXAMPLE}, got {expect.describe(value)}",
+                              expected=f"a dict such as {EXAMPLE}", actual=expect.describe(value))
     unknown = sorted(set(value) - set(HYPERPARAMETER_KEYS))
     if unknown:
-        raise checks.Mismatch(f"HYPERPARAMETERS has keys the grader does not use: {', '.join(unknown)}; keep only "
+        raise expect.Mismatch(f"HYPERPARAMETERS has keys the grader does not use: {', '.join(unknown)}; keep only "
                               f"{', '.join(HYPERPARAMETER_KEYS)}", expected=f"a dict such as {EXAMPLE}",
                               actual=f"extra keys {', '.join(unknown)}")
     for key, number in value.items():
         if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise checks.Mismatch(f"HYPERPARAMETERS[{key!r}]: expected a number, got {checks.describe(number)}",
-                                  expected="a number", actual=checks.describe(number))
+            raise expect.Mismatch(f"HYPERPARAMETERS[{key!r}]: expected a number, got {expect.describe(number)}",
+                                  expected="a number", actual=expect.describe(number))
     return value
 
 
@@ -139,14 +140,14 @@ def outcome(student, conventions, rubric, public_data, request) -> Outcome:
         hidden = None
     try:
         return train_best(student, conventions, rubric, public_data, hidden)
-    except (GraderError, checks.Mismatch) as exc:  # each test reports it as its own failure
+    except (GraderError, expect.Mismatch) as exc:  # each test reports it as its own failure
         return Outcome(error=exc)
 
 
 def check(value: float, threshold: float, outcome: Outcome, what: str) -> None:
     if value < threshold:
         tries = f"the best of {outcome.attempts} seeded trainings" if outcome.attempts > 1 else "one seeded training"
-        raise checks.Mismatch(f"{what}: expected at least {threshold:.2f}, got {value:.3f} ({tries} of "
+        raise expect.Mismatch(f"{what}: expected at least {threshold:.2f}, got {value:.3f} ({tries} of "
                               "TwoLayerPerceptron(2, **HYPERPARAMETERS) from the grader's starting weights, on the "
                               "public training data turned by a secret rotation)",
                               expected=f">= {threshold:.2f}", actual=f"{value:.3f}",

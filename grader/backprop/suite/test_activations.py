@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("activations")
 
@@ -22,8 +23,8 @@ def inputs(seed: int) -> np.ndarray:
 def test_activations_relu(student):
     """relu matches max(0, x)"""
     x = inputs(301)
-    got, what = checks.call_array(student, "relu", x)
-    checks.close(got, np.maximum(x, 0.0), what)
+    got, what = expect.call_array(student, "relu", x)
+    expect.close(got, np.maximum(x, 0.0), what)
 
 
 @pytest.mark.points(2)
@@ -31,8 +32,8 @@ def test_activations_relu(student):
 def test_activations_sigmoid(student):
     """sigmoid matches 1 / (1 + exp(-x))"""
     x = inputs(302)
-    got, what = checks.call_array(student, "sigmoid", x)
-    checks.close(got, 1.0 / (1.0 + np.exp(-x)), what)
+    got, what = expect.call_array(student, "sigmoid", x)
+    expect.close(got, 1.0 / (1.0 + np.exp(-x)), what)
 
 
 @pytest.mark.points(1)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("backward")
 
@@ -30,7 +31,7 @@ def case() -> tuple[oracle.Params, np.ndarray, np.ndarray]:
 
 
 def check_gradient(student, conventions, name: str) -> None:
-    checks.charged_once(partial(attempt_gradient, student, conventions, name, True),
+    expect.charged_once(partial(attempt_gradient, student, conventions, name, True),
                         partial(attempt_gradient, student, conventions, name, False))
 
 
@@ -46,15 +47,15 @@ def attempt_gradient(student, conventions, name: str, isolated: bool) -> None:
             f"hidden_dim={HIDDEN}")
     answer = model.call("backward_prop", X, conventions.y(y), fwd["Z1"], fwd["A1"], fwd["Z2"], fwd["A2"],
                         _isolate=checks.standins_except() if isolated else ())
-    grads = checks.unpack(answer, what, GRADIENTS)
+    grads = expect.unpack(answer, what, GRADIENTS)
     param = name[1:]
     expected = oracle.bce_grad(params, X, y, param)
     raw = grads[name]
     hint = conventions.mixed or partial(hints.gradient_hint, raw, expected, name, n=N,
                                         extra_factor=hints.half_mse_grad(params, X, y, param))
     shape, also = checks.param_shapes(2, HIDDEN)[param]
-    got = checks.as_array(raw, f"{what}: {name}", shape, also=also, hint=hint)
-    checks.close(got, expected, f"{name} (against finite differences of the mean cross-entropy)",
+    got = expect.as_array(raw, f"{what}: {name}", shape, also=also, hint=hint)
+    expect.close(got, expected, f"{name} (against finite differences of the mean cross-entropy)",
                  oracle.GRAD_TOL, hint=hint)
 
 

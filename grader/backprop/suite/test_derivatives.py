@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("derivatives")
 
@@ -29,22 +30,22 @@ def elementwise_derivative(f, x: np.ndarray) -> np.ndarray:
 @pytest.mark.public
 def test_derivatives_relu(student):
     """relu_derivative matches finite differences away from the kink"""
-    checks.charged_once(partial(attempt_relu, student, True), partial(attempt_relu, student, False))
+    expect.charged_once(partial(attempt_relu, student, True), partial(attempt_relu, student, False))
 
 
 def attempt_relu(student, isolated: bool) -> None:
     """When `isolated`, the functions relu_derivative may call (relu among them) are the grader's own."""
     x = inputs(401)
-    got, what = checks.call_array(student, "relu_derivative", x,
+    got, what = expect.call_array(student, "relu_derivative", x,
                                   isolate=checks.standins_except("relu_derivative") if isolated else ())
-    checks.close(got, elementwise_derivative(lambda v: np.maximum(v, 0.0), x), what, oracle.GRAD_TOL)
+    expect.close(got, elementwise_derivative(lambda v: np.maximum(v, 0.0), x), what, oracle.GRAD_TOL)
 
 
 @pytest.mark.points(3)
 @pytest.mark.public
 def test_derivatives_sigmoid(student):
     """sigmoid_derivative matches finite differences at the pre-activation"""
-    checks.charged_once(partial(attempt_sigmoid, student, True), partial(attempt_sigmoid, student, False))
+    expect.charged_once(partial(attempt_sigmoid, student, True), partial(attempt_sigmoid, student, False))
 
 
 def attempt_sigmoid(student, isolated: bool) -> None:
@@ -54,5 +55,5 @@ def attempt_sigmoid(student, isolated: bool) -> None:
     raw = student.call("sigmoid_derivative", x,
                        _isolate=checks.standins_except("sigmoid_derivative") if isolated else ())
     hint = partial(hints.sigmoid_derivative_hint, raw, x)
-    got = checks.as_array(raw, what, x.shape, hint=hint)
-    checks.close(got, elementwise_derivative(oracle.sigmoid, x), what, oracle.GRAD_TOL, hint=hint)
+    got = expect.as_array(raw, what, x.shape, hint=hint)
+    expect.close(got, elementwise_derivative(oracle.sigmoid, x), what, oracle.GRAD_TOL, hint=hint)

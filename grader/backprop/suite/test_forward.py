@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("forward")
 
@@ -33,16 +34,16 @@ def run_forward(student, name: str, isolated: bool = True) -> tuple[np.ndarray, 
     model = checks.new_model(student, seed=SEED, hidden_dim=HIDDEN, params=params)
     what = f"forward_pass(X) for X of shape {X.shape} and hidden_dim={HIDDEN}"
     isolate = checks.standins_except() if isolated else ()
-    values = checks.unpack(model.call("forward_pass", X, _isolate=isolate), what, OUTPUTS)
+    values = expect.unpack(model.call("forward_pass", X, _isolate=isolate), what, OUTPUTS)
     expected = written_out(params, X)[name]
-    return checks.as_array(values[name], f"{what}: {name}", expected.shape), expected
+    return expect.as_array(values[name], f"{what}: {name}", expected.shape), expected
 
 
 def check_output(student, name: str, formula: str) -> None:
     def attempt(isolated: bool) -> None:
         got, expected = run_forward(student, name, isolated)
-        checks.close(got, expected, f"forward_pass: {name} = {formula}")
-    checks.charged_once(partial(attempt, True), partial(attempt, False))
+        expect.close(got, expected, f"forward_pass: {name} = {formula}")
+    expect.charged_once(partial(attempt, True), partial(attempt, False))
 
 
 @pytest.mark.points(2)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("init")
 
@@ -16,7 +17,7 @@ SEED = 501
 def initial_params(model, input_dim: int, hidden_dim: int) -> oracle.Params:
     """What initialize_parameters(input_dim, hidden_dim) returns, checked for shapes and finiteness."""
     what = f"initialize_parameters({input_dim}, {hidden_dim})"
-    values = checks.unpack(model.call("initialize_parameters", input_dim, hidden_dim), what, oracle.PARAMS)
+    values = expect.unpack(model.call("initialize_parameters", input_dim, hidden_dim), what, oracle.PARAMS)
     return checks.as_params(values, what, input_dim, hidden_dim)
 
 
@@ -38,8 +39,8 @@ def test_init_random(student):
     what = f"TwoLayerPerceptron(2, hidden_dim={HIDDEN})"
     a, b = checks.get_params(first, what, HIDDEN), checks.get_params(second, what, HIDDEN)
     if np.array_equal(a["W1"], b["W1"]) and np.array_equal(a["W2"], b["W2"]):
-        raise checks.Mismatch(f"two models of {what}: expected different random weights, got the same W1 and W2 "
-                              f"(W1 starts {checks.show(a['W1'])})", expected="different weights",
+        raise expect.Mismatch(f"two models of {what}: expected different random weights, got the same W1 and W2 "
+                              f"(W1 starts {expect.show(a['W1'])})", expected="different weights",
                               actual="identical weights", hint=hints.init_hint(a["W1"], a["W2"]) or hints.NOT_RANDOM)
 
 
@@ -51,6 +52,6 @@ def test_init_not_symmetric(student):
     params = initial_params(model, 2, HIDDEN)
     hint = hints.init_hint(params["W1"], params["W2"])
     if hint:
-        raise checks.Mismatch(f"initialize_parameters(2, {HIDDEN}): expected a W1 whose columns all differ, got "
-                              f"W1 = {checks.show(params['W1'])}", expected="columns of W1 that all differ",
-                              actual=checks.show(params["W1"]), hint=hint)
+        raise expect.Mismatch(f"initialize_parameters(2, {HIDDEN}): expected a W1 whose columns all differ, got "
+                              f"W1 = {expect.show(params['W1'])}", expected="columns of W1 that all differ",
+                              actual=expect.show(params["W1"]), hint=hint)

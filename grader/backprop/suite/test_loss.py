@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import log_loss
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("loss")
 
@@ -27,14 +28,14 @@ def student_loss(student, conventions, params: oracle.Params, X: np.ndarray, y: 
     model = checks.new_model(student, seed=701, hidden_dim=HIDDEN, params=params)
     checks.isolate_forward(model, params, X)
     raw = model.call("cross_entropy_loss", X, conventions.y(y), _isolate=checks.standins_except() if isolated else ())
-    return checks.as_float(raw, what), raw
+    return expect.as_float(raw, what), raw
 
 
 @pytest.mark.points(6)
 @pytest.mark.public
 def test_loss_matches_log_loss(student, conventions):
     """matches sklearn.metrics.log_loss"""
-    checks.charged_once(partial(check_log_loss, student, conventions, True),
+    expect.charged_once(partial(check_log_loss, student, conventions, True),
                         partial(check_log_loss, student, conventions, False))
 
 
@@ -44,7 +45,7 @@ def check_log_loss(student, conventions, isolated: bool) -> None:
     what = f"cross_entropy_loss(X, y) for X of shape {X.shape}"
     got, raw = student_loss(student, conventions, params, X, y, what, isolated)
     expected = log_loss(y, oracle.forward(params, X)["A2"].ravel(), labels=[0, 1])
-    checks.close(got, expected, what, hint=conventions.mixed or partial(hints.loss_hint, raw, expected, N))
+    expect.close(got, expected, what, hint=conventions.mixed or partial(hints.loss_hint, raw, expected, N))
 
 
 def saturated_case() -> tuple[oracle.Params, np.ndarray]:
@@ -62,7 +63,7 @@ def saturated_case() -> tuple[oracle.Params, np.ndarray]:
 @pytest.mark.public
 def test_loss_finite_when_saturated(student, conventions):
     """finite on saturated outputs"""
-    checks.charged_once(partial(check_saturated, student, conventions, True),
+    expect.charged_once(partial(check_saturated, student, conventions, True),
                         partial(check_saturated, student, conventions, False))
 
 
@@ -72,9 +73,9 @@ def check_saturated(student, conventions, isolated: bool) -> None:
     for y, verdict in ((right, "right"), (1 - right, "wrong")):
         what = f"cross_entropy_loss(X, y) when every prediction is saturated and {verdict}"
         got, raw = student_loss(student, conventions, params, X, y, what, isolated)
-        checks.finite(got, what, hint=partial(hints.loss_hint, raw, 0.0, N))
+        expect.finite(got, what, hint=partial(hints.loss_hint, raw, 0.0, N))
         if (got < COIN_FLIP) != (verdict == "right"):
             relation = "below" if verdict == "right" else "above"
-            raise checks.Mismatch(f"{what}: expected a loss {relation} ln 2 = {COIN_FLIP:.3g} (the loss of always "
+            raise expect.Mismatch(f"{what}: expected a loss {relation} ln 2 = {COIN_FLIP:.3g} (the loss of always "
                                   f"predicting 0.5), got {got:.6g}", expected=f"{relation} {COIN_FLIP:.3g}",
                                   actual=f"{got:.6g}")

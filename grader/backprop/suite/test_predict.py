@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("predict")
 
@@ -34,7 +35,7 @@ def case(student) -> tuple[object, oracle.Params, np.ndarray, np.ndarray]:
 @pytest.mark.public
 def test_predict_labels(student):
     """labels equal (probability > 0.5) as 0/1 ints of shape (n,)"""
-    checks.charged_once(partial(check_labels, student, True), partial(check_labels, student, False))
+    expect.charged_once(partial(check_labels, student, True), partial(check_labels, student, False))
 
 
 def check_labels(student, isolated: bool) -> None:
@@ -44,15 +45,15 @@ def check_labels(student, isolated: bool) -> None:
     raw = model.call("predict", X, _isolate=checks.standins_except() if isolated else ())
     expected = oracle.predict(params, X)
     hint = partial(hints.predict_hint, raw, oracle.forward(params, X)["Z2"].ravel(), expected)
-    got = checks.as_array(raw, what, (N,), also=((N, 1),), integer=True, hint=hint)
-    checks.equal(got, expected, what, hint=hint)
+    got = expect.as_array(raw, what, (N,), also=((N, 1),), integer=True, hint=hint)
+    expect.equal(got, expected, what, hint=hint)
 
 
 @pytest.mark.points(2)
 @pytest.mark.public
 def test_predict_accuracy(student, conventions):
     """accuracy agrees with an independent count"""
-    checks.charged_once(partial(check_accuracy, student, conventions, True),
+    expect.charged_once(partial(check_accuracy, student, conventions, True),
                         partial(check_accuracy, student, conventions, False))
 
 
@@ -60,5 +61,5 @@ def check_accuracy(student, conventions, isolated: bool) -> None:
     model, params, X, y = case(student)
     what = f"accuracy(X, y) for X of shape {X.shape}"
     isolate = checks.standins_except() if isolated else ()
-    got = checks.as_float(model.call("accuracy", X, conventions.y(y), _isolate=isolate), what)
-    checks.close(got, oracle.accuracy(params, X, y), what)
+    got = expect.as_float(model.call("accuracy", X, conventions.y(y), _isolate=isolate), what)
+    expect.close(got, oracle.accuracy(params, X, y), what)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("softmax")
 
@@ -22,8 +23,8 @@ def logits(seed: int, shape: tuple[int, int]) -> np.ndarray:
 def test_softmax_values(student):
     """values match an independent computation"""
     a = logits(101, (4, 3))
-    got, what = checks.call_array(student, "softmax", a, "a")
-    checks.close(got, oracle.softmax(a), what)
+    got, what = expect.call_array(student, "softmax", a, "a")
+    expect.close(got, oracle.softmax(a), what)
 
 
 @pytest.mark.points(1)
@@ -31,8 +32,8 @@ def test_softmax_values(student):
 def test_softmax_rows_sum_to_one(student):
     """every row sums to 1"""
     a = logits(102, (6, 5))
-    got, what = checks.call_array(student, "softmax", a, "a")
-    checks.close(got.sum(axis=1), np.ones(len(a)), f"the row sums of {what}")
+    got, what = expect.call_array(student, "softmax", a, "a")
+    expect.close(got.sum(axis=1), np.ones(len(a)), f"the row sums of {what}")
 
 
 @pytest.mark.points(2)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from grader.backprop import checks, hints, oracle
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("softmax_grad")
 
@@ -24,7 +25,7 @@ def case(seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.public
 def test_softmax_grad_loss_value(student):
     """softmax_cross_entropy matches an independent computation"""
-    checks.charged_once(partial(attempt_loss_value, student, True), partial(attempt_loss_value, student, False))
+    expect.charged_once(partial(attempt_loss_value, student, True), partial(attempt_loss_value, student, False))
 
 
 def attempt_loss_value(student, isolated: bool) -> None:
@@ -34,14 +35,14 @@ def attempt_loss_value(student, isolated: bool) -> None:
     raw = student.call("softmax_cross_entropy", a, t, _isolate=checks.standins_except() if isolated else ())
     expected = oracle.softmax_cross_entropy(a, t)
     hint = partial(hints.first_match, raw, [(np.asarray(expected / N), hints.E_MEAN)])
-    checks.close(checks.as_float(raw, what), expected, what, hint=hint)
+    expect.close(expect.as_float(raw, what), expected, what, hint=hint)
 
 
 @pytest.mark.points(6)
 @pytest.mark.public
 def test_softmax_grad_gradient(student):
     """softmax_cross_entropy_grad matches centered finite differences of E"""
-    checks.charged_once(partial(attempt_gradient, student, True), partial(attempt_gradient, student, False))
+    expect.charged_once(partial(attempt_gradient, student, True), partial(attempt_gradient, student, False))
 
 
 def attempt_gradient(student, isolated: bool) -> None:
@@ -51,5 +52,5 @@ def attempt_gradient(student, isolated: bool) -> None:
     raw = student.call("softmax_cross_entropy_grad", a, t, _isolate=checks.standins_except() if isolated else ())
     expected = oracle.numerical_grad(lambda v: oracle.softmax_cross_entropy(v, t), a)
     hint = partial(hints.gradient_hint, raw, expected, "gradient", n=N, of_mean=False)
-    got = checks.as_array(raw, what, a.shape, hint=hint)
-    checks.close(got, expected, what, oracle.GRAD_TOL, hint=hint)
+    got = expect.as_array(raw, what, a.shape, hint=hint)
+    expect.close(got, expected, what, oracle.GRAD_TOL, hint=hint)

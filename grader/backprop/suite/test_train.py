@@ -22,6 +22,7 @@ import pytest
 
 from grader.backprop import checks, hints, oracle
 from grader.backprop.xor import sample_xor
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("train")
 
@@ -50,7 +51,7 @@ def opposite_data(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def charged_once(test: Callable[[bool], None]) -> None:
     """The test run with the grader's own methods under the student's loop, then with the student's own."""
-    checks.charged_once(partial(test, True), partial(test, False))
+    expect.charged_once(partial(test, True), partial(test, False))
 
 
 def run_train(student, conventions, X, y, X_val, y_val, *, epochs: int, tol: float, isolated: bool,
@@ -76,17 +77,17 @@ def as_history(value: Any, what: str, finite: bool = True) -> dict[str, list[flo
     """{"train_loss": [...], "val_loss": [...]}: lists of numbers (finite ones unless `finite` is False)."""
     wanted = 'a dict {"train_loss": [...], "val_loss": [...]}'
     if not isinstance(value, dict) or not {"train_loss", "val_loss"} <= set(value):
-        raise checks.Mismatch(f"{what}: expected {wanted}, got {checks.describe(value)}", expected=wanted,
-                              actual=checks.describe(value))
+        raise expect.Mismatch(f"{what}: expected {wanted}, got {expect.describe(value)}", expected=wanted,
+                              actual=expect.describe(value))
     out = {}
     for key in ("train_loss", "val_loss"):
         entries = value[key]
         if not isinstance(entries, (list, tuple, np.ndarray)) or np.ndim(entries) != 1:
-            raise checks.Mismatch(f"{what}: history[{key!r}]: expected a list of floats, got "
-                                  f"{checks.describe(entries)}", expected="a list", actual=checks.describe(entries))
-        out[key] = [checks.as_float(v, f"{what}: history[{key!r}][{i}]") for i, v in enumerate(entries)]
+            raise expect.Mismatch(f"{what}: history[{key!r}]: expected a list of floats, got "
+                                  f"{expect.describe(entries)}", expected="a list", actual=expect.describe(entries))
+        out[key] = [expect.as_float(v, f"{what}: history[{key!r}][{i}]") for i, v in enumerate(entries)]
         if finite:
-            checks.finite(np.array(out[key]), f"{what}: history[{key!r}]")
+            expect.finite(np.array(out[key]), f"{what}: history[{key!r}]")
     return out
 
 
@@ -94,7 +95,7 @@ def check_epochs(history: dict[str, list[float]], expected: int, what: str, why:
     for key, losses in history.items():
         if len(losses) != expected:
             wanted = f"{expected} {'entry' if expected == 1 else 'entries'}"
-            raise checks.Mismatch(f"{what}: {why}; history[{key!r}] should have {wanted}, it has {len(losses)}",
+            raise expect.Mismatch(f"{what}: {why}; history[{key!r}] should have {wanted}, it has {len(losses)}",
                                   expected=wanted, actual=f"{len(losses)} entries")
 
 
@@ -106,7 +107,7 @@ def check_sgd(model, n: int, epochs: int, what: str) -> None:
     if len(backward) != steps * epochs or len(updates) != steps * epochs:
         hint = (hints.NO_SGD if not backward or not updates else hints.FULL_BATCH if len(backward) == epochs
                 else hints.BATCH_COUNT)
-        raise checks.Mismatch(
+        raise expect.Mismatch(
             f"{what}: expected {steps} calls of backward_prop and {steps} of update_weights per epoch (one per "
             f"mini-batch: ceil({n} / {BATCH}) = {steps}), {steps * epochs} of each in {epochs} epochs; got "
             f"{len(backward)} and {len(updates)}", expected=f"{steps * epochs} and {steps * epochs}",
@@ -115,13 +116,13 @@ def check_sgd(model, n: int, epochs: int, what: str) -> None:
     for rows in epochs_rows:
         sizes = [int(size) for size, _ in rows]
         if sum(sizes) != n or max(sizes) > BATCH:
-            raise checks.Mismatch(f"{what}: each epoch's mini-batches should hold at most {BATCH} rows and {n} in "
+            raise expect.Mismatch(f"{what}: each epoch's mini-batches should hold at most {BATCH} rows and {n} in "
                                   f"all; backward_prop got batches of {sizes[:6]}{' ...' if len(sizes) > 6 else ''}",
                                   expected=f"{steps} batches of at most {BATCH} rows, {n} in all",
                                   actual=f"{len(sizes)} batches, {sum(sizes)} rows", hint=hints.BATCH_COUNT)
     firsts = [[tuple(first) for _, first in rows] for rows in epochs_rows]
     if any(firsts[e] == firsts[e + 1] for e in range(epochs - 1)):
-        raise checks.Mismatch(f"{what}: the mini-batches of two epochs came in the same order; train must shuffle "
+        raise expect.Mismatch(f"{what}: the mini-batches of two epochs came in the same order; train must shuffle "
                               "the data at the start of every epoch", expected="a new order every epoch",
                               actual="the same batches as the epoch before", hint=hints.NO_SHUFFLE)
 
@@ -141,7 +142,7 @@ def check_history(student, d: dict, conventions, isolated: bool) -> None:
     check_sgd(model, len(d["y_train"]), 3, what)
     first, last = history["train_loss"][0], history["train_loss"][-1]
     if not last < FALL * first:
-        raise checks.Mismatch(f"{what}: the training loss should fall on data the grader's hyperparameters fit; it "
+        raise expect.Mismatch(f"{what}: the training loss should fall on data the grader's hyperparameters fit; it "
                               f"went from {first:.4g} after epoch 1 to {last:.4g} after epoch 3",
                               expected=f"below {FALL * first:.4g}", actual=f"{last:.4g}", hint=hints.NO_SGD)
 
@@ -169,7 +170,7 @@ def check_stops_early(student, d: dict, conventions, isolated: bool) -> None:
     check_stopping(history["val_loss"], FIT_EPOCHS, FIT_TOL, what)
     if len(history["val_loss"]) == FIT_EPOCHS and history["val_loss"][-1] >= FIT_TOL:
         learned = checks.get_params(model, "the model after train", HIDDEN)
-        raise checks.Mismatch(f"{what}: the validation loss never fell below tol (it ended at "
+        raise expect.Mismatch(f"{what}: the validation loss never fell below tol (it ended at "
                               f"{history['val_loss'][-1]:.4g}), though the grader's hyperparameters fit this data",
                               expected=f"a validation loss below {FIT_TOL:g}", actual=f"{history['val_loss'][-1]:.4g}",
                               hint=not_learned_hint(learned, X_val, y_val, d))
@@ -188,15 +189,15 @@ def not_learned_hint(learned: oracle.Params, X_val, y_val, d: dict) -> str:
 def check_stopping(val_loss: list[float], epochs: int, tol: float, what: str) -> None:
     """Stop after the first epoch whose recorded validation loss is below tol, and not before."""
     if not 1 <= len(val_loss) <= epochs:
-        raise checks.Mismatch(f"{what}: expected from 1 to {epochs} entries in history['val_loss'], got "
+        raise expect.Mismatch(f"{what}: expected from 1 to {epochs} entries in history['val_loss'], got "
                               f"{len(val_loss)}", expected=f"1 to {epochs} entries", actual=f"{len(val_loss)} entries")
     for epoch, loss in enumerate(val_loss[:-1], start=1):
         if loss < tol:
-            raise checks.Mismatch(f"{what}: the validation loss after epoch {epoch} was {loss:.4g} < tol, so train "
+            raise expect.Mismatch(f"{what}: the validation loss after epoch {epoch} was {loss:.4g} < tol, so train "
                                   f"should stop there; it went on to {len(val_loss)} epochs",
                                   expected=f"{epoch} epochs", actual=f"{len(val_loss)} epochs")
     if len(val_loss) < epochs and val_loss[-1] >= tol:
-        raise checks.Mismatch(f"{what}: train stopped after epoch {len(val_loss)}, but the validation loss was "
+        raise expect.Mismatch(f"{what}: train stopped after epoch {len(val_loss)}, but the validation loss was "
                               f"{val_loss[-1]:.4g}, not below tol (stop on the validation loss, not the train loss)",
                               expected=f"{epochs} epochs", actual=f"{len(val_loss)} epochs")
 
@@ -216,7 +217,7 @@ def check_uses_arguments(student, d: dict, conventions, isolated: bool) -> None:
     fits_given, fits_notebook = oracle.accuracy(learned, X, y), oracle.accuracy(learned, d["X_train"], d["y_train"])
     if fits_given < LEARNED:
         reads_globals = fits_notebook >= LEARNED
-        raise checks.Mismatch(f"{what}: the model did not learn the data given (accuracy {fits_given:.2f} on it, "
+        raise expect.Mismatch(f"{what}: the model did not learn the data given (accuracy {fits_given:.2f} on it, "
                               f"{fits_notebook:.2f} on the notebook's X_train, y_train)",
                               expected="a model that fits the data given",
                               actual="a model that fits X_train, y_train" if reads_globals else "an untrained model",
@@ -225,7 +226,7 @@ def check_uses_arguments(student, d: dict, conventions, isolated: bool) -> None:
     given = oracle.mean_bce(learned, X_val, y_val)
     if not same_loss(recorded, given):
         notebook = oracle.mean_bce(learned, d["X_val"], d["y_val"])
-        raise checks.Mismatch(f"{what}: the last validation loss in the history, {recorded:.6g}, is not the loss on "
+        raise expect.Mismatch(f"{what}: the last validation loss in the history, {recorded:.6g}, is not the loss on "
                               f"the X_val, y_val given to train ({given:.6g} after training)", expected=f"{given:.6g}",
                               actual=f"{recorded:.6g}",
                               hint=hints.READS_GLOBALS if same_loss(recorded, notebook) else "")
@@ -235,4 +236,4 @@ def same_loss(recorded: float, recomputed: float) -> bool:
     """Equal within REPORTED_LOSS_TOL; a nan or inf recorded where the loss itself is nan or inf counts as equal."""
     if not (np.isfinite(recorded) and np.isfinite(recomputed)):
         return bool(np.isnan(recorded) and np.isnan(recomputed)) or recorded == recomputed
-    return oracle.rel_error(recorded, recomputed) <= REPORTED_LOSS_TOL
+    return expect.rel_error(recorded, recomputed) <= REPORTED_LOSS_TOL

@@ -16,6 +16,7 @@ import pytest
 
 from grader.backprop import checks, hints, oracle
 from grader.errors import StudentError
+from grader.grading import expect
 
 pytestmark = pytest.mark.area("update")
 
@@ -47,15 +48,15 @@ def check_step(student, names: tuple[str, ...], layout: Callable[[oracle.Params]
             what += f" and d{name} of shape {given[name].shape}, as your backward_prop returns it"
         before, step = sent[name].astype(float).reshape(shape), grads[name].astype(float).reshape(shape)
         hint = partial(hints.update_hint, raw, before, step, LEARNING_RATE)
-        got = checks.as_array(raw, what, shape, also=also, hint=hint)
-        checks.close(got, before - LEARNING_RATE * step, what, oracle.EXACT_TOL, hint=hint)
+        got = expect.as_array(raw, what, shape, also=also, hint=hint)
+        expect.close(got, before - LEARNING_RATE * step, what, oracle.EXACT_TOL, hint=hint)
 
 
 def backward_layout(student, conventions) -> Callable[[oracle.Params], oracle.Params]:
     """How the student's own backward_prop lays out each gradient, where it differs from the parameter's but holds
     the same entries (dW1 transposed, a bias gradient as a column): update_weights is then also tried with
     gradients in that layout, since a step consistent with the student's own backward_prop is a right step.
-    Raises checks.Skip when backward_prop gives the parameters' own layout or no usable answer."""
+    Raises expect.Skip when backward_prop gives the parameters' own layout or no usable answer."""
     rng = checks.input_rng(SEED)  # the weights of the step itself (the same draw: the student kit replays it)
     params, X = oracle.random_params(rng, 2, HIDDEN), checks.input_rng(SEED + 1).normal(size=(PROBE_N, 2))
     y = np.arange(PROBE_N) % 2
@@ -65,13 +66,13 @@ def backward_layout(student, conventions) -> Callable[[oracle.Params], oracle.Pa
     try:
         answer = model.call("backward_prop", X, conventions.y(y), hidden, hidden, out, out)
     except StudentError:  # a timeout too: then update's own failure is the one to report
-        raise checks.Skip("backward_prop raised") from None
+        raise expect.Skip("backward_prop raised") from None
     if not isinstance(answer, (tuple, list)) or len(answer) != len(GRADIENTS):
-        raise checks.Skip("backward_prop gave no four gradients")
+        raise expect.Skip("backward_prop gave no four gradients")
     shapes = {p: np.shape(g) for p, g in zip(oracle.PARAMS, answer) if isinstance(g, np.ndarray)}
     turned = {p: s for p, s in shapes.items() if s != sent[p].shape and math.prod(s) == sent[p].size}
     if not turned:
-        raise checks.Skip("backward_prop lays its gradients out as the parameters")
+        raise expect.Skip("backward_prop lays its gradients out as the parameters")
 
     def layout(grads: oracle.Params) -> oracle.Params:
         out = dict(grads)
@@ -83,7 +84,7 @@ def backward_layout(student, conventions) -> Callable[[oracle.Params], oracle.Pa
 
 
 def charged_once(student, conventions, names: tuple[str, ...]) -> None:
-    checks.charged_once(partial(check_step, student, names),
+    expect.charged_once(partial(check_step, student, names),
                         lambda: check_step(student, names, backward_layout(student, conventions)))
 
 

@@ -144,7 +144,7 @@ def _marked(code: str, slices: Any) -> str:
 
 
 def _write_page(path: Path, left: tuple, right: tuple) -> None:
-    from grader.batch.book import write_atomic  # noqa: PLC0415
+    from grader.course.book import write_atomic  # noqa: PLC0415
 
     columns = "".join(f'<div class="col"><h2>{html.escape(name)}</h2><p>{share:.0%} of this code matches the '
                       f"other</p><pre>{_marked(code, slices)}</pre></div>" for name, code, slices, share in (left, right))

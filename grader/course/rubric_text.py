@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from grader.batch.book import points
+from grader.course.book import points
 from grader.grading.rubric import Rubric
 
 
 def rubric_text(rubric: Rubric) -> str:
     """Thresholds, limits, points per test and area, hand-graded items, late policy, LMS column, similarity."""
-    from grader.batch.course import settings
-    from grader.batch.similarity import parse_threshold
+    from grader.course.build import settings
+    from grader.course.similarity import parse_threshold
     from grader.grading.maxima import test_points
 
     config = settings(rubric)

@@ -18,11 +18,11 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader.batch import canvas_feedback, lms
-from grader.batch.canvas_roster import Person, match, read_roster
-from grader.batch.book import Row, State, points, write_atomic
-from grader.batch.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
-from grader.batch.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
+from grader.course import canvas_feedback, lms
+from grader.course.canvas_roster import Person, match, read_roster
+from grader.course.book import Row, State, points, write_atomic
+from grader.course.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
+from grader.course.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
 from grader.errors import ConfigError
 from grader.grading.rubric import Rubric
 
@@ -207,7 +207,7 @@ def splice_summary(path: Path, name: str, lines: list[str]) -> None:
 
 
 def _update_pages(folder: Path, final: lms.Final, possible: float) -> None:
-    from grader.batch.course_page import grade_section  # noqa: PLC0415
+    from grader.course.page import grade_section  # noqa: PLC0415
 
     for page in ("feedback.html", "feedback_ta.html"):
         path = folder / page

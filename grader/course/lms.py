@@ -16,10 +16,10 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from grader.batch.book import Row, cell, points
-from grader.batch.canvas_roster import Person
-from grader.batch.handgrades import HandGrade, Item
-from grader.batch.late import Lateness
+from grader.course.book import Row, cell, points
+from grader.course.canvas_roster import Person
+from grader.course.handgrades import HandGrade, Item
+from grader.course.late import Lateness
 
 CANVAS_FILE = "canvas_import.csv"
 GENERIC_FILE = "grades.csv"

@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from grader.batch.book import write_atomic
-from grader.grading.results import ManualItem
+from grader.course.book import write_atomic
+from grader.notebook.manual import ManualItem
 
 FILE = "answers.json"  # in the student's folder
 MAX_ANSWER_CHARS = 100_000  # a pasted essay is kept whole; a megabyte of noise is not

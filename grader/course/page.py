@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import html
 
-from grader.batch.book import points
-from grader.batch.lms import Final
+from grader.course.book import points
+from grader.course.lms import Final
 
 
 def _e(text: object) -> str:

@@ -87,7 +87,7 @@ def _write_rows(path: Path, rows: list[dict[str, str]], items: tuple[Item, ...])
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows({c: r.get(c, "") for c in COLUMNS} for r in rows)
-    from grader.batch.book import write_atomic  # noqa: PLC0415 - the one atomic writer
+    from grader.course.book import write_atomic  # noqa: PLC0415 - the one atomic writer
 
     write_atomic(path, buf.getvalue())
 
