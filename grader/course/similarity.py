@@ -3,13 +3,13 @@
 Each submission's code cells are fingerprinted by winnowing (copydetect), with the skeleton's own code removed as
 boilerplate, so the code every student was given does not count. A pair is listed when the share of either one's
 code found in the other reaches the rubric's threshold. Each listed pair gets a side-by-side page of the matching
-regions. A listed pair is a reason to look, never a verdict: shared hints, a tutor or a common source explain many.
+regions (templates/similarity.html.j2, all code in it escaped). A listed pair is a reason to look, never a verdict:
+shared hints, a tutor or a common source explain many.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 import itertools
 from collections import defaultdict
@@ -132,33 +132,24 @@ def compare_class(files: dict[str, Path], hashes: dict[str, str], skeleton: Path
     return Similarity(dups, tuple(pairs), threshold, tuple(skipped))
 
 
-def _marked(code: str, slices: Any) -> str:
-    """The code, escaped, with the matching regions in <mark>."""
+def _marked(code: str, slices: Any) -> list[tuple[str, bool]]:
+    """The code in parts, each with whether it is a region found in both (the template marks those)."""
     parts, last = [], 0
     for start, end in sorted(zip(slices[0].tolist(), slices[1].tolist())) if len(slices) and len(slices[0]) else ():
         start = max(start, last)
-        parts += [html.escape(code[last:start]), f"<mark>{html.escape(code[start:end])}</mark>"]
+        parts += [(code[last:start], False), (code[start:end], True)]
         last = max(last, end)
-    parts.append(html.escape(code[last:]))
-    return "".join(parts)
+    parts.append((code[last:], False))
+    return parts
 
 
 def _write_page(path: Path, left: tuple, right: tuple) -> None:
     from grader.course.book import write_atomic  # noqa: PLC0415
+    from grader.report.templating import render  # noqa: PLC0415
 
-    columns = "".join(f'<div class="col"><h2>{html.escape(name)}</h2><p>{share:.0%} of this code matches the '
-                      f"other</p><pre>{_marked(code, slices)}</pre></div>" for name, code, slices, share in (left, right))
-    write_atomic(path, f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{CSP}">
-<title>Similar code: {html.escape(left[0])} and {html.escape(right[0])}</title><style>
-body{{font-family:system-ui,sans-serif;margin:1rem}}.cols{{display:flex;gap:1rem}}.col{{flex:1;min-width:0}}
-pre{{background:#f5f7f9;border:1px solid #e1e6eb;padding:.5rem;white-space:pre-wrap;font-size:.8rem}}
-mark{{background:#ffe08a}}.note{{background:#fff8db;border-left:4px solid #e0b400;padding:.4rem .7rem}}
-</style></head><body><h1>Similar code: {html.escape(left[0])} and {html.escape(right[0])}</h1>
-<p class="note">Highlighted: regions found in both submissions, after removing the code of the skeleton. This
-flags the pair for a person to look at; it is not a verdict of copying.</p>
-<div class="cols">{columns}</div></body></html>
-""")
+    columns = [{"name": name, "share": f"{share:.0%}", "parts": _marked(code, slices)}
+               for name, code, slices, share in (left, right)]
+    write_atomic(path, render(__file__, "similarity.html.j2", csp=CSP, a=left[0], b=right[0], columns=columns))
 
 
 def summary_lines(result: Similarity) -> list[str]:
