@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # the suite's processes: most tests wait on sandboxes and subprocesses, so two keep 2 cores busy; 0 runs in-process
 TEST_JOBS ?= 2
 
-.PHONY: venv test fuzz grade grade-all hand-grade check assignment release gradescope bench data clean
+.PHONY: venv test lint fuzz grade grade-all hand-grade check assignment release gradescope bench data clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ $(STAMP): pyproject.toml constraints.txt rubric.toml
 test: $(STAMP)
 	@sh tests/tools/ensure_chromium.sh  # chromium and chromedriver for the browser tests; never fails
 	$(PY) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
+
+lint: $(STAMP)  # the types (pyproject's [tool.mypy]); strict on the wire protocol, its replies and the errors
+	$(PY) -m mypy -p grader
 
 fuzz: $(STAMP)  # the property-based tests at full strength (random seeds, many examples)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m fuzz $(PYTEST_ARGS)

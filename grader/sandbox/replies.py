@@ -17,7 +17,7 @@ from grader.sandbox.outcomes import CellOutcome
 TEXT_LIMIT = 20000
 
 
-def raise_for(reply: dict, label: str, seconds: float, op: str) -> None:
+def raise_for(reply: dict[str, Any], label: str, seconds: float, op: str) -> None:
     """Turn a failure reply into the typed error the grading suite expects."""
     if reply.get("ok") is True:
         return
@@ -36,7 +36,8 @@ def raise_for(reply: dict, label: str, seconds: float, op: str) -> None:
         raise Unsendable(f"{label} {verb} an object of type {type_name}{place}, which is not plain data "
                          "(arrays, numbers, strings, lists, tuples, dicts)", type_name=type_name)
     if kind == "too_large":
-        size = reply.get("size") if type(reply.get("size")) is int else 0
+        size = reply.get("size")
+        size = size if type(size) is int else 0
         raise Unsendable(f"{label} returned {size / 2**20:.0f} MiB of data, more than the grader accepts",
                          type_name="too large")
     raise ProtocolError(f"the worker could not handle {label}: {message or kind!r}")
@@ -50,19 +51,21 @@ def encode(value: Any, blobs: list[bytes]) -> Any:
 
 
 # the grader's answer to a stand-in's call: (name, args, kwargs, attributes, options) -> (value, attributes to set)
-StandinAnswer = Callable[[str, list, dict, dict, dict], "tuple[Any, dict]"]
+StandinAnswer = Callable[[str, list[Any], dict[str, Any], dict[str, Any], dict[str, Any]],
+                         "tuple[Any, dict[str, Any]]"]
 
 
-def allowed_standins(msg: dict, installed: dict[int, set[str]]) -> frozenset[str]:
+def allowed_standins(msg: dict[str, Any], installed: dict[int, set[str]]) -> frozenset[str]:
     """The stand-ins a request may call back: the functions it isolates and those put on the object it calls. The
     student's code cannot have the grader compute anything else for it (its own backward_prop, say)."""
     if msg.get("op") != "call":
         return frozenset()
-    return frozenset([*msg.get("isolate", ()), *installed.get(msg.get("handle"), ())])
+    # a request's handle is an int or absent (absent: nothing installed)
+    return frozenset([*msg.get("isolate", ()), *installed.get(msg.get("handle"), ())])  # type: ignore[arg-type]
 
 
-def answer_callback(handler: StandinAnswer | None, allowed: frozenset[str], reply: dict,
-                    blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+def answer_callback(handler: StandinAnswer | None, allowed: frozenset[str], reply: dict[str, Any],
+                    blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
     """The answer frame to a stand-in's callback: the handler's value, or a refusal the stand-in raises in the
     student's process. Its arguments are data only, decoded like any reply; whatever they do to the handler, it
     is a refusal, never a failure of the grader."""
@@ -82,7 +85,7 @@ def answer_callback(handler: StandinAnswer | None, allowed: frozenset[str], repl
                                          f"({type(e).__name__}: {str(e)[:300]})"}, []
 
 
-def call_message(msg: dict, isolate: Sequence[str]) -> dict:
+def call_message(msg: dict[str, Any], isolate: Sequence[str]) -> dict[str, Any]:
     """A call request, with the notebook functions the worker replaces by the grader's own while it runs."""
     return {**msg, "isolate": [str(n) for n in isolate]} if isolate else msg
 
@@ -92,9 +95,10 @@ def text(value: Any) -> str:
     return clean.valid_text(value[:TEXT_LIMIT]) if type(value) is str else ""
 
 
-def cell_outcome(index: int, reply: dict) -> CellOutcome:
+def cell_outcome(index: int, reply: dict[str, Any]) -> CellOutcome:
     reply = checked(reply)
-    status = {"raised": "error", "timeout": "timeout"}.get(reply.get("kind"), "ok" if reply.get("ok") is True else "error")
+    status = {"raised": "error", "timeout": "timeout"}.get(str(reply.get("kind")),
+                                                           "ok" if reply.get("ok") is True else "error")
     return CellOutcome(index=index, status=status, seconds=reply.get("seconds", 0.0),
                        error_type=text(reply.get("exc_type"))[:200], message=text(reply.get("message"))[:2000],
                        traceback=text(reply.get("traceback")), stdout=text(reply.get("stdout")),
@@ -144,7 +148,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def checked(reply: dict) -> dict:
+def checked(reply: dict[str, Any]) -> dict[str, Any]:
     """The reply with only known fields, each of the right type and range (others dropped, so they read as absent),
     and every string valid text. The one place a reply's fields are validated."""
     out = {}

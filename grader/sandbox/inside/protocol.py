@@ -16,6 +16,7 @@ import re
 import select
 import struct
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,7 @@ def decode_value(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
     raise ChannelError(f"unexpected tagged node {tag!r}")
 
 
-def _decode_dict(pairs: list, blobs: list[bytes], depth: int) -> dict:
+def _decode_dict(pairs: list[Any], blobs: list[bytes], depth: int) -> dict[Any, Any]:
     out = {}
     for pair in pairs:
         if type(pair) is not list or len(pair) != 2:
@@ -192,7 +193,7 @@ def decode_array(blob: bytes | memoryview) -> np.ndarray:
 # ---- frames -------------------------------------------------------------------------------------------------
 
 
-def pack(message: dict, blobs: list[bytes] = ()) -> bytes:
+def pack(message: dict[str, Any], blobs: Sequence[bytes] = ()) -> bytes:
     """One frame holding a JSON message and its array blobs."""
     head = json.dumps(message, separators=(",", ":")).encode()
     parts = [_JSON.pack(len(head)), head]
@@ -202,7 +203,7 @@ def pack(message: dict, blobs: list[bytes] = ()) -> bytes:
     return b"".join([_FRAME.pack(body_len), *parts])
 
 
-def unpack(body: bytes | bytearray | memoryview, max_json: int = MAX_JSON_BYTES) -> tuple[dict, list[memoryview]]:
+def unpack(body: bytes | bytearray | memoryview, max_json: int = MAX_JSON_BYTES) -> tuple[dict[str, Any], list[memoryview]]:
     """The message and blobs of a frame body; raises ChannelError unless the body is exactly well-formed."""
     body = memoryview(body)
     if len(body) < _JSON.size:
@@ -233,7 +234,7 @@ def unpack(body: bytes | bytearray | memoryview, max_json: int = MAX_JSON_BYTES)
     return message, blobs
 
 
-def send(fd: int, message: dict, blobs: list[bytes] = (), deadline: float | None = None) -> None:
+def send(fd: int, message: dict[str, Any], blobs: Sequence[bytes] = (), deadline: float | None = None) -> None:
     """Write one frame; with a deadline the fd must be non-blocking."""
     send_frame(fd, pack(message, blobs), deadline)
 
@@ -253,7 +254,7 @@ def send_frame(fd: int, frame: bytes, deadline: float | None = None) -> None:
 
 
 def receive(fd: int, max_bytes: int = MAX_MESSAGE_BYTES, deadline: float | None = None,
-            max_json: int = MAX_JSON_BYTES) -> tuple[dict, list[memoryview]]:
+            max_json: int = MAX_JSON_BYTES) -> tuple[dict[str, Any], list[memoryview]]:
     """Read one frame. Frames larger than max_bytes, or JSON parts larger than max_json, are refused unparsed."""
     (size,) = _FRAME.unpack(_read_exact(fd, _FRAME.size, deadline))
     if size > max_bytes:
