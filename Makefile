@@ -32,8 +32,13 @@ test: $(STAMP)
 	@sh tests/tools/ensure_chromium.sh  # chromium and chromedriver for the browser tests; never fails
 	$(PY) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
 
-lint: $(STAMP)  # the types (pyproject's [tool.mypy]); strict on the wire protocol, its replies and the errors
-	$(PY) -m mypy -p grader
+# ruff (pyproject's [tool.ruff]), the layers (lint-imports, [tool.importlinter]) and the types ([tool.mypy]): strict
+# on the wire protocol, its replies and the errors
+STRICT_TYPED := grader/sandbox/inside/protocol.py grader/sandbox/replies.py grader/errors.py
+lint: $(STAMP)
+	$(VENV)/bin/ruff check grader tests
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy --follow-imports=silent $(STRICT_TYPED)
 
 fuzz: $(STAMP)  # the property-based tests at full strength (random seeds, many examples)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m fuzz $(PYTEST_ARGS)
