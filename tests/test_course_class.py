@@ -101,7 +101,7 @@ def class_files() -> dict[str, tuple[str, str, tuple]]:
         late = area == "update"
         name = f"bug{area.replace('_', '')}{'_LATE' if late else ''}_{2000 + n}_{6000 + n}_backprop.ipynb"
         files[name] = (f"bug{area.replace('_', '')}", with_bug(old, new), LATE_TIME if late else ON_TIME)
-    for n, (area, (old, new, _)) in enumerate(list(BUGS.items())[:10]):  # second variants: the bug elsewhere too
+    for n, (_area, (old, new, _)) in enumerate(list(BUGS.items())[:10]):  # second variants: the bug elsewhere too
         nb_source = with_bug(old, new).replace("hidden_dim=16, learning_rate=0.5", "hidden_dim=20, learning_rate=0.5")
         files[f"twin{n}_{3000 + n}_{7000 + n}_backprop.ipynb"] = (f"twin{n}", nb_source, ON_TIME)
     return files

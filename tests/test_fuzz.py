@@ -10,7 +10,6 @@ import re
 import shutil
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -6,7 +6,6 @@ and run its run_autograder with this venv's Python (GRADER_PYTHON) instead of th
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -26,7 +25,6 @@ import pytest
 from grader import paths
 from grader.bundles import gradescope_run
 from grader.errors import ConfigError
-from grader.sandbox.limits import Limits
 from grader.grading.rubric import load_rubric
 from tests.schema_check import assert_gradescope_results
 

@@ -161,7 +161,7 @@ def probe(venv: Path, notebook: Path, workdir: Path, env: dict | None = None) ->
 
 
 def parse(out: str, err: str = "") -> tuple[dict[str, bool], str]:
-    line = next((l for l in out.splitlines() if l.startswith(RESULT)), None)
+    line = next((text for text in out.splitlines() if text.startswith(RESULT)), None)
     assert line is not None, out + err
     return json.loads(line[len(RESULT):]), out
 
@@ -247,7 +247,7 @@ def test_in_a_real_kernel_check_reports_each_notebook_and_agrees_with_the_termin
     lines, results = seen["skeleton"]
     assert len(lines) <= MAX_SKELETON_LINES and not any(results.values()), "\n".join(lines)
     assert "  not implemented yet: softmax" in lines and "Traceback" not in "\n".join(lines)
-    assert any(l.startswith("total") and " 0 / " in l for l in lines), lines
+    assert any(text.startswith("total") and " 0 / " in text for text in lines), lines
     lines, results = seen["half"]
     assert results["softmax: values match an independent computation"] and not results[
         "forward: Z1 = X W1 + b1"], lines

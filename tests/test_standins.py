@@ -164,7 +164,6 @@ def test_a_header_with_a_dtype_numpy_does_not_have_is_a_channel_error():
 
 
 def test_a_wrong_answer_is_reported_before_the_students_error_and_that_before_a_stand_ins_refusal():
-    from grader.backprop import checks
     from grader.errors import StudentError
 
     def raises(exc):

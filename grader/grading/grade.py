@@ -17,7 +17,7 @@ from grader.grading import assignment
 from grader.errors import ConfigError, GraderError, SandboxError, SubmissionError
 from grader.notebook import clean, imports
 from grader.notebook.extract import Submission, read_submission
-from grader.grading.results import FunctionCode, GradeReport, TestResult
+from grader.grading.results import FunctionCode, GradeReport, Status, TestResult
 from grader.notebook.manual import ManualItem
 from grader.grading.rubric import Rubric, load_rubric
 
@@ -48,7 +48,7 @@ def manual_items(submission: Submission, rubric: Rubric | None = None) -> tuple[
 def error_report(path: Path, student: str, reason: str) -> GradeReport:
     """Score 0 with the reason: for a submission that could not be graded at all."""
     return GradeReport(student=clean.file_name(student), submission=clean.file_name(path.name),
-                       sha256=_file_sha256(path), status="error", score=0.0, max_score=0.0,
+                       sha256=_file_sha256(path), status=Status.ERROR, score=0.0, max_score=0.0,
                        reason=clean.valid_text(reason), grader_version=__version__)
 
 
@@ -158,7 +158,7 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
     tests: tuple[TestResult, ...] = tuple(plugin.results)
     return GradeReport(
         student=name, submission=clean.file_name(path.name), sha256=submission.sha256, confinement=confinement,
-        status="timeout" if notebook.timed_out else "graded",
+        status=Status.TIMEOUT if notebook.timed_out else Status.GRADED,
         score=sum(t.score for t in tests), max_score=sum(t.max_score for t in tests), tests=tests,
         notebook=notebook, manual=manual_items(submission, rubric), sandbox_mode=mode, grader_version=__version__,
         execution_time=round(time.monotonic() - started, 3), notes=notes, model=plugin.model,

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.notebook.manual import ManualItem
+from grader.sandbox.inside.protocol import Word
 from grader.sandbox.outcomes import NotebookRun
+
+
+class Status(Word):
+    """A grade's status: graded, could not be graded (score 0, with the reason), or the notebook ran out of time."""
+
+    GRADED = "graded"
+    ERROR = "error"
+    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,7 @@ class GradeReport:
     student: str
     submission: str
     sha256: str
-    status: str
+    status: str  # a Status
     score: float
     max_score: float
     tests: tuple[TestResult, ...] = ()

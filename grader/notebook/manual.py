@@ -114,7 +114,7 @@ def _find(cells: list, prompt: Prompt, taken: set[int]) -> tuple[str, int, str]:
         if kind == "markdown" and index not in taken and prompt.first_line and _first_line(source) == prompt.first_line:
             at, text = _answer_from(cells, k, skip_first=False)
             return "prompt", at, text
-    for k, (index, kind, source, _) in enumerate(cells):
+    for k, (_index, kind, source, _) in enumerate(cells):
         lines = [norm(ln) for ln in source.splitlines() if ln.lstrip().startswith("#")]
         if kind == "markdown" and prompt.heading and prompt.heading in lines and k + 1 < len(cells):
             at, text = _answer_from(cells, k + 1, skip_first=False)

@@ -52,7 +52,7 @@ def _regions(lines: list[str], cell_index: int) -> list[tuple[int, int]]:
 
 def _assigned_names(region: list[str]) -> list[str]:
     """Names bound by top-level assignments in the region, in order of first appearance."""
-    indent = min((len(l) - len(l.lstrip()) for l in region if l.strip()), default=0)
+    indent = min((len(line) - len(line.lstrip()) for line in region if line.strip()), default=0)
     names: list[str] = []
     for line in region:
         if len(line) - len(line.lstrip()) != indent:

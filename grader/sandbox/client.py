@@ -20,12 +20,13 @@ from typing import Any
 
 from grader.sandbox.inside import protocol
 from grader.errors import ProtocolError, StudentTimeout, WorkerDied
+from grader.sandbox.inside.protocol import Op
 from grader.notebook.extract import Cell, Submission, read_submission
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import WorkerProcess
 from grader.sandbox.replies import (StandinAnswer, allowed_standins, answer_callback, call_message, cell_outcome,
                                     encode, not_run, raise_for, text)
-from grader.sandbox.outcomes import CellOutcome, NotebookRun
+from grader.sandbox.outcomes import CellOutcome, CellStatus, NotebookRun
 from grader.sandbox.bwrap import NOT_ISOLATED, available_mode
 
 MAX_REPLAYS = 3  # a notebook whose process keeps dying is not restarted forever
@@ -45,18 +46,18 @@ class Remote:
              **kwargs: Any) -> Any:
         """The method's result; `_isolate` names notebook functions the grader's own replace during the call."""
         self._check()
-        msg = call_message({"op": "call", "handle": self.handle, "name": method}, _isolate)
+        msg = call_message({"op": Op.CALL, "handle": self.handle, "name": method}, _isolate)
         return self._student._invoke(msg, args, kwargs, f"{self.type_name}.{method}", _timeout)
 
     def get(self, attr: str) -> Any:
         self._check()
-        return self._student._invoke({"op": "get", "handle": self.handle, "name": attr}, None, None,
+        return self._student._invoke({"op": Op.GET, "handle": self.handle, "name": attr}, None, None,
                                      f"{self.type_name}.{attr}", None)
 
     def set(self, attr: str, value: Any) -> None:
         self._check()
         blobs: list[bytes] = []
-        msg = {"op": "set", "handle": self.handle, "name": attr, "value": encode(value, blobs)}
+        msg = {"op": Op.SET, "handle": self.handle, "name": attr, "value": encode(value, blobs)}
         self._student._send(msg, blobs, f"setting {self.type_name}.{attr}", None)
 
     def stub(self, method: str, value: Any) -> None:
@@ -64,24 +65,24 @@ class Remote:
         method that calls it does not depend on it."""
         self._check()
         blobs: list[bytes] = []
-        msg = {"op": "set", "handle": self.handle, "name": method, "value": encode(value, blobs), "as_method": True}
+        msg = {"op": Op.SET, "handle": self.handle, "name": method, "value": encode(value, blobs), "as_method": True}
         self._student._send(msg, blobs, f"replacing {self.type_name}.{method}", None)
 
     def spy(self, method: str) -> None:
         """Watch `method` from now on: each call's first argument (its rows, its first row) is recorded."""
-        self._instrument("spy", method, f"watching {self.type_name}.{method}")
+        self._instrument(Op.SPY, method, f"watching {self.type_name}.{method}")
 
     def calls(self, method: str) -> list:
         """The calls of a watched method, in order: [rows of the first argument, its first row's first entries]."""
         label = f"the calls of {self.type_name}.{method}"
-        return self._student._decode(*self._instrument("spied", method, label), label)
+        return self._student._decode(*self._instrument(Op.SPIED, method, label), label)
 
     def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (), arguments: int = 0,
                           **options: float) -> None:
         """Replace `method` by a stand-in (grader/sandbox/inside/standins.py): one the worker computes, or one the
         grader answers (`Student.standin_answer`) from the call's first `arguments` arguments, the object's
         `attributes` and `options`; so a test of another method that calls it does not depend on the student's."""
-        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
+        self._instrument(Op.GRADER_METHOD, method, f"replacing {self.type_name}.{method}", method=grader_method,
                          attributes=list(attributes), arguments=arguments, options=options)
         self._student.installed_standins.setdefault(self.handle, set()).add(grader_method)
 
@@ -231,19 +232,19 @@ class Student:
     def _cell(self, cell: Cell, deadline: float) -> CellOutcome:
         """Run one cell. If it hangs past the grace period or kills the process, it joins the skip list."""
         if not cell.source.strip():
-            return CellOutcome(cell.index, "ok")
+            return CellOutcome(cell.index, CellStatus.OK)
         seconds = max(0.05, min(self.limits.cell_seconds, deadline - time.monotonic()))
         started = time.monotonic()
         try:
-            reply, _ = self._worker.request({"op": "cell", "index": cell.index, "source": cell.source}, [], seconds)
+            reply, _ = self._worker.request({"op": Op.CELL, "index": cell.index, "source": cell.source}, [], seconds)
         except TimeoutError:
             self._skip.add(cell.index)
-            return CellOutcome(cell.index, "timeout", time.monotonic() - started, "TimeoutError",
+            return CellOutcome(cell.index, CellStatus.TIMEOUT, time.monotonic() - started, "TimeoutError",
                                f"the cell ran past its time limit of {seconds:g} s and ignored the interrupt; "
                                "its process was stopped and the cells before it were run again")
         except (WorkerDied, ProtocolError) as e:
             self._skip.add(cell.index)
-            return CellOutcome(cell.index, "error", time.monotonic() - started, type(e).__name__, str(e))
+            return CellOutcome(cell.index, CellStatus.ERROR, time.monotonic() - started, type(e).__name__, str(e))
         return cell_outcome(cell.index, reply)
 
     def _recover(self, cells: list[Cell], deadline: float) -> None:
@@ -275,14 +276,14 @@ class Student:
     def call(self, name: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
              **kwargs: Any) -> Any:
         """The notebook function's result; `_isolate` as for Remote.call."""
-        return self._invoke(call_message({"op": "call", "name": name}, _isolate), args, kwargs, f"`{name}`", _timeout)
+        return self._invoke(call_message({"op": Op.CALL, "name": name}, _isolate), args, kwargs, f"`{name}`", _timeout)
 
     def new(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Remote:
-        return self._remote(self._invoke({"op": "new", "name": name}, args, kwargs, f"`{name}`", _timeout, raw=True))
+        return self._remote(self._invoke({"op": Op.NEW, "name": name}, args, kwargs, f"`{name}`", _timeout, raw=True))
 
     def new_bare(self, name: str, _timeout: float | None = None, **attributes: Any) -> Remote:
         """An instance of class `name` made without running its __init__, with `attributes` set on it."""
-        msg = {"op": "new", "name": name, "bare": True}
+        msg = {"op": Op.NEW, "name": name, "bare": True}
         return self._remote(self._invoke(msg, (), attributes, f"`{name}`", _timeout, raw=True))
 
     def _remote(self, reply: dict) -> Remote:
@@ -293,16 +294,16 @@ class Student:
 
     def get(self, name: str) -> Any:
         """The value of a notebook global, if it is plain data."""
-        return self._invoke({"op": "get", "name": name}, None, None, f"`{name}`", None)
+        return self._invoke({"op": Op.GET, "name": name}, None, None, f"`{name}`", None)
 
     def defined(self) -> dict[str, str]:
-        value = self._decode(*self._send({"op": "defined"}, [], "listing the notebook's names", None), "defined")
+        value = self._decode(*self._send({"op": Op.DEFINED}, [], "listing the notebook's names", None), "defined")
         if type(value) is not dict or not all(type(k) is str and type(v) is str for k, v in value.items()):
             raise ProtocolError("the worker's list of names is malformed")
         return value
 
     def seed(self, value: int) -> None:
-        self._send({"op": "seed", "value": int(value)}, [], "seeding", None)
+        self._send({"op": Op.SEED, "value": int(value)}, [], "seeding", None)
 
     def _invoke(self, msg: dict, args: Any, kwargs: Any, label: str, timeout: float | None, raw: bool = False) -> Any:
         blobs: list[bytes] = []

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grader.sandbox.inside.protocol import Word
+
+
+class CellStatus(Word):
+    """How one code cell's run ended."""
+
+    OK = "ok"
+    ERROR = "error"  # it raised, or called sys.exit
+    TIMEOUT = "timeout"  # it hit the per-cell limit
+
 
 @dataclass(frozen=True)
 class CellOutcome:
@@ -34,4 +44,4 @@ class NotebookRun:
 
     @property
     def failed(self) -> tuple[CellOutcome, ...]:
-        return tuple(c for c in self.cells if c.status != "ok")
+        return tuple(c for c in self.cells if c.status != CellStatus.OK)

@@ -22,6 +22,7 @@ from grader.sandbox.inside import protocol
 from grader.sandbox import bwrap as sandbox, cgroup, replies
 from grader.sandbox.proctree import exited, kill_tree, namespaces_below
 from grader.errors import ProtocolError, SandboxError, WorkerDied
+from grader.sandbox.inside.protocol import Op
 from grader.sandbox.limits import Limits
 
 PIPE_BYTES = 1 << 20
@@ -154,8 +155,9 @@ class WorkerProcess:
         except (TimeoutError, WorkerDied, ProtocolError) as e:
             detail = str(e) if str(e) != "starting" else f"no answer within {START_SECONDS:g} s"
             stderr = self.output.text("stderr").strip().splitlines()[-3:]
-            raise SandboxError(f"the sandbox did not start: {detail}" + (f" ({' | '.join(stderr)})" if stderr else ""))
-        if reply.get("op") != "ready":
+            shown = f" ({' | '.join(stderr)})" if stderr else ""
+            raise SandboxError(f"the sandbox did not start: {detail}{shown}") from e
+        if reply.get("op") != Op.READY:
             self.kill("it sent an unexpected first message")
             raise SandboxError("the sandbox did not start: the worker's first message was not 'ready'")
         self.ready_seconds = time.monotonic() - self.started
@@ -174,8 +176,8 @@ class WorkerProcess:
         except protocol.ChannelError as e:
             self._fail(e, message.get("op", ""))
         reply, out = self._receive(deadline, message.get("op", ""))
-        while reply.get("op") == "callback":
-            response, response_blobs = answer(reply, out) if answer else ({"op": "answer", "error": "not here"}, [])
+        while reply.get("op") == Op.CALLBACK:
+            response, response_blobs = answer(reply, out) if answer else ({"op": Op.ANSWER, "error": "not here"}, [])
             try:
                 protocol.send(self._req, response, response_blobs, deadline)
             except protocol.ChannelError as e:
@@ -258,7 +260,7 @@ class WorkerProcess:
         """Ask politely, then kill the tree anyway (grandchildren may still run)."""
         if self.alive:
             try:
-                self.request({"op": "stop"}, [], 2.0)
+                self.request({"op": Op.STOP}, [], 2.0)
             except (WorkerDied, ProtocolError, TimeoutError):
                 pass
         self.kill()

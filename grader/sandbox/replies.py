@@ -11,8 +11,9 @@ from typing import Any
 from grader.notebook import clean
 from grader.sandbox.inside import protocol
 from grader.errors import MissingName, ProtocolError, StudentError, StudentTimeout, Unsendable
+from grader.sandbox.inside.protocol import Kind, Op
 from grader.notebook.extract import Cell
-from grader.sandbox.outcomes import CellOutcome
+from grader.sandbox.outcomes import CellOutcome, CellStatus
 
 TEXT_LIMIT = 20000
 
@@ -22,7 +23,7 @@ def raise_for(reply: dict[str, Any], label: str, seconds: float, op: str) -> Non
     if reply.get("ok") is True:
         return
     kind, message, tb = reply.get("kind"), text(reply.get("message")), text(reply.get("traceback"))
-    if kind == "timeout":
+    if kind == Kind.TIMEOUT:
         raise StudentTimeout(f"{label} did not finish within {seconds:g} s", traceback=tb)
     if kind == "raised":
         raise StudentError(message or "an exception", kind="raised", exc_type=text(reply.get("exc_type"))[:200],
@@ -58,7 +59,7 @@ StandinAnswer = Callable[[str, list[Any], dict[str, Any], dict[str, Any], dict[s
 def allowed_standins(msg: dict[str, Any], installed: dict[int, set[str]]) -> frozenset[str]:
     """The stand-ins a request may call back: the functions it isolates and those put on the object it calls. The
     student's code cannot have the grader compute anything else for it (its own backward_prop, say)."""
-    if msg.get("op") != "call":
+    if msg.get("op") != Op.CALL:
         return frozenset()
     # a request's handle is an int or absent (absent: nothing installed)
     return frozenset([*msg.get("isolate", ()), *installed.get(msg.get("handle"), ())])  # type: ignore[arg-type]
@@ -71,7 +72,7 @@ def answer_callback(handler: StandinAnswer | None, allowed: frozenset[str], repl
     is a refusal, never a failure of the grader."""
     name = text(reply.get("name"))[:100]
     if handler is None or name not in allowed:
-        return {"op": "answer", "error": f"the grader's own {name} is not available here"}, []
+        return {"op": Op.ANSWER, "error": f"the grader's own {name} is not available here"}, []
     try:
         args, kwargs, attributes, options = protocol.decode_value(reply.get("args"), blobs)
         value, updates = handler(name, list(args), dict(kwargs), dict(attributes), dict(options))
@@ -79,9 +80,9 @@ def answer_callback(handler: StandinAnswer | None, allowed: frozenset[str], repl
         encoded = protocol.encode_value([value, updates], out, "the answer")
         if sum(len(b) for b in out) > protocol.MAX_MESSAGE_BYTES // 2:  # the worker could not take it in
             raise ValueError("the answer would be larger than the channel carries")
-        return {"op": "answer", "value": encoded}, out
+        return {"op": Op.ANSWER, "value": encoded}, out
     except Exception as e:  # noqa: BLE001 - arguments from the student's code: refused, with the reason
-        return {"op": "answer", "error": f"the grader's own {name} could not take these arguments "
+        return {"op": Op.ANSWER, "error": f"the grader's own {name} could not take these arguments "
                                          f"({type(e).__name__}: {str(e)[:300]})"}, []
 
 
@@ -97,8 +98,8 @@ def text(value: Any) -> str:
 
 def cell_outcome(index: int, reply: dict[str, Any]) -> CellOutcome:
     reply = checked(reply)
-    status = {"raised": "error", "timeout": "timeout"}.get(str(reply.get("kind")),
-                                                           "ok" if reply.get("ok") is True else "error")
+    ended = {Kind.RAISED.value: CellStatus.ERROR, Kind.TIMEOUT.value: CellStatus.TIMEOUT}
+    status = ended.get(str(reply.get("kind")), CellStatus.OK if reply.get("ok") is True else CellStatus.ERROR)
     return CellOutcome(index=index, status=status, seconds=reply.get("seconds", 0.0),
                        error_type=text(reply.get("exc_type"))[:200], message=text(reply.get("message"))[:2000],
                        traceback=text(reply.get("traceback")), stdout=text(reply.get("stdout")),
@@ -106,12 +107,12 @@ def cell_outcome(index: int, reply: dict[str, Any]) -> CellOutcome:
 
 
 def not_run(cell: Cell, why: str) -> CellOutcome:
-    return CellOutcome(cell.index, "timeout" if "time limit" in why else "error", message=why)
+    return CellOutcome(cell.index, CellStatus.TIMEOUT if "time limit" in why else CellStatus.ERROR, message=why)
 
 
 # ---- every reply's fields, checked once where replies enter (process.WorkerProcess._receive) -----------------
 
-KINDS = frozenset({"raised", "timeout", "missing", "unsendable", "too_large", "internal"})
+KINDS = frozenset(k.value for k in Kind)  # plain strings: an Enum member hashes by its name
 MAX_SECONDS = 1e7  # no cell or request runs longer than this; a larger claim is a forgery
 MAX_ID = 2**62
 
@@ -137,7 +138,7 @@ def _whole(low: int, high: int) -> Callable[[Any], int | None]:
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "ok": lambda v: v if type(v) is bool else None,
     "kind": lambda v: v if type(v) is str and v in KINDS else None,
-    "op": lambda v: v if v in ("ready", "callback") else None,
+    "op": lambda v: v if v in (Op.READY, Op.CALLBACK) else None,
     "name": _text_field,  # a callback's stand-in
     "args": clean.clean_tree,  # a callback's arguments, decoded like a value
     "id": _whole(0, MAX_ID), "pid": _whole(0, MAX_ID), "handle": _whole(0, MAX_ID), "size": _whole(0, 2**63),

@@ -17,6 +17,7 @@ import numpy as np
 
 from grader.errors import ProtocolError
 from grader.sandbox.inside import protocol
+from grader.sandbox.inside.protocol import Kind, Op
 from grader.sandbox.inside.worker import Capture, Worker, answered, describe, dispatch
 from grader.sandbox.replies import (StandinAnswer, allowed_standins, answer_callback, call_message, encode,
                                     raise_for, text)
@@ -35,7 +36,7 @@ class LocalWorker(Worker):
         """A stand-in's call, through the data-only encoding both ways, as over the sandbox's channel."""
         blobs: list[bytes] = []
         payload = protocol.encode_value([list(args), kwargs, attributes, options], blobs, "the arguments")
-        callback, callback_blobs = _cross({"op": "callback", "name": name, "args": payload}, blobs)
+        callback, callback_blobs = _cross({"op": Op.CALLBACK, "name": name, "args": payload}, blobs)
         answer = answer_callback(self.standin_answer, self.allowed, callback, callback_blobs)
         return answered(name, *_cross(*answer))
 
@@ -49,7 +50,7 @@ class LocalWorker(Worker):
         except KeyboardInterrupt:  # the kernel's stop button stops the check too
             raise
         except BaseException as e:  # noqa: BLE001 - the student's error is a test result, as in the sandbox
-            reply = {"ok": False, "kind": "raised", **describe(e)}
+            reply = {"ok": False, "kind": Kind.RAISED, **describe(e)}
         finally:
             sys.stdout, sys.stderr, warnings.showwarning = saved
         return {**reply, "stdout": out.text(), "stderr": err.text()}
@@ -84,11 +85,11 @@ class LocalRemote:
 
     def call(self, method: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
              **kwargs: Any) -> Any:
-        msg = call_message({"op": "call", "handle": self.handle, "name": method}, _isolate)
+        msg = call_message({"op": Op.CALL, "handle": self.handle, "name": method}, _isolate)
         return self._student._invoke(msg, args, kwargs, f"{self.type_name}.{method}")
 
     def get(self, attr: str) -> Any:
-        msg = {"op": "get", "handle": self.handle, "name": attr}
+        msg = {"op": Op.GET, "handle": self.handle, "name": attr}
         return self._student._invoke(msg, None, None, f"{self.type_name}.{attr}")
 
     def set(self, attr: str, value: Any) -> None:
@@ -100,17 +101,17 @@ class LocalRemote:
 
     def spy(self, method: str) -> None:
         """Watch `method` from now on, as the sandbox's Remote.spy does."""
-        self._instrument("spy", method, f"watching {self.type_name}.{method}")
+        self._instrument(Op.SPY, method, f"watching {self.type_name}.{method}")
 
     def calls(self, method: str) -> list:
         """The calls of a watched method, in order, as the sandbox's Remote.calls gives them."""
         label = f"the calls of {self.type_name}.{method}"
-        return self._student._decode(*self._instrument("spied", method, label), label)
+        return self._student._decode(*self._instrument(Op.SPIED, method, label), label)
 
     def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (), arguments: int = 0,
                           **options: float) -> None:
         """Replace `method` by a stand-in the grader answers, as the sandbox's Remote does."""
-        self._instrument("grader_method", method, f"replacing {self.type_name}.{method}", method=grader_method,
+        self._instrument(Op.GRADER_METHOD, method, f"replacing {self.type_name}.{method}", method=grader_method,
                          attributes=list(attributes), arguments=arguments, options=options)
         self._student.installed_standins.setdefault(self.handle, set()).add(grader_method)
 
@@ -155,23 +156,23 @@ class LocalStudent:
 
     def call(self, name: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
              **kwargs: Any) -> Any:
-        return self._invoke(call_message({"op": "call", "name": name}, _isolate), args, kwargs, f"`{name}`")
+        return self._invoke(call_message({"op": Op.CALL, "name": name}, _isolate), args, kwargs, f"`{name}`")
 
     def new(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> LocalRemote:
-        return self._remote(self._invoke({"op": "new", "name": name}, args, kwargs, f"`{name}`", raw=True))
+        return self._remote(self._invoke({"op": Op.NEW, "name": name}, args, kwargs, f"`{name}`", raw=True))
 
     def new_bare(self, name: str, _timeout: float | None = None, **attributes: Any) -> LocalRemote:
-        msg = {"op": "new", "name": name, "bare": True}
+        msg = {"op": Op.NEW, "name": name, "bare": True}
         return self._remote(self._invoke(msg, (), attributes, f"`{name}`", raw=True))
 
     def get(self, name: str) -> Any:
-        return self._invoke({"op": "get", "name": name}, None, None, f"`{name}`")
+        return self._invoke({"op": Op.GET, "name": name}, None, None, f"`{name}`")
 
     def defined(self) -> dict[str, str]:
-        return self._decode(*self._send({"op": "defined"}, [], "listing the notebook's names"), "defined")
+        return self._decode(*self._send({"op": Op.DEFINED}, [], "listing the notebook's names"), "defined")
 
     def seed(self, value: int) -> None:
-        self._send({"op": "seed", "value": int(value)}, [], "seeding")
+        self._send({"op": Op.SEED, "value": int(value)}, [], "seeding")
 
     def _remote(self, reply: dict) -> LocalRemote:
         handle, type_name = reply.get("handle"), reply.get("type")
@@ -181,7 +182,7 @@ class LocalStudent:
 
     def _set(self, handle: int, name: str, value: Any, label: str, *, as_method: bool) -> None:
         blobs: list[bytes] = []
-        msg = {"op": "set", "handle": handle, "name": name, "value": encode(value, blobs), "as_method": as_method}
+        msg = {"op": Op.SET, "handle": handle, "name": name, "value": encode(value, blobs), "as_method": as_method}
         self._send(msg, blobs, label)
 
     def _invoke(self, msg: dict, args: Any, kwargs: Any, label: str, raw: bool = False) -> Any:

@@ -17,6 +17,7 @@ import select
 import struct
 import time
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,47 @@ import numpy as np
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # the largest legitimate reply (a few arrays of a training set) is far smaller
 MAX_JSON_BYTES = 2 * 1024 * 1024  # structure only: arrays travel as blobs, so a reply's JSON stays small
 MAX_DEPTH = 64
+class Word(str, Enum):
+    """A member is its own wire string: json, f-strings and == "text" all see the plain value (Python 3.10 too)."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
+
+
+class Op(Word):
+    """What a frame asks for or is: the grader's requests, and the worker's ready, callback and answer frames."""
+
+    CELL = "cell"
+    CALL = "call"
+    NEW = "new"
+    GET = "get"
+    SET = "set"
+    SPY = "spy"
+    SPIED = "spied"
+    GRADER_METHOD = "grader_method"
+    DEFINED = "defined"
+    SEED = "seed"
+    PING = "ping"
+    STOP = "stop"
+    READY = "ready"
+    CALLBACK = "callback"
+    ANSWER = "answer"
+
+
+class Kind(Word):
+    """Why a request failed, as the worker says in its reply's "kind"."""
+
+    RAISED = "raised"  # the student's code raised (or called sys.exit)
+    TIMEOUT = "timeout"  # it ran past the request's time limit
+    MISSING = "missing"  # no such name, handle, method or class
+    UNSENDABLE = "unsendable"  # the result is not plain data
+    TOO_LARGE = "too_large"  # the reply is over the frame limit
+    INTERNAL = "internal"  # a malformed request or a bug in the worker
+
+
 ARRAY_KINDS = frozenset("biufc")  # bool, signed, unsigned, float, complex
 _FRAME = struct.Struct("<Q")
 _JSON = struct.Struct("<I")

@@ -43,7 +43,7 @@ else:  # the sandbox runs this file alone, next to protocol.py and standins.py
 
 _WORKER_FILES = tuple(os.path.abspath(f) for f in (__file__, protocol.__file__, standins.__file__))
 _ORIGINAL_DEFAULT_RNG = np.random.default_rng
-INSTRUMENTS = ("spy", "spied", "grader_method")  # the grader's own instruments on an object (see Worker.instrument)
+INSTRUMENTS = (protocol.Op.SPY, protocol.Op.SPIED, protocol.Op.GRADER_METHOD)  # the grader's own instruments on an object (see Worker.instrument)
 
 
 class TimeLimitExceeded(BaseException):
@@ -130,9 +130,9 @@ class Worker:
         try:
             reply = limited(fn, seconds)
         except TimeLimitExceeded as e:
-            reply = {"ok": False, "kind": "timeout", **describe(e)}
+            reply = {"ok": False, "kind": protocol.Kind.TIMEOUT, **describe(e)}
         except BaseException as e:  # SystemExit and KeyboardInterrupt too: Jupyter records them and goes on
-            reply = {"ok": False, "kind": "raised", **describe(e)}
+            reply = {"ok": False, "kind": protocol.Kind.RAISED, **describe(e)}
         finally:
             sys.stdout, sys.stderr = saved
         _tame_pyplot()
@@ -158,7 +158,7 @@ class Worker:
         obj = self.handles.get(int(msg["handle"]))
         if obj is None:
             raise LookupError("the object handle is no longer valid")
-        what = "method" if msg["op"] == "call" else "attribute"
+        what = "method" if msg["op"] == protocol.Op.CALL else "attribute"
         try:
             return getattr(obj, name), f"{type(obj).__name__}.{name}"
         except AttributeError:
@@ -175,47 +175,47 @@ class Worker:
         op = msg["op"]
         if op in INSTRUMENTS:
             return self.instrument(msg)
-        if op == "set":
+        if op == protocol.Op.SET:
             obj = self.handles.get(int(msg.get("handle") or 0))
             if obj is None:
-                return {"ok": False, "kind": "missing", "message": "the object handle is no longer valid"}
+                return {"ok": False, "kind": protocol.Kind.MISSING, "message": "the object handle is no longer valid"}
             value = protocol.decode_value(msg["value"], blobs)
             setattr(obj, str(msg["name"]), _returning(value) if msg.get("as_method") else value)
             return {"ok": True, "value": None}
         try:
             target, label = self.resolve(msg)
         except LookupError as e:
-            return {"ok": False, "kind": "missing", "message": str(e)}
+            return {"ok": False, "kind": protocol.Kind.MISSING, "message": str(e)}
         result = target
-        if op == "new" and msg.get("bare"):
+        if op == protocol.Op.NEW and msg.get("bare"):
             return self._bare(target, label, protocol.decode_value(msg.get("kwargs", {"d": []}), blobs))
-        if op in ("call", "new"):
+        if op in (protocol.Op.CALL, protocol.Op.NEW):
             if not callable(target):
-                return {"ok": False, "kind": "missing", "message": f"{label} is not callable "
+                return {"ok": False, "kind": protocol.Kind.MISSING, "message": f"{label} is not callable "
                         f"(it is a {type(target).__name__})"}
             args = protocol.decode_value(msg.get("args", []), blobs)
             kwargs = protocol.decode_value(msg.get("kwargs", {"d": []}), blobs)
             with self.standing_in(msg.get("isolate") or ()):
                 result = target(*args, **kwargs)
-        if op == "new":
+        if op == protocol.Op.NEW:
             handle = next(self.next_handle)
             self.handles[handle] = result
             return {"ok": True, "handle": handle, "type": type(result).__name__}
         try:
             return {"ok": True, "value": protocol.encode_value(result, out_blobs, "the result")}
         except protocol.NotPlainData as e:
-            return {"ok": False, "kind": "unsendable", "type_name": e.type_name, "where": e.where}
+            return {"ok": False, "kind": protocol.Kind.UNSENDABLE, "type_name": e.type_name, "where": e.where}
 
     def instrument(self, msg: dict) -> dict:
         """The grader's own instruments on a handle: watch a method's calls ("spy"), read what was watched
         ("spied"), or swap in one of the grader's methods ("grader_method"). Runs no student code but getattr."""
         obj = self.handles.get(int(msg.get("handle") or 0))
         if obj is None:
-            return {"ok": False, "kind": "missing", "message": "the object handle is no longer valid"}
+            return {"ok": False, "kind": protocol.Kind.MISSING, "message": "the object handle is no longer valid"}
         name, key = str(msg["name"]), (int(msg["handle"]), str(msg["name"]))
-        if msg["op"] == "spied":
+        if msg["op"] == protocol.Op.SPIED:
             return {"ok": True, "value": protocol.encode_value(self.watched.get(key, []), [], "the calls")}
-        if msg["op"] == "grader_method":
+        if msg["op"] == protocol.Op.GRADER_METHOD:
             attributes = [str(a) for a in msg.get("attributes") or ()]
             options = {str(k): float(v) for k, v in (msg.get("options") or {}).items()}
             kind = str(msg["method"])
@@ -226,7 +226,7 @@ class Worker:
         try:
             method = getattr(obj, name)
         except AttributeError:
-            return {"ok": False, "kind": "missing", "message": f"{type(obj).__name__} has no method `{name}`"}
+            return {"ok": False, "kind": protocol.Kind.MISSING, "message": f"{type(obj).__name__} has no method `{name}`"}
         calls = self.watched[key] = []
 
         def watched(*args: Any, **kwargs: Any) -> Any:
@@ -265,7 +265,7 @@ class Worker:
         rfd, wfd, _ = self.channel
         _Clock.exchanging = True
         try:
-            protocol.send(wfd, {"op": "callback", "name": name, "args": payload}, blobs)
+            protocol.send(wfd, {"op": protocol.Op.CALLBACK, "name": name, "args": payload}, blobs)
             answer, answer_blobs = protocol.receive(rfd, max_json=protocol.MAX_MESSAGE_BYTES)
         finally:
             _Clock.exchanging = False
@@ -278,7 +278,7 @@ class Worker:
         """An instance made without running __init__, with the given attributes: the grader's way to test the other
         methods of a class whose constructor fails."""
         if not isinstance(cls, type):
-            return {"ok": False, "kind": "missing", "message": f"{label} is not a class"}
+            return {"ok": False, "kind": protocol.Kind.MISSING, "message": f"{label} is not a class"}
         obj = cls.__new__(cls)
         for name, value in attributes.items():
             setattr(obj, str(name), value)
@@ -318,7 +318,7 @@ class StandinRefused(RuntimeError):
 
 def answered(name: str, answer: dict, blobs: list[bytes]) -> tuple[Any, dict]:
     """The grader's answer to a stand-in's call: (value, attributes to set), or its refusal raised."""
-    if answer.get("op") != "answer" or "error" in answer:
+    if answer.get("op") != protocol.Op.ANSWER or "error" in answer:
         raise StandinRefused(str(answer.get("error", f"the grader did not answer {name}"))[:2000])
     value, updates = protocol.decode_value(answer["value"], blobs)
     return value, dict(updates)
@@ -482,17 +482,17 @@ def _graders_conditions(fn: Callable[[], dict]) -> dict:
 
 def dispatch(worker: Worker, msg: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
     op = msg.get("op")
-    if op == "cell":
+    if op == protocol.Op.CELL:
         return worker.run_cell(msg), []
-    if op in ("call", "new", "get", "set", *INSTRUMENTS):
+    if op in (protocol.Op.CALL, protocol.Op.NEW, protocol.Op.GET, protocol.Op.SET, *INSTRUMENTS):
         return worker.request(msg, blobs)
-    if op == "defined":
+    if op == protocol.Op.DEFINED:
         return worker.defined(), []
-    if op == "seed":
+    if op == protocol.Op.SEED:
         return worker.seed(int(msg["value"])), []
-    if op in ("ping", "stop"):
+    if op in (protocol.Op.PING, protocol.Op.STOP):
         return {"ok": True, "value": None}, []
-    return {"ok": False, "kind": "internal", "message": f"unknown request {op!r}"}, []
+    return {"ok": False, "kind": protocol.Kind.INTERNAL, "message": f"unknown request {op!r}"}, []
 
 
 def main(argv: list[str]) -> None:
@@ -505,20 +505,20 @@ def main(argv: list[str]) -> None:
     rfd, wfd, pid = cfg["rfd"], cfg["wfd"], os.getpid()
     worker.channel = (rfd, wfd, pid)
     limit = int(cfg.get("max_message_bytes", protocol.MAX_MESSAGE_BYTES))
-    protocol.send(wfd, {"op": "ready", "pid": pid})
+    protocol.send(wfd, {"op": protocol.Op.READY, "pid": pid})
     while True:
         msg, blobs = protocol.receive(rfd, max_json=protocol.MAX_MESSAGE_BYTES)  # cell sources may be long
         try:
             reply, out = dispatch(worker, msg, blobs)
         except Exception as e:  # a malformed request or a bug here; the grader reports it
-            reply, out = {"ok": False, "kind": "internal", "message": f"{type(e).__name__}: {e}"[:2000]}, []
+            reply, out = {"ok": False, "kind": protocol.Kind.INTERNAL, "message": f"{type(e).__name__}: {e}"[:2000]}, []
         if os.getpid() != pid:
             os._exit(0)  # a child the student forked came back from the cell: only the worker itself may answer
         frame = protocol.pack({**reply, "id": msg.get("id")}, out)
         if len(frame) > limit:
-            frame = protocol.pack({"ok": False, "kind": "too_large", "size": len(frame), "id": msg.get("id")})
+            frame = protocol.pack({"ok": False, "kind": protocol.Kind.TOO_LARGE, "size": len(frame), "id": msg.get("id")})
         protocol.send_frame(wfd, frame)
-        if msg.get("op") == "stop":
+        if msg.get("op") == protocol.Op.STOP:
             os._exit(0)
 
 
