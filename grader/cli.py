@@ -340,7 +340,7 @@ VERBS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[
                           _add_merge_hand_grades, _merge_hand_grades),
     "hand-grade": ("grade the hand-graded items in the browser (a local app; grades kept in SQLite)",
                    _add_hand_grade, _hand_grade),
-    "rubric": ("print the effective rubric: every test's points, limits, late policy", _add_rubric, _rubric),
+    "rubric": ("the effective rubric as TOML that --rubric reads back (no secret)", _add_rubric, _rubric),
     "student-zip": ("build the student release: skeleton, public data and self-check", _add_student_zip,
                     _student_zip),
     "new-secret": ("write a new grading secret (256 bits) into rubric.toml; do it once a term", _add_new_secret,
