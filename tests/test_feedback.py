@@ -18,6 +18,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from grader import __version__
 from grader.report import drawing, feedback, pictures
 from grader.report import text as text_report  # as a module: a bare test_output_text would be collected as a test
 from grader.report.feedback import draw_pictures, render_feedback, write_feedback
@@ -54,7 +55,7 @@ DERIVATION = "dE/da = y - t, because $\\sum_j t_{nj} = 1$ " + HOSTILE
 
 def a_report(**changes) -> GradeReport:
     fields = dict(student="alice", submission="alice.ipynb", sha256="ab" * 32, status="graded", score=5.0,
-                  max_score=10.0, tests=(KEPT, LOST), sandbox_mode="bwrap", grader_version="0.1.0",
+                  max_score=10.0, tests=(KEPT, LOST), sandbox_mode="bwrap", grader_version=__version__,
                   notebook=NotebookRun(cells=(CellOutcome(1, "ok"), CellOutcome(
                       14, "error", 1.5, "NameError", "name 'foo' is not defined", "NameError: " + HOSTILE)),
                       seconds=2.0),
