@@ -23,6 +23,13 @@ settings.register_profile("fuzz", max_examples=2000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # tests import grading-suite modules directly, and those apply the grading plugin's markers
+    from grader.grading.plugin import register_markers
+
+    register_markers(config)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A working directory holding the public data under the name the notebook opens."""

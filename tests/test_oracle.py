@@ -12,10 +12,6 @@ from sklearn.metrics import log_loss
 from grader.backprop import checks, hints, oracle
 from grader.grading import expect
 
-# The suite's modules use the plugin's markers, which only the plugin registers.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")
-
-
 def suite(name: str) -> ModuleType:
     """A grading-suite module, imported inside a test (importing it here would collect its tests too)."""
     return importlib.import_module(f"grader.backprop.suite.{name}")

@@ -41,6 +41,17 @@ def input_salt(rubric: Rubric, submission_sha256: str) -> int | None:
     return secret.input_salt(rubric.secret, submission_sha256)
 
 
+MARKERS = ("points(n): default points of a grading test (the rubric may override)",
+           "area(id): the rubric area a grading test belongs to",
+           "public: students may run this test with the self-check")
+
+
+def register_markers(config: pytest.Config) -> None:
+    """The grading suite's markers, so `--strict-markers` accepts them wherever a suite module is imported."""
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+
+
 def test_name(item: pytest.Item) -> str:
     """"<area>: <first docstring line>", the stable name gradebook columns and the rubric use."""
     area = item.get_closest_marker("area")
@@ -88,10 +99,7 @@ class GradingPlugin:
         _current = self
         assignment.load(self.rubric.assignment).set_input_salt(
             input_salt(self.rubric, self.student.submission.sha256) if self.hidden_data is not None else None)
-        for line in ("points(n): default points of a grading test (the rubric may override)",
-                     "area(id): the rubric area a grading test belongs to",
-                     "public: students may run this test with the self-check"):
-            config.addinivalue_line("markers", line)
+        register_markers(config)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         global _current
