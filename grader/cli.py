@@ -361,6 +361,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def require_project() -> None:
+    """Refuse to run without the project's files, rather than grade every submission against data that is not there
+    (a non-editable install run outside the project's folder)."""
+    if not paths.PUBLIC_DATA.is_file():
+        try:
+            here = f"{Path.cwd()} and the folders above it"
+        except OSError:  # the current folder was deleted
+            here = "the current folder"
+        where = (f"{paths.ROOT_VARIABLE}={paths.ROOT}" if os.environ.get(paths.ROOT_VARIABLE)
+                 else f"{here}, or {paths.PACKAGE_PARENT}")
+        raise ConfigError(f"no project folder found (looked for data/{paths.DATA_NAME} in {where}): run the grader "
+                          f"from the project's folder (the one with rubric.toml and data/), or set "
+                          f"{paths.ROOT_VARIABLE} to it")
+
+
 def exit_now(code: int) -> NoReturn:
     """End the process once its output is flushed, without the interpreter's teardown: every verb has written
     and closed its files by the time it returns, and unloading matplotlib, scipy and pytest costs a grade time."""
@@ -378,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
+        require_project()
         return args.run(args)
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
