@@ -315,7 +315,7 @@ def test_cells_do_not_inherit_the_workers_future_imports_and_argv_is_clean(tmp_p
 def test_a_sandbox_that_fails_to_start_is_a_sandbox_error_not_a_student_error(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap_binary", lambda: "/bin/false")
     student = sandboxed(script(tmp_path, "x = 1"), FAST, sandbox="none")
-    student.mode = "bwrap"  # chosen while bubblewrap worked; it broke before the worker started
+    student.transport.mode = "bwrap"  # chosen while bubblewrap worked; it broke before the worker started
     with pytest.raises(SandboxError, match="the sandbox did not start: the notebook's process exited with code 1"):
         student.wait_ready()
     student.close()
