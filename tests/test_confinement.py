@@ -99,7 +99,7 @@ def test_without_control_groups_few_enough_processes_keep_memory_bounded(tmp_pat
 def test_a_sandbox_gets_at_most_one_core_however_many_processes_it_runs(tmp_path):
     with open_submission(script(tmp_path, BUSY), SMALL, sandbox="bwrap") as student:
         student.call("busy", 1, 0.1)  # warm
-        groups = student._worker.plan.confinement
+        groups = student.transport._worker.plan.confinement
         used, started = cgroup.cpu_seconds(groups), time.monotonic()
         student.call("busy")
         share = (cgroup.cpu_seconds(groups) - used) / (time.monotonic() - started)

@@ -328,7 +328,7 @@ def test_printing_200_mb_is_capped_and_does_not_fill_the_graders_memory(tmp_path
         assert statuses(student) == ["ok"] * 4
         assert len(first.stdout) < 10_100 and "[... 199990001 bytes dropped]" in first.stdout
         assert student.call("ok") == "fine"
-    assert student.output_bytes_dropped > 390_000_000  # the raw pipe was drained, then dropped
+    assert student.transport.output_bytes_dropped > 390_000_000  # the raw pipe was drained, then dropped
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 100
 
@@ -353,9 +353,9 @@ def test_burning_cpu_past_the_cpu_limit_kills_only_the_worker(tmp_path):
 
 GRADER = """
 import sys, time
-from grader.sandbox.client import Student
+from grader.sandbox.client import sandboxed
 from grader.sandbox.limits import Limits
-student = Student(sys.argv[1], Limits(cell_seconds=10, max_processes=128), sandbox="bwrap").start()
+student = sandboxed(sys.argv[1], Limits(cell_seconds=10, max_processes=128), sandbox="bwrap").start()
 student.call("spawn", sys.argv[2])
 print("spawned", flush=True)
 time.sleep(600)

@@ -12,7 +12,7 @@ import pytest
 
 from grader import paths
 from grader.sandbox import bwrap as sandbox
-from grader.sandbox.client import Student, open_submission
+from grader.sandbox.client import open_submission, sandboxed
 from grader.errors import MissingName, SandboxError, StudentError, Unsendable, WorkerDied
 from grader.sandbox.limits import Limits
 
@@ -173,7 +173,7 @@ def test_seeding_makes_unseeded_numpy_and_random_reproducible(tmp_path):
             "def draw():\n    return (np.random.default_rng().random(3), default_rng().random(2), np.random.rand(2),"
             " random.random())")
     sub = script(tmp_path, code)
-    students = [Student(sub, FAST).start() for _ in range(3)]
+    students = [sandboxed(sub, FAST).start() for _ in range(3)]
     try:
         for student, seed in zip(students, (7, 7, 8)):
             student.seed(seed)
@@ -187,7 +187,7 @@ def test_seeding_makes_unseeded_numpy_and_random_reproducible(tmp_path):
 
 
 def test_start_returns_at_once_and_the_cells_run_in_the_background(tmp_path):
-    student = Student(script(tmp_path, "import time\ntime.sleep(1.5)", "done = True"), FAST)
+    student = sandboxed(script(tmp_path, "import time\ntime.sleep(1.5)", "done = True"), FAST)
     started = time.monotonic()
     student.start()
     assert time.monotonic() - started < 0.5
@@ -232,7 +232,7 @@ def test_the_same_submission_as_ipynb_py_and_with_magics_gives_the_same_namespac
     nb.cells.insert(0, nbformat.v4.new_code_cell("%config InlineBackend.figure_format = 'retina'\n!ls -la"))
     nbformat.write(nb, tmp_path / "magics.ipynb")
     variants = [paths.SOLUTION, tmp_path / "as_py.py", tmp_path / "magics.ipynb"]
-    students = [Student(v, Limits(), data_files=DATA).start() for v in variants]  # three run side by side
+    students = [sandboxed(v, Limits(), data_files=DATA).start() for v in variants]  # three run side by side
     try:
         names = [s.defined() for s in students]
         assert names[0] == names[1] == names[2] and names[0]["TwoLayerPerceptron"] == "class"
@@ -314,8 +314,8 @@ def test_cells_do_not_inherit_the_workers_future_imports_and_argv_is_clean(tmp_p
 
 def test_a_sandbox_that_fails_to_start_is_a_sandbox_error_not_a_student_error(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap_binary", lambda: "/bin/false")
-    student = Student(script(tmp_path, "x = 1"), FAST, sandbox="none")
-    student.mode = "bwrap"  # chosen while bubblewrap worked; it broke before the worker started
+    student = sandboxed(script(tmp_path, "x = 1"), FAST, sandbox="none")
+    student.transport.mode = "bwrap"  # chosen while bubblewrap worked; it broke before the worker started
     with pytest.raises(SandboxError, match="the sandbox did not start: the notebook's process exited with code 1"):
         student.wait_ready()
     student.close()

@@ -8,13 +8,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.backprop import hints, oracle
 from grader.errors import StudentError
 from grader.grading.expect import Mismatch, as_array, call_stderr, close, finite, no_overflow
+
+if TYPE_CHECKING:
+    from grader.sandbox.student import SuiteRemote, SuiteStudent
 
 MAX_HIDDEN = 4096  # the widest hidden layer the grader computes with, so its own memory stays bounded
 _input_salt: int | None = None  # set by the plugin when grading for real; None keeps the public, fixed seeds
@@ -53,8 +56,8 @@ def as_params(values: dict[str, Any], what: str, input_dim: int, hidden_dim: int
 
 MODEL_DEFAULTS = dict(learning_rate=0.5, batch_size=32, epochs=1, tol=0.0)  # the grader's own, for unit tests
 
-def new_model(student: Any, *, seed: int, hidden_dim: int, params: oracle.Params | None = None,
-              **hyperparameters: Any) -> Any:
+def new_model(student: SuiteStudent, *, seed: int, hidden_dim: int, params: oracle.Params | None = None,
+              **hyperparameters: Any) -> SuiteRemote:
     """TwoLayerPerceptron(2, hidden_dim=..., ...) built after seeding the worker; `params` then replace its weights,
     in the shapes and dtype its own initialisation gave them."""
     student.seed(seed)
@@ -71,7 +74,7 @@ def new_model(student: Any, *, seed: int, hidden_dim: int, params: oracle.Params
     return model
 
 
-def own_layout(model: Any, names: Sequence[str] = oracle.PARAMS) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def own_layout(model: SuiteRemote, names: Sequence[str] = oracle.PARAMS) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """The shape and float dtype of each of the model's own parameters that is a float array (others are left out)."""
     out = {}
     for name in names:
@@ -93,7 +96,7 @@ def in_layout(values: oracle.Params, layout: dict[str, tuple[tuple[int, ...], np
     return out
 
 
-def install_params(model: Any, params: oracle.Params) -> oracle.Params:
+def install_params(model: SuiteRemote, params: oracle.Params) -> oracle.Params:
     """Set the model's weights to `params` in the layout of its own (2-D biases, float32 stay so); returns them as
     set, so exact checks compare with the values the student's code really got."""
     sent = in_layout(params, own_layout(model, tuple(params)))
@@ -102,7 +105,7 @@ def install_params(model: Any, params: oracle.Params) -> oracle.Params:
     return sent
 
 
-def isolate_forward(model: Any, params: oracle.Params, X: np.ndarray) -> None:
+def isolate_forward(model: SuiteRemote, params: oracle.Params, X: np.ndarray) -> None:
     """Make the model's forward_pass return the grader's own Z1, A1, Z2, A2 for X, so a test of a method that calls
     it (the loss, predict) does not lose points for a bug in forward_pass, which `forward` grades."""
     values = oracle.forward(params, X)
@@ -116,7 +119,7 @@ def standins_except(*tested: str) -> tuple[str, ...]:
     return tuple(name for name in STANDIN_FUNCTIONS if name not in tested)
 
 
-def use_standin_methods(model: Any, *methods: str, learning_rate: float | None = None) -> None:
+def use_standin_methods(model: SuiteRemote, *methods: str, learning_rate: float | None = None) -> None:
     """The model's forward_pass, backward_prop, update_weights or cross_entropy_loss replaced by the grader's
     stand-ins, for a test of a method that calls them: backward_prop's gradients are answered by the grader
     (grader/backprop/standins.py) from X, y and the model's own weights; the others, whose formulas the
@@ -131,7 +134,7 @@ def use_standin_methods(model: Any, *methods: str, learning_rate: float | None =
                                 **options)
 
 
-def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: int = 2) -> oracle.Params:
+def get_params(model: SuiteRemote, what: str, hidden_dim: int | None = None, input_dim: int = 2) -> oracle.Params:
     """The model's W1, b1, W2, b2, fetched from the student's process and checked against the declared hidden_dim
     (None: W1's own width), which may not exceed MAX_HIDDEN, before the grader computes anything with them."""
     values = {name: model.get(name) for name in oracle.PARAMS}
@@ -144,7 +147,7 @@ def get_params(model: Any, what: str, hidden_dim: int | None = None, input_dim: 
     return as_params(values, what, input_dim, hidden_dim)
 
 
-def check_stable(student: Any, name: str, large: np.ndarray, expected: np.ndarray, hint_text: str) -> None:
+def check_stable(student: SuiteStudent, name: str, large: np.ndarray, expected: np.ndarray, hint_text: str) -> None:
     """`name` at logits of +-1000: the right values, and no overflow on the way there."""
     what = f"{name}(x) for x = {large.tolist()}"
     raw = student.call(name, large)

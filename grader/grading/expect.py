@@ -9,13 +9,16 @@ on these.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import math
 
 import numpy as np
 
 from grader.errors import StudentError, StudentTimeout
+
+if TYPE_CHECKING:
+    from grader.sandbox.student import SuiteStudent
 
 VALUE_TOL = 1e-6  # relative error allowed for a value computed by a closed formula (softmax, forward, loss)
 REL_FLOOR = 1e-8  # the epsilon floor of rel_error, so an all-zero answer compared with zero is not 0/0
@@ -203,7 +206,7 @@ def _rank(failure: Exception) -> int:
 
 OVERFLOW_WARNING = "RuntimeWarning: overflow"
 
-def call_array(student: Any, name: str, x: np.ndarray, arg: str = "x", hint: Hint = "",
+def call_array(student: SuiteStudent, name: str, x: np.ndarray, arg: str = "x", hint: Hint = "",
                isolate: Sequence[str] = ()) -> tuple[np.ndarray, str]:
     """Call the student's one-argument `name` on x (with the notebook functions `isolate` the grader's own);
     returns the result, checked to be an array shaped like x, and the words that describe the call in messages."""
@@ -211,7 +214,7 @@ def call_array(student: Any, name: str, x: np.ndarray, arg: str = "x", hint: Hin
     return as_array(student.call(name, x, _isolate=isolate), what, x.shape, hint=hint), what
 
 
-def call_stderr(student: Any) -> str:
+def call_stderr(student: SuiteStudent) -> str:
     """What the student's last call wrote to stderr (numpy's warnings among it); read it right after the call."""
     return str(getattr(student, "last_stderr", "") or "")
 

@@ -8,7 +8,7 @@ scored TestResult with a message for the student.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,6 +16,9 @@ from grader.grading import assignment, secret
 from grader.errors import ConfigError, StudentError, StudentTimeout, WorkerDied
 from grader.grading.results import TestResult, TrainedModel
 from grader.grading.rubric import Rubric
+
+if TYPE_CHECKING:
+    from grader.sandbox.student import SuiteStudent
 
 MAX_RESTARTS = 3  # a submission whose process keeps dying stops being restarted
 _current: "GradingPlugin | None" = None
@@ -84,7 +87,7 @@ def _describe_failure(exc: BaseException) -> dict[str, str]:
 class GradingPlugin:
     """Registered, with this module for its fixtures, by grader.grading.grade.run_suite; collects `results` and `model`."""
 
-    def __init__(self, student: Any, rubric: Rubric, *, public_only: bool = False,
+    def __init__(self, student: SuiteStudent, rubric: Rubric, *, public_only: bool = False,
                  public_data: dict | None = None, hidden_data: dict | None = None) -> None:
         self.student, self.rubric, self.public_only = student, rubric, public_only
         self.public_data, self.hidden_data = public_data, hidden_data
@@ -157,7 +160,7 @@ def _active() -> GradingPlugin:
 
 # Fixtures the grading suite uses, registered with this module: they read the plugin of the running grade.
 @pytest.fixture(scope="session")
-def student() -> Any:
+def student() -> SuiteStudent:
     return _active().student
 
 

@@ -1,101 +1,41 @@
-"""The grading suite's handle on a submission: run its cells in the sandbox, then call into it with data only.
+"""The sandboxed transport: a submission's cells run in a worker process, then the suite calls into it with data only.
 
     with open_submission("backprop.ipynb", limits, data_files={"xordata.pkl": path}) as student:
         z = student.call("relu", x)
         model = student.new("TwoLayerPerceptron", 2, 8)
         Z1, A1, Z2, A2 = model.call("forward_pass", X)
 
-The cells start running at once in a background thread; the first request (or `notebook`) waits for them.
+`student` is a grader.sandbox.student.Student over a `Sandbox`: the cells start running at once in a background
+thread and the first request (or `notebook`) waits for them; a process that dies is restarted and the cells replayed;
+every request is bounded by its own limit and the grading's deadline.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.inside import protocol
 from grader.errors import ProtocolError, StudentTimeout, WorkerDied
 from grader.sandbox.inside.protocol import Op
 from grader.notebook.extract import Cell, Submission, read_submission
 from grader.sandbox.limits import Limits
 from grader.sandbox.process import WorkerProcess
-from grader.sandbox.replies import (StandinAnswer, allowed_standins, answer_callback, call_message, cell_outcome,
-                                    encode, not_run, raise_for, text)
+from grader.sandbox.replies import cell_outcome, not_run
 from grader.sandbox.outcomes import CellOutcome, CellStatus, NotebookRun
 from grader.sandbox.bwrap import NOT_ISOLATED, available_mode
+from grader.sandbox.student import Answer, Remote, Student
+
+__all__ = ["MAX_REPLAYS", "Remote", "Sandbox", "Student", "open_submission", "sandboxed"]
 
 MAX_REPLAYS = 3  # a notebook whose process keeps dying is not restarted forever
 
 
-class Remote:
-    """A handle to an object that lives in the worker (for example a TwoLayerPerceptron)."""
-
-    def __init__(self, student: "Student", handle: int, type_name: str, generation: int) -> None:
-        self._student, self.handle, self.type_name, self._generation = student, handle, type_name, generation
-
-    def _check(self) -> None:
-        if self._generation != self._student.generation:
-            raise WorkerDied(f"this {self.type_name} object was lost when the notebook's process was restarted")
-
-    def call(self, method: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
-             **kwargs: Any) -> Any:
-        """The method's result; `_isolate` names notebook functions the grader's own replace during the call."""
-        self._check()
-        msg = call_message({"op": Op.CALL, "handle": self.handle, "name": method}, _isolate)
-        return self._student._invoke(msg, args, kwargs, f"{self.type_name}.{method}", _timeout)
-
-    def get(self, attr: str) -> Any:
-        self._check()
-        return self._student._invoke({"op": Op.GET, "handle": self.handle, "name": attr}, None, None,
-                                     f"{self.type_name}.{attr}", None)
-
-    def set(self, attr: str, value: Any) -> None:
-        self._check()
-        blobs: list[bytes] = []
-        msg = {"op": Op.SET, "handle": self.handle, "name": attr, "value": encode(value, blobs)}
-        self._student._send(msg, blobs, f"setting {self.type_name}.{attr}", None)
-
-    def stub(self, method: str, value: Any) -> None:
-        """Make `method` return `value` whatever it is called with (the grader's own answer), so a test of another
-        method that calls it does not depend on it."""
-        self._check()
-        blobs: list[bytes] = []
-        msg = {"op": Op.SET, "handle": self.handle, "name": method, "value": encode(value, blobs), "as_method": True}
-        self._student._send(msg, blobs, f"replacing {self.type_name}.{method}", None)
-
-    def spy(self, method: str) -> None:
-        """Watch `method` from now on: each call's first argument (its rows, its first row) is recorded."""
-        self._instrument(Op.SPY, method, f"watching {self.type_name}.{method}")
-
-    def calls(self, method: str) -> list:
-        """The calls of a watched method, in order: [rows of the first argument, its first row's first entries]."""
-        label = f"the calls of {self.type_name}.{method}"
-        return self._student._decode(*self._instrument(Op.SPIED, method, label), label)
-
-    def use_grader_method(self, method: str, grader_method: str, attributes: Sequence[str] = (), arguments: int = 0,
-                          **options: float) -> None:
-        """Replace `method` by a stand-in (grader/sandbox/inside/standins.py): one the worker computes, or one the
-        grader answers (`Student.standin_answer`) from the call's first `arguments` arguments, the object's
-        `attributes` and `options`; so a test of another method that calls it does not depend on the student's."""
-        self._instrument(Op.GRADER_METHOD, method, f"replacing {self.type_name}.{method}", method=grader_method,
-                         attributes=list(attributes), arguments=arguments, options=options)
-        self._student.installed_standins.setdefault(self.handle, set()).add(grader_method)
-
-    def _instrument(self, op: str, name: str, label: str, **extra: Any) -> tuple[dict, list[bytes]]:
-        self._check()
-        return self._student._send({"op": op, "handle": self.handle, "name": name, **extra}, [], label, None)
-
-    def __repr__(self) -> str:
-        return f"<Remote {self.type_name} #{self.handle}>"
-
-
-class Student:
-    """A submission running in a worker. Start it with start() (or open_submission), end it with close()."""
+class Sandbox:
+    """A submission's worker process, as a Student's transport: the cells, restarts and replays, the deadlines."""
 
     def __init__(self, submission: str | Path | Submission, limits: Limits | None = None, *, sandbox: str = "auto",
                  data_files: Mapping[str, Path] | None = None, run_cells: bool = True, seed: int | None = None,
@@ -111,7 +51,6 @@ class Student:
         self.restarts = 0
         self._replays = 0
         self.output_bytes_dropped = 0
-        self.last_stdout = self.last_stderr = ""
         self._worker: WorkerProcess | None = None
         self._skip: set[int] = set()
         self._notes: list[str] = [] if self.isolated else [NOT_ISOLATED]
@@ -119,24 +58,25 @@ class Student:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._closing = False
-        self.standin_answer: StandinAnswer | None = None  # answers the stand-ins' calls (Remote.use_grader_method)
-        self.installed_standins: dict[int, set[str]] = {}  # handle -> the stand-ins use_grader_method put on it
 
     # ---- life cycle -----------------------------------------------------------------------------------------
 
-    def start(self) -> "Student":
+    def start(self) -> None:
         """Start the worker and run the cells in the background; returns at once."""
+        self._begin()
+
+    def _begin(self) -> threading.Thread:
         self._thread = threading.Thread(target=self._background, name="notebook-cells", daemon=True)
         self._thread.start()
-        return self
+        return self._thread
 
     def wait_ready(self) -> NotebookRun:
         """Block until every cell has run (or timed out); re-raises a failure to start the sandbox."""
-        if self._thread is None:
-            self.start()
-        self._thread.join()
+        (self._thread or self._begin()).join()
         if self._error is not None:
             raise self._error
+        if self._notebook is None:  # the thread sets one or the other; never both unset once it has ended
+            raise WorkerDied("the notebook's cells did not run")
         return self._notebook
 
     @property
@@ -187,8 +127,7 @@ class Student:
             self._retire(self._worker)
         if self._closing:
             raise WorkerDied("the submission was closed")
-        self.generation += 1
-        self.installed_standins.clear()
+        self.generation += 1  # the Student forgets the stand-ins it installed on the lost objects
         self._worker = WorkerProcess(self.mode, self.limits, self.files, seed=self.seed_value)
         self._notes += [n for n in self._worker.plan.notes if n not in self._notes]
         if self._closing:  # close() ran while this one was starting
@@ -234,9 +173,11 @@ class Student:
         if not cell.source.strip():
             return CellOutcome(cell.index, CellStatus.OK)
         seconds = max(0.05, min(self.limits.cell_seconds, deadline - time.monotonic()))
-        started = time.monotonic()
+        started, worker = time.monotonic(), self._worker
+        if worker is None:
+            raise WorkerDied("the notebook's process is not running")
         try:
-            reply, _ = self._worker.request({"op": Op.CELL, "index": cell.index, "source": cell.source}, [], seconds)
+            reply, _ = worker.request({"op": Op.CELL, "index": cell.index, "source": cell.source}, [], seconds)
         except TimeoutError:
             self._skip.add(cell.index)
             return CellOutcome(cell.index, CellStatus.TIMEOUT, time.monotonic() - started, "TimeoutError",
@@ -252,7 +193,8 @@ class Student:
         if self._replays >= MAX_REPLAYS:
             self._notes.append(f"the notebook's process died {self._replays + 1} times; the remaining cells were "
                                "not run")
-            self._worker.kill("it died too many times")
+            if self._worker is not None:
+                self._worker.kill("it died too many times")
             return
         self._replays += 1
         self.restarts += 1
@@ -271,48 +213,11 @@ class Student:
                 self._recover(cells, deadline)
                 return
 
-    # ---- requests -------------------------------------------------------------------------------------------
+    # ---- requests (the Transport's) ------------------------------------------------------------------------
 
-    def call(self, name: str, *args: Any, _timeout: float | None = None, _isolate: Sequence[str] = (),
-             **kwargs: Any) -> Any:
-        """The notebook function's result; `_isolate` as for Remote.call."""
-        return self._invoke(call_message({"op": Op.CALL, "name": name}, _isolate), args, kwargs, f"`{name}`", _timeout)
-
-    def new(self, name: str, *args: Any, _timeout: float | None = None, **kwargs: Any) -> Remote:
-        return self._remote(self._invoke({"op": Op.NEW, "name": name}, args, kwargs, f"`{name}`", _timeout, raw=True))
-
-    def new_bare(self, name: str, _timeout: float | None = None, **attributes: Any) -> Remote:
-        """An instance of class `name` made without running its __init__, with `attributes` set on it."""
-        msg = {"op": Op.NEW, "name": name, "bare": True}
-        return self._remote(self._invoke(msg, (), attributes, f"`{name}`", _timeout, raw=True))
-
-    def _remote(self, reply: dict) -> Remote:
-        handle, type_name = reply.get("handle"), reply.get("type")
-        if type(handle) is not int or type(type_name) is not str:
-            raise ProtocolError("the worker's answer to `new` has no valid handle")
-        return Remote(self, handle, type_name[:200], self.generation)
-
-    def get(self, name: str) -> Any:
-        """The value of a notebook global, if it is plain data."""
-        return self._invoke({"op": Op.GET, "name": name}, None, None, f"`{name}`", None)
-
-    def defined(self) -> dict[str, str]:
-        value = self._decode(*self._send({"op": Op.DEFINED}, [], "listing the notebook's names", None), "defined")
-        if type(value) is not dict or not all(type(k) is str and type(v) is str for k, v in value.items()):
-            raise ProtocolError("the worker's list of names is malformed")
-        return value
-
-    def seed(self, value: int) -> None:
-        self._send({"op": Op.SEED, "value": int(value)}, [], "seeding", None)
-
-    def _invoke(self, msg: dict, args: Any, kwargs: Any, label: str, timeout: float | None, raw: bool = False) -> Any:
-        blobs: list[bytes] = []
-        if args is not None:
-            msg = {**msg, "args": encode(list(args), blobs), "kwargs": encode(dict(kwargs), blobs)}
-        reply, out = self._send(msg, blobs, label, timeout)
-        return reply if raw else self._decode(reply, out, label)
-
-    def _send(self, msg: dict, blobs: list[bytes], label: str, timeout: float | None) -> tuple[dict, list[bytes]]:
+    def exchange(self, msg: dict[str, Any], blobs: list[bytes], label: str, timeout: float | None,
+                 answer: Answer) -> tuple[dict[str, Any], list[bytes], float]:
+        """One request within its limit (`timeout`, or the limits' request_seconds) and the grading's deadline."""
         self.wait_ready()
         worker = self._worker
         if worker is None or not worker.alive:
@@ -323,15 +228,16 @@ class Student:
                                  "was used up")
         seconds = min(seconds, left)
         try:
-            answer = partial(answer_callback, self.standin_answer, allowed_standins(msg, self.installed_standins))
             reply, out = worker.request(msg, blobs, seconds, answer)
         except TimeoutError:
             raise StudentTimeout(f"{label} did not finish within {seconds:g} s, so its process was stopped") from None
         except WorkerDied as e:
             raise WorkerDied(f"{e} (while running {label})") from None
-        self.last_stdout, self.last_stderr = text(reply.get("stdout")), text(reply.get("stderr"))
-        raise_for(reply, label, seconds, msg.get("op", ""))
-        return reply, out
+        return reply, out, seconds
+
+    def malformed(self, reason: str) -> None:
+        if self._worker is not None:
+            self._worker.kill(reason)
 
     def remaining(self) -> float:
         """Seconds left before the grading's deadline (infinite without one)."""
@@ -340,12 +246,13 @@ class Student:
     def _cells_deadline(self, start: float) -> float:
         return min(start + self.limits.notebook_seconds, start + self.remaining())
 
-    def _decode(self, reply: dict, out: list[bytes], label: str) -> Any:
-        try:
-            return protocol.decode_value(reply.get("value"), out)
-        except protocol.ChannelError as e:
-            self._worker.kill(f"it sent a malformed result ({e})")
-            raise ProtocolError(f"the result of {label} is malformed: {e}") from None
+
+def sandboxed(submission: str | Path | Submission, limits: Limits | None = None, *, sandbox: str = "auto",
+              data_files: Mapping[str, Path] | None = None, run_cells: bool = True, seed: int | None = None,
+              deadline: float | None = None) -> Student:
+    """A Student over a Sandbox, not started yet (start() runs the cells in the background)."""
+    return Student(Sandbox(submission, limits, sandbox=sandbox, data_files=data_files, run_cells=run_cells,
+                           seed=seed, deadline=deadline))
 
 
 @contextmanager
@@ -353,8 +260,8 @@ def open_submission(path_or_submission: str | Path | Submission, limits: Limits 
                     sandbox: str = "auto", data_files: Mapping[str, Path] | None = None, run_cells: bool = True,
                     seed: int | None = None, deadline: float | None = None) -> Iterator[Student]:
     """Start the submission in a sandbox (cells run in the background) and kill its whole process tree at the end."""
-    student = Student(path_or_submission, limits, sandbox=sandbox, data_files=data_files, run_cells=run_cells,
-                      seed=seed, deadline=deadline)
+    student = sandboxed(path_or_submission, limits, sandbox=sandbox, data_files=data_files, run_cells=run_cells,
+                        seed=seed, deadline=deadline)
     student.start()
     try:
         yield student

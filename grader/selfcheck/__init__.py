@@ -16,10 +16,10 @@ def check_namespace(namespace: dict, areas: Sequence[str] = (), *, notebook: str
                     notes: Sequence[str] = (), sources: Sequence[str] | None = None) -> CheckReport:
     """Run the public tests of `areas` (all when empty) on the code defined in `namespace`, in this process."""
     from grader.selfcheck.imports import import_notes, kernel_sources  # noqa: PLC0415
-    from grader.selfcheck.local import LocalStudent  # noqa: PLC0415
+    from grader.selfcheck.local import local_student  # noqa: PLC0415
     from grader.selfcheck.run import run_public_suite  # noqa: PLC0415
 
-    student = LocalStudent(namespace)
+    student = local_student(namespace)
     try:
         tests = run_public_suite(student, areas)
     finally:

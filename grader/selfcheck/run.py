@@ -10,12 +10,15 @@ import contextlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from grader.errors import ConfigError, GraderError
 from grader.grading import assignment
 from grader.grading.results import TestResult
 from grader.grading.rubric import Rubric, load_rubric
+
+if TYPE_CHECKING:
+    from grader.sandbox.student import SuiteStudent
 
 # no cache, no fd capture, no faulthandler: a kernel's streams stay as they are; no forced gc.collect() passes,
 # which take most of a second in a notebook that holds many objects
@@ -35,7 +38,7 @@ def suite_paths(suite: Path, areas: Sequence[str], rubric: Rubric) -> list[str]:
     return [str(suite / f"test_{a}.py") for a in areas]
 
 
-def run_public_suite(student: Any, areas: Sequence[str] = (), rubric: Rubric | None = None) -> list[TestResult]:
+def run_public_suite(student: SuiteStudent, areas: Sequence[str] = (), rubric: Rubric | None = None) -> list[TestResult]:
     """The results of the public tests of `areas` (every area when empty), in the rubric's order."""
     import pytest  # noqa: PLC0415
 

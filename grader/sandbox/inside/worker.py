@@ -315,6 +315,8 @@ class Worker:
 class StandinRefused(RuntimeError):
     """The grader would not answer a stand-in's call (not this test's, or arguments it cannot take)."""
 
+    __module__ = "__main__"  # named as in the sandbox (where this file is __main__), also by the in-process check
+
 
 def answered(name: str, answer: dict, blobs: list[bytes]) -> tuple[Any, dict]:
     """The grader's answer to a stand-in's call: (value, attributes to set), or its refusal raised."""
