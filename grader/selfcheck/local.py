@@ -11,6 +11,7 @@ import random
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,9 +131,9 @@ class LocalStudent:
     alive = True
     restarts = 0
 
-    def __init__(self, namespace: dict) -> None:
+    def __init__(self, namespace: dict, standins_file: Path | None = None) -> None:
         self.namespace = namespace
-        self._worker = LocalWorker(OUTPUT_CHARS, namespace=namespace)
+        self._worker = LocalWorker(OUTPUT_CHARS, namespace=namespace, standins_file=str(standins_file or "") or None)
         self._seeds = _Seeds(namespace)
         self.last_stdout = self.last_stderr = ""
         self.installed_standins: dict[int, set[str]] = {}  # handle -> the stand-ins use_grader_method put on it
