@@ -44,8 +44,8 @@ def under(path: str, root: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def layout(worker_dir: str = WORKER_DIR) -> Layout:
-    """The read-only view for a worker: system dirs, the interpreter, its site dirs and the two worker files
-    (computed once per grader process)."""
+    """The read-only view for a worker: system dirs, the interpreter, its site dirs and the worker files
+    (computed once per grader process; the assignment's stand-ins file is added per worker by with_standins)."""
     exe, prefix, sites = python_paths()
     binds, symlinks = [], []
     for d in SYSTEM_DIRS:
