@@ -60,9 +60,9 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from grader.report.check import run_check
+    from grader.selfcheck.terminal import run
 
-    return run_check(args.notebook, args.sandbox)
+    return run(args)
 
 
 def _stop_on_sigterm() -> None:
@@ -181,11 +181,9 @@ def _add_grade(p: argparse.ArgumentParser) -> None:
 
 
 def _add_check(p: argparse.ArgumentParser) -> None:
-    p.add_argument("notebook", type=Path, help="your notebook (.ipynb) or script (.py)")
-    p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
-                   help="auto (default): isolate with bubblewrap where this computer allows it")
-    p.epilog = ("Runs the public tests only; the grader also runs hidden tests on data you never see. "
-                "Exit code 0 when every public test passes, 1 otherwise.")
+    from grader.selfcheck.terminal import add_arguments  # the student kit's check: one check, one output
+
+    add_arguments(p)
 
 
 def _add_grade_all(p: argparse.ArgumentParser) -> None:

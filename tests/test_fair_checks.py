@@ -138,13 +138,13 @@ class Model:
 
 
 def test_the_sandbox_watches_calls_and_swaps_in_the_graders_loss(tmp_path):
-    from grader.backprop import oracle, standins
+    from grader.backprop import WORKER_STANDINS, oracle, standins
     from grader.sandbox.client import open_submission
 
     path = tmp_path / "model.py"
     path.write_text(MODEL)
     X, y = np.arange(10.0).reshape(5, 2) / 10, np.array([0, 1, 1, 0, 1])
-    with open_submission(path) as student:
+    with open_submission(path, standins_file=WORKER_STANDINS) as student:
         student.standin_answer = standins.answer
         model = student.new("Model")
         model.spy("step")

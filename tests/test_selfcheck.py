@@ -16,7 +16,7 @@ from grader import paths
 from grader.backprop import hints
 from grader.grading.grade import grade_submission
 from grader.selfcheck import check_namespace
-from grader.selfcheck.summary import NOT_IMPLEMENTED, SHOWN_FAILURES
+from grader.selfcheck.summary import NOT_IMPLEMENTED, SHOWN_FAILURES, CheckReport
 from tests.notebook_exec import run_cells
 from tests.variants import VARIANTS, write_variant
 
@@ -86,6 +86,9 @@ def test_in_process_and_sandboxed_checks_agree_test_by_test(name, in_data, tmp_p
     home = [t for t in inside.tests if t.area == variant.home and not t.passed]
     if variant.hint and variant.hint != hints.NOT_RANDOM:
         assert any(variant.hint in t.hint for t in home[:SHOWN_FAILURES]), inside.text()
+    if name == "init_raises":  # the terminal check says where in the student's cells the error came from
+        terminal = CheckReport(path.name, tuple(sandboxed.tests)).text()
+        assert "where   : Cell [12], line 22, in initialize_parameters" in terminal, terminal
 
 
 def test_an_import_outside_the_allowed_packages_is_reported_once_even_where_it_is_installed(in_data):

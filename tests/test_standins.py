@@ -12,9 +12,9 @@ import scipy.special
 from hypothesis import given, strategies as st
 
 from grader import paths
-from grader.backprop import oracle, standins
+from grader.backprop import WORKER_STANDINS, oracle, standins
 from grader.grading.grade import grade_submission
-from grader.sandbox.inside import protocol, standins as inside
+from grader.sandbox.inside import protocol, standins as generic
 from grader.sandbox.layout import INSIDE_DIR
 from grader.sandbox.replies import allowed_standins, answer_callback
 from grader.grading import expect
@@ -51,18 +51,20 @@ def test_backward_is_the_finite_difference_gradient_of_the_mean_cross_entropy_in
 
 
 def test_the_workers_own_forward_update_and_loss_keep_the_models_dtype_and_shapes():
+    local = generic.computed(str(WORKER_STANDINS))  # as the worker loads them
+    assert set(local) == {"forward", "update", "mean_bce"}
     rng = np.random.default_rng(RNG_SEED + 1)
     model = SimpleNamespace(**model_weights(rng, 4, np.float32, bias_rows=True))
     held = dict(vars(model))
     X, y = rng.normal(size=(5, 2)), rng.integers(0, 2, size=(5, 1))
-    Z1, A1, Z2, A2 = inside.forward_pass(model, X)
+    Z1, A1, Z2, A2 = local["forward"](model, X)
     assert all(a.dtype == np.float32 for a in (Z1, A1, Z2, A2)) and Z2.shape == A2.shape == (5, 1)
     logits = np.maximum(X @ held["W1"].astype(float) + held["b1"], 0) @ held["W2"].astype(float) + held["b2"]
     assert np.allclose(Z2, logits, rtol=1e-5) and np.allclose(A2, scipy.special.expit(logits), rtol=1e-5)
     from sklearn.metrics import log_loss
-    loss = inside.mean_bce(model, X, y)
+    loss = local["mean_bce"](model, X, y)
     assert loss == pytest.approx(log_loss(y.ravel(), scipy.special.expit(logits.ravel()), labels=[0, 1]), rel=1e-5)
-    inside.update_weights(model, *[np.full(p.shape, 0.5) for p in held.values()], learning_rate=0.1)
+    local["update"](model, *[np.full(p.shape, 0.5) for p in held.values()], learning_rate=0.1)
     for name, old in held.items():
         new = getattr(model, name)
         assert new.dtype == np.float32 and new.shape == old.shape and np.allclose(new, old - np.float32(0.05))
@@ -111,14 +113,36 @@ def test_whatever_the_students_process_sends_a_callback_gets_an_answer_or_a_refu
 
 
 def test_the_sandbox_holds_no_backward_pass_or_activation():
-    """The worker computes only what the assignment's text states (the forward pass, an SGD step, the stable loss);
-    the graded work stays with the grader."""
+    """The worker computes only what the assignment's text states (the forward pass, an SGD step, the stable loss),
+    from the assignment's own file; the engine's files hold no formula; the graded work stays with the grader."""
     tree = ast.parse((INSIDE_DIR / "standins.py").read_text(encoding="utf-8"))
+    assert {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} == {"function", "method", "computed"}
+    tree = ast.parse(WORKER_STANDINS.read_text(encoding="utf-8"))
     defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert defined == {"function", "method", "_layers", "_dtype", "forward_pass", "update_weights", "mean_bce"}
-    for path in INSIDE_DIR.glob("*.py"):
+    assert defined == {"_layers", "_dtype", "forward_pass", "update_weights", "mean_bce"}
+    for path in [*INSIDE_DIR.glob("*.py"), WORKER_STANDINS]:
         source = path.read_text(encoding="utf-8")
         assert ".T @" not in source and "sum(axis=0)" not in source and "def relu" not in source, path.name
+    assert "import numpy" not in (INSIDE_DIR / "standins.py").read_text(encoding="utf-8")
+
+
+def test_the_assignments_worker_file_imports_only_the_standard_library_and_numpy():
+    """It runs in the sandbox, where nothing of the grader can be imported."""
+    imported = set()
+    for node in ast.walk(ast.parse(WORKER_STANDINS.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= {"__future__", "typing", "numpy"}, imported
+
+
+def test_a_missing_or_malformed_stand_ins_file_is_refused(tmp_path):
+    assert generic.computed(None) == {}
+    bad = tmp_path / "bad.py"
+    bad.write_text("LOCAL = {'forward': 3}\n")
+    with pytest.raises(TypeError, match="LOCAL"):
+        generic.computed(str(bad))
 
 
 # a backward_prop that digs the worker out of memory and asks it for the grader's own gradients

@@ -23,6 +23,7 @@ from grader.bundles import student_kit, wheel
 from grader.bundles.kit_oracle import KIT_FUNCTIONS, SHIPPED_FUNCTIONS, kit_oracle_source
 from grader.bundles.oracle_replay import NotRecorded, call_key, decode, encode
 from grader.notebook.release import BEGIN, END
+from grader.sandbox.layout import WORKER_FILES
 from grader.grading.rubric import Rubric, load_rubric
 from grader.bundles.student_kit import (PUBLIC_RUBRIC, KitError, audit, needed_modules, public_rubric_text,
                                         public_suite_source)
@@ -197,6 +198,9 @@ def test_the_zip_holds_the_skeleton_the_public_data_a_checker_and_a_readme(kit):
     assert files["backprop.ipynb"] == paths.SKELETON.read_bytes()
     assert files[paths.DATA_NAME] == paths.PUBLIC_DATA.read_bytes()
     assert files[f"{student_kit.PUBLIC}/{paths.DATA_NAME}"] == paths.PUBLIC_DATA.read_bytes()
+    # the sandbox's worker files, and the assignment's stand-ins file the sandbox binds beside them
+    worker_side = [*(f"grader/sandbox/inside/{f}" for f in WORKER_FILES), "grader/backprop/worker_standins.py"]
+    assert all(files[f] == (paths.ROOT / f).read_bytes() for f in worker_side)
     readme = files["README.md"].decode()
     assert "python check.py" in readme and "check()" in readme and "Colab" in readme and "{wheel}" not in readme
     assert wheel.filename(__version__) in readme and b"def main" in files["check.py"]

@@ -12,6 +12,7 @@ import pytest
 
 from grader.sandbox.client import open_submission
 from grader.sandbox.student import Remote, Student
+from grader.backprop import WORKER_STANDINS
 from grader.selfcheck.local import local_student
 
 CELLS = (
@@ -100,11 +101,11 @@ def write_script(tmp_path: Path) -> Path:
 
 
 def test_the_sandbox_and_this_process_answer_every_request_alike(tmp_path):
-    with open_submission(write_script(tmp_path)) as sandboxed:
+    with open_submission(write_script(tmp_path), standins_file=WORKER_STANDINS) as sandboxed:
         assert [c.status for c in sandboxed.notebook.cells] == ["ok"] * len(CELLS)
         through_sandbox = requests(sandboxed)
     namespace: dict = {"__name__": "__main__"}
-    local = local_student(namespace)
+    local = local_student(namespace, WORKER_STANDINS)
     for index, source in enumerate(CELLS):  # as the terminal check's fresh run does (cells named "Cell [i]")
         local.transport.worker.run_cell({"index": index, "source": source, "seconds": 0})
     try:

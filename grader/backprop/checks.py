@@ -123,7 +123,7 @@ def use_standin_methods(model: SuiteRemote, *methods: str, learning_rate: float 
     """The model's forward_pass, backward_prop, update_weights or cross_entropy_loss replaced by the grader's
     stand-ins, for a test of a method that calls them: backward_prop's gradients are answered by the grader
     (grader/backprop/standins.py) from X, y and the model's own weights; the others, whose formulas the
-    assignment states, the worker computes (grader/sandbox/inside/standins.py)."""
+    assignment states, the worker computes from this assignment's file (grader/backprop/worker_standins.py)."""
     names = {"forward_pass": "forward", "backward_prop": "backward", "update_weights": "update",
              "cross_entropy_loss": "mean_bce"}
     if "update_weights" in methods and learning_rate is None:

@@ -75,7 +75,7 @@ def _module_file(package: Path, dotted: str) -> Path | None:
 
 def _references(source: str, package: Path) -> set[str]:
     """grader modules a module imports (anywhere, also inside functions) or names as "grader.x.y" strings,
-    as dotted names below grader ("report.check")."""
+    as dotted names below grader ("selfcheck.summary")."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "grader":
@@ -100,7 +100,7 @@ def _with_parents(name: str) -> list[str]:
 def needed_modules(entries: Iterable[str] = ENTRY_MODULES, sources: Iterable[str] = (),
                    package: Path = PACKAGE) -> list[str]:
     """The grader files reachable from the entries and from `sources`, with their packages' __init__.py, as paths
-    relative to the package ("report/check.py", "__init__.py")."""
+    relative to the package ("selfcheck/summary.py", "__init__.py")."""
     todo, seen = list(entries), set()
     for source in sources:
         todo += sorted(_references(source, package))

@@ -4,6 +4,7 @@ grader/backprop/__init__.py documents. The rubric's [assignment] name picks it; 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
 from grader.errors import ConfigError
@@ -23,3 +24,11 @@ def load(name: str = DEFAULT) -> ModuleType:
     if missing:
         raise ConfigError(f"assignment {name!r}: grader/{name}/__init__.py lacks {', '.join(missing)}")
     return module
+
+
+def worker_standins(task: ModuleType) -> Path | None:
+    """The assignment's file of stand-ins the worker computes itself (WORKER_STANDINS, optional), checked to exist."""
+    path = getattr(task, "WORKER_STANDINS", None)
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"assignment {task.__name__}: WORKER_STANDINS names no file ({path})")
+    return None if path is None else Path(path)

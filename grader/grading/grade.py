@@ -148,7 +148,7 @@ def grade_submission(path: str | Path, *, rubric: Rubric | None = None, sandbox:
     task = assignment.load(rubric.assignment)
     hidden = None if public_only else task.hidden_set(rubric)
     with open_submission(submission, rubric.limits, sandbox=sandbox, data_files=dict(task.DATA_FILES),
-                         deadline=deadline) as live:
+                         deadline=deadline, standins_file=assignment.worker_standins(task)) as live:
         from grader.grading.plugin import GradingPlugin  # noqa: PLC0415 - pytest loads after the sandbox has started
 
         plugin = GradingPlugin(live, rubric, public_only=public_only, public_data=task.public_data(), hidden_data=hidden)

@@ -27,7 +27,7 @@ from grader.errors import SandboxError
 from grader.sandbox import cgroup, fonts
 from grader.sandbox.cgroup import Confinement
 from grader.sandbox.layout import (FONT_SEED_DIR, INSIDE_DIR, LAUNCHER, WORKER_DIR, Layout, layout, python_paths,
-                                   traversable, under)
+                                   traversable, under, with_standins)
 from grader.sandbox.limits import Limits
 
 UID_BASE, UID_RANGE = 1_500_000_000, 500_000_000  # far above real users and subuid ranges
@@ -256,7 +256,8 @@ def none_plan(limits: Limits, files: dict[str, Path], worker_cfg: dict, token: s
         shutil.copyfile(path, scratch / name)
     uid, notes = None, [NOT_ISOLATED]
     if os.geteuid() == 0:
-        if all(traversable(p) for p in [exe, *sites, str(INSIDE_DIR / "worker.py")]):
+        standins = [worker_cfg["standins"]] if worker_cfg.get("standins") else []
+        if all(traversable(p) for p in [exe, *sites, str(INSIDE_DIR / "worker.py"), *standins]):
             uid = worker_uid()
             for p in [scratch, *scratch.iterdir()]:
                 os.chown(p, uid, uid)
@@ -283,9 +284,9 @@ def worker_plan(mode: str, limits: Limits, files: dict[str, Path], worker_cfg: d
     try:
         if mode != "bwrap":
             return none_plan(limits, files, worker_cfg, token, conf)
-        lay = layout()
+        lay, standins = with_standins(layout(), worker_cfg.get("standins"))
         # nproc: set inside its own user namespace; mpl_seed: where its copy of the font list is
-        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc,
+        cfg = {**worker_cfg, "site": list(lay.sites), "nproc": conf.nproc, "standins": standins,
                "mpl_seed": FONT_SEED_DIR if lay.font_list else None}
         command = [lay.exe, "-I", "-B", "-S", f"{WORKER_DIR}/worker.py", json.dumps(cfg)]
         return bwrap_plan(limits, files, command, lay=lay, conf=conf)

@@ -39,7 +39,8 @@ class Sandbox:
 
     def __init__(self, submission: str | Path | Submission, limits: Limits | None = None, *, sandbox: str = "auto",
                  data_files: Mapping[str, Path] | None = None, run_cells: bool = True, seed: int | None = None,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, standins_file: Path | None = None) -> None:
+        self.standins_file = standins_file  # the assignment's stand-ins the worker computes itself (its WORKER_STANDINS)
         self.deadline = deadline  # time.monotonic() past which nothing more runs (the whole grading's limit)
         self.submission = submission if isinstance(submission, Submission) else read_submission(submission)
         self.limits = limits or Limits()
@@ -128,7 +129,8 @@ class Sandbox:
         if self._closing:
             raise WorkerDied("the submission was closed")
         self.generation += 1  # the Student forgets the stand-ins it installed on the lost objects
-        self._worker = WorkerProcess(self.mode, self.limits, self.files, seed=self.seed_value)
+        self._worker = WorkerProcess(self.mode, self.limits, self.files, seed=self.seed_value,
+                                     standins_file=self.standins_file)
         self._notes += [n for n in self._worker.plan.notes if n not in self._notes]
         if self._closing:  # close() ran while this one was starting
             self._retire(self._worker)
@@ -249,19 +251,20 @@ class Sandbox:
 
 def sandboxed(submission: str | Path | Submission, limits: Limits | None = None, *, sandbox: str = "auto",
               data_files: Mapping[str, Path] | None = None, run_cells: bool = True, seed: int | None = None,
-              deadline: float | None = None) -> Student:
+              deadline: float | None = None, standins_file: Path | None = None) -> Student:
     """A Student over a Sandbox, not started yet (start() runs the cells in the background)."""
     return Student(Sandbox(submission, limits, sandbox=sandbox, data_files=data_files, run_cells=run_cells,
-                           seed=seed, deadline=deadline))
+                           seed=seed, deadline=deadline, standins_file=standins_file))
 
 
 @contextmanager
 def open_submission(path_or_submission: str | Path | Submission, limits: Limits | None = None, *,
                     sandbox: str = "auto", data_files: Mapping[str, Path] | None = None, run_cells: bool = True,
-                    seed: int | None = None, deadline: float | None = None) -> Iterator[Student]:
+                    seed: int | None = None, deadline: float | None = None,
+                    standins_file: Path | None = None) -> Iterator[Student]:
     """Start the submission in a sandbox (cells run in the background) and kill its whole process tree at the end."""
     student = sandboxed(path_or_submission, limits, sandbox=sandbox, data_files=data_files, run_cells=run_cells,
-                        seed=seed, deadline=deadline)
+                        seed=seed, deadline=deadline, standins_file=standins_file)
     student.start()
     try:
         yield student

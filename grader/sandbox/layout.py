@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.sandbox import fonts
@@ -18,6 +18,7 @@ GRADER_DIR = Path(__file__).resolve().parent.parent  # the installed grader pack
 LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 INSIDE_DIR = Path(__file__).resolve().with_name("inside")  # the only files of the grader the sandbox runs
 WORKER_FILES = ("worker.py", "protocol.py", "standins.py")
+ASSIGNMENT_STANDINS = "assignment_standins.py"  # the assignment's own stand-ins file, bound beside them
 MASKED_NAMES = ("grader", "backprop_grader")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
@@ -43,8 +44,8 @@ def under(path: str, root: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def layout(worker_dir: str = WORKER_DIR) -> Layout:
-    """The read-only view for a worker: system dirs, the interpreter, its site dirs and the two worker files
-    (computed once per grader process)."""
+    """The read-only view for a worker: system dirs, the interpreter, its site dirs and the worker files
+    (computed once per grader process; the assignment's stand-ins file is added per worker by with_standins)."""
     exe, prefix, sites = python_paths()
     binds, symlinks = [], []
     for d in SYSTEM_DIRS:
@@ -72,6 +73,14 @@ def layout(worker_dir: str = WORKER_DIR) -> Layout:
     stage_roots.append(str(GRADER_DIR))
     masks = tuple((to_sandbox(m, binds), os.path.isdir(m)) for m in masked)
     return Layout(exe, tuple(binds), tuple(symlinks), masks, tuple(site_dst), tuple(stage_roots), font_list)
+
+
+def with_standins(lay: Layout, host: str | None, worker_dir: str = WORKER_DIR) -> tuple[Layout, str | None]:
+    """The layout with the assignment's stand-ins file bound beside the worker files, and where the worker finds it."""
+    if not host:
+        return lay, None
+    inside = f"{worker_dir}/{ASSIGNMENT_STANDINS}"
+    return replace(lay, binds=(*lay.binds, (os.path.realpath(host), inside))), inside
 
 
 def _visible(host: str, binds: list[tuple[str, str]], masked: list[str]) -> str | None:

@@ -112,7 +112,7 @@ class WorkerProcess:
     """A worker started in the given sandbox mode, with `files` (name -> host path) in its scratch directory."""
 
     def __init__(self, mode: str, limits: Limits, files: dict[str, Path], *, seed: int | None = None,
-                 max_message_bytes: int = protocol.MAX_MESSAGE_BYTES) -> None:
+                 max_message_bytes: int = protocol.MAX_MESSAGE_BYTES, standins_file: Path | None = None) -> None:
         self.mode, self.limits, self.max_message_bytes = mode, limits, max_message_bytes
         self.killed_because = ""
         self._ids = itertools.count(1)
@@ -121,7 +121,7 @@ class WorkerProcess:
         for fd in (self._req, self._rep):
             _widen(fd)
         cfg = {"rfd": req_r, "wfd": rep_w, "output_bytes": limits.output_bytes, "seed": seed,
-               "max_message_bytes": max_message_bytes}
+               "max_message_bytes": max_message_bytes, "standins": str(standins_file) if standins_file else None}
         self.token = os.urandom(8).hex()
         self.plan = sandbox.worker_plan(mode, limits, files, cfg, self.token)
         try:

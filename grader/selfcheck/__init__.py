@@ -16,12 +16,15 @@ def check_namespace(namespace: dict, areas: Sequence[str] = (), *, notebook: str
                     notes: Sequence[str] = (), sources: Sequence[str] | None = None) -> CheckReport:
     """Run the public tests of `areas` (all when empty) on the code defined in `namespace`, in this process."""
     from grader.selfcheck.imports import import_notes, kernel_sources  # noqa: PLC0415
+    from grader.grading import assignment  # noqa: PLC0415
+    from grader.grading.rubric import load_rubric  # noqa: PLC0415
     from grader.selfcheck.local import local_student  # noqa: PLC0415
     from grader.selfcheck.run import run_public_suite  # noqa: PLC0415
 
-    student = local_student(namespace)
+    rubric = load_rubric()
+    student = local_student(namespace, assignment.worker_standins(assignment.load(rubric.assignment)))
     try:
-        tests = run_public_suite(student, areas)
+        tests = run_public_suite(student, areas, rubric)
     finally:
         student.close()
     found = import_notes(kernel_sources(namespace) if sources is None else sources)

@@ -12,6 +12,7 @@ import random
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,9 @@ def _refuse(callback: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any
 class LocalWorker(Worker):
     """The worker's request handlers bound to an existing namespace, without the sandbox's SIGALRM timer."""
 
-    def __init__(self, output_bytes: int, namespace: dict[str, Any] | None = None) -> None:
-        super().__init__(output_bytes, namespace)
+    def __init__(self, output_bytes: int, namespace: dict[str, Any] | None = None,
+                 standins_file: str | None = None) -> None:
+        super().__init__(output_bytes, namespace, standins_file=standins_file)
         self.answer: Answer = _refuse  # answers the running request's stand-ins (set by LocalTransport.exchange)
 
     def ask(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], attributes: dict[str, Any], options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -95,9 +97,9 @@ class LocalTransport:
     submission = None  # the kernel's code, not a saved file
     confinement = ""
 
-    def __init__(self, namespace: dict[str, Any]) -> None:
+    def __init__(self, namespace: dict[str, Any], standins_file: Path | None = None) -> None:
         self.namespace = namespace
-        self.worker = LocalWorker(OUTPUT_CHARS, namespace=namespace)
+        self.worker = LocalWorker(OUTPUT_CHARS, namespace=namespace, standins_file=str(standins_file or "") or None)
         self._seeds = _Seeds(namespace)
 
     def exchange(self, msg: dict[str, Any], blobs: list[bytes], label: str, timeout: float | None,
@@ -133,9 +135,10 @@ class LocalTransport:
         return float("inf")
 
 
-def local_student(namespace: dict[str, Any]) -> Student:
-    """The grading suite's `student` for the code defined in `namespace`, in this process."""
-    return Student(LocalTransport(namespace))
+def local_student(namespace: dict[str, Any], standins_file: Path | None = None) -> Student:
+    """The grading suite's `student` for the code defined in `namespace`, in this process; `standins_file` is the
+    assignment's WORKER_STANDINS, the stand-ins the worker computes itself."""
+    return Student(LocalTransport(namespace, standins_file))
 
 
 def _cross(message: dict[str, Any], blobs: list[Any]) -> tuple[dict[str, Any], list[Any]]:

@@ -1,5 +1,6 @@
 """The self-check's report: a per-area table of public points, one line per function not written yet, and the
-first failing tests with what was expected, what came back and a hint. Plain text everywhere, HTML in Jupyter."""
+first failing tests with what was expected, what came back, where in the student's cells it failed and a hint.
+Plain text everywhere (the one terminal check's output, grader/selfcheck/terminal.py), HTML in Jupyter."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from grader.grading.results import TestResult
 SHOWN_FAILURES = 3  # a student fixes the first failures first; the rest are counted
 NOT_IMPLEMENTED = "not implemented yet"
 FRAME = re.compile(r"line \d+, in (\w+)")
+CELL_FRAME = re.compile(r"Cell \[\d+\], line \d+, in \S+")  # a frame of the student's own code, as tracebacks show it
 WIDTH = 110  # messages wrap at about a terminal's width
 
 
@@ -51,6 +53,12 @@ def unwritten(test: TestResult) -> str:
     return frames[-1] if frames else "?"
 
 
+def where(test: TestResult) -> str:
+    """The innermost line of the student's cells in the failure's traceback ("" when it has none)."""
+    frames = CELL_FRAME.findall(test.traceback)
+    return frames[-1] if frames else ""
+
+
 def area_rows(tests: Sequence[TestResult]) -> list[tuple[str, float, float, int, int]]:
     """(area, points earned, public points, tests passed, tests) per area, in the order the tests ran."""
     rows: dict[str, list] = {}
@@ -76,7 +84,8 @@ def _wrapped(label: str, text: str) -> list[str]:
 
 def failure_lines(test: TestResult) -> list[str]:
     lines = [f"FAIL {test.name}", *_wrapped("     ", test.message)]
-    for label, value in (("expected", test.expected), ("got     ", test.actual), ("hint    ", test.hint)):
+    for label, value in (("expected", test.expected), ("got     ", test.actual), ("where   ", where(test)),
+                         ("hint    ", test.hint)):
         if value:
             lines += _wrapped(f"     {label}: ", value)
     return lines

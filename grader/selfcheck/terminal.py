@@ -1,6 +1,7 @@
 """The self-check from a terminal, on the saved notebook: a fresh run from top to bottom, then the public tests.
 
-On Linux it runs in the grader's sandbox (bubblewrap, or a plain process with a warning where that cannot run).
+The one terminal check: `python -m grader check`, the kit's `python check.py` and `backprop-check` all run main()
+and print the same CheckReport text (grader/selfcheck/summary.py). On Linux it runs in the grader's sandbox (bubblewrap, or a plain process with a warning where that cannot run).
 Elsewhere it runs in a plain subprocess (grader/selfcheck/fresh.py), with a one-line note: isolation protects a
 grader from a stranger's code, not a student from their own.
 Exit code: 0 when every public test passes, 1 when some fail, 2 when the check itself could not run.
@@ -26,14 +27,24 @@ NOT_SANDBOXED = ("note: no sandbox on this system ({platform}): your notebook ru
                  "which is fine for your own code")
 
 
-def parser(prog: str = "python check.py") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Run the public tests on your saved notebook (.ipynb) or "
-                                "script (.py), from a fresh top-to-bottom run.")
+DESCRIPTION = "Run the public tests on your saved notebook (.ipynb) or script (.py), from a fresh top-to-bottom run."
+EPILOG = ("Only the public tests run; grading also runs hidden tests on data you never see. Exit code 0 when every "
+          "public test passes, 1 when some fail, 2 when the check itself could not run.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The check's arguments, for its own parser and for `python -m grader check`."""
     p.add_argument("notebook", type=Path, nargs="?", default=Path("backprop.ipynb"),
                    help="your notebook or script (default: backprop.ipynb in this folder)")
     p.add_argument("--list", action="store_true", help="also list every public test with PASS or FAIL")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                    help="Linux only: auto (default) isolates with bubblewrap where this computer allows it")
+    p.epilog = EPILOG
+
+
+def parser(prog: str = "python check.py") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(p)
     return p
 
 
@@ -87,7 +98,11 @@ def run_fresh(path: Path, listing: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python check.py") -> int:
-    args = parser(prog).parse_args(argv)
+    return run(parser(prog).parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """The check of args.notebook, printed; the exit code (see the module's docstring)."""
     try:
         if sys.platform.startswith("linux"):
             return show(sandboxed(args.notebook, args.sandbox), args.list)

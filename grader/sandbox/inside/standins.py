@@ -4,17 +4,16 @@ forward_pass, backward_prop and update_weights. A bug in one function then costs
 
 The backward pass and the activations are not computed here, so the student's code can neither read nor call
 them: each call sends its arguments back to the grader (the worker's `ask`) and returns the grader's answer, and
-the grader answers only the stand-ins the running request's test put in place. Standard library and numpy only.
+the grader answers only the stand-ins the running request's test put in place. The few stand-ins the worker
+computes itself (a forward pass called once per mini-batch) are the assignment's own, from a file it supplies and the
+sandbox ships beside this one (`computed`). Standard library only.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import numpy as np
-
-PARAMS = ("W1", "b1", "W2", "b2")
 
 # ask(name, args, kwargs, attributes, options) -> (value, attributes to set); raises when it cannot be answered
 Ask = Callable[[str, tuple, dict, dict, dict], "tuple[Any, dict]"]
@@ -40,41 +39,17 @@ def method(ask: Ask, name: str, attributes: Sequence[str], options: dict, argume
     return standin
 
 
-# --- computed here: stand-ins whose formulas the assignment's own text states, called once per mini-batch, so a
-# round trip to the grader for each would make train many times slower. The backward pass and the activations
-# are the work being graded: those always go back to the grader.
-
-def _layers(model: Any, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z1, A1 and Z2 of the model's own weights (float64, biases as rows)."""
-    W1, b1, W2, b2 = (np.asarray(getattr(model, p), dtype=float) for p in PARAMS)
-    Z1 = np.asarray(X, dtype=float) @ W1 + b1.reshape(1, -1)
-    A1 = np.maximum(Z1, 0.0)
-    return Z1, A1, A1 @ W2.reshape(-1, 1) + b2.reshape(1, -1)
-
-
-def _dtype(model: Any) -> np.dtype:
-    W1 = np.asarray(model.W1)
-    return W1.dtype if W1.dtype.kind == "f" else np.dtype(float)
-
-
-def forward_pass(model: Any, X: Any, *args: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
-    """Z1 = X W1 + b1, A1 = max(Z1, 0), Z2 = A1 W2 + b2, A2 = 1 / (1 + e^-Z2); Z2 and A2 of shape (n, 1)."""
-    Z1, A1, Z2 = _layers(model, X)
-    return tuple(v.astype(_dtype(model)) for v in (Z1, A1, Z2, np.exp(-np.logaddexp(0.0, -Z2))))
-
-
-def update_weights(model: Any, *grads: Any, learning_rate: float, **kwargs: Any) -> None:
-    """W <- W - learning_rate * dW for each parameter, keeping its shape and dtype."""
-    for name, grad in zip(PARAMS, grads):
-        value = np.asarray(getattr(model, name))
-        step = np.asarray(grad, dtype=float).reshape(value.shape)
-        setattr(model, name, (value - learning_rate * step).astype(value.dtype))
-
-
-def mean_bce(model: Any, X: Any, y: Any) -> float:
-    """mean(log(1 + e^z) - y z) of the model's logits z."""
-    z = _layers(model, X)[2].ravel()
-    return float(np.mean(np.logaddexp(0.0, z) - np.ravel(np.asarray(y, dtype=float)) * z))
-
-
-LOCAL = {"forward": forward_pass, "update": update_weights, "mean_bce": mean_bce}
+def computed(path: str | None) -> dict[str, Callable[..., Any]]:
+    """The assignment's stand-ins the worker computes itself: the table LOCAL (name -> function(obj, *args,
+    **options)) of the file at `path`, run as a module of its own that no `import` can reach; none without a file."""
+    if not path:
+        return {}
+    spec = importlib.util.spec_from_file_location("_assignment_standins", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"the assignment's stand-ins cannot be loaded from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = getattr(module, "LOCAL", None)
+    if not isinstance(table, dict) or not all(isinstance(k, str) and callable(f) for k, f in table.items()):
+        raise TypeError(f"{path}: LOCAL must map stand-in names to functions")
+    return dict(table)

@@ -1,7 +1,7 @@
 """The process that runs a submission inside the sandbox: cells first, then the grader's requests.
 
-It is bound into the sandbox alone with protocol.py (never the grader package) and imports only the standard
-library and numpy up front. Everything it sends is data only (see protocol.py); the grader trusts none of it.
+It is bound into the sandbox alone with protocol.py and standins.py (never the grader package), beside the
+assignment's own stand-ins file when it has one, and imports only the standard library and numpy up front. Everything it sends is data only (see protocol.py); the grader trusts none of it.
 Usage: python -I -S worker.py CONFIG_JSON
 """
 
@@ -41,7 +41,7 @@ else:  # the sandbox runs this file alone, next to protocol.py and standins.py
 
     del sys.modules["standins"]  # the student's code cannot just import the grader's own versions
 
-_WORKER_FILES = tuple(os.path.abspath(f) for f in (__file__, protocol.__file__, standins.__file__))
+_WORKER_FILES = [os.path.abspath(f) for f in (__file__, protocol.__file__, standins.__file__)]  # left out of tracebacks
 _ORIGINAL_DEFAULT_RNG = np.random.default_rng
 INSTRUMENTS = (protocol.Op.SPY, protocol.Op.SPIED, protocol.Op.GRADER_METHOD)  # the grader's own instruments on an object (see Worker.instrument)
 
@@ -109,7 +109,7 @@ class Capture(io.TextIOBase):
 class Worker:
     """The student's namespace, the objects the grader holds handles to, and the request handlers."""
 
-    def __init__(self, output_bytes: int, namespace: dict | None = None) -> None:
+    def __init__(self, output_bytes: int, namespace: dict | None = None, standins_file: str | None = None) -> None:
         if namespace is None:
             module = types.ModuleType("__main__")
             module.__dict__["__builtins__"] = builtins
@@ -121,6 +121,7 @@ class Worker:
         self.output_bytes = output_bytes
         self.watched: dict[tuple[int, str], list] = {}  # (handle, method) -> its calls, for the grader's "spied"
         self.channel: tuple[int, int, int] | None = None  # (rfd, wfd, pid) to the grader, for the stand-ins' calls
+        self.computed = computed_standins(standins_file)  # the assignment's stand-ins this process computes itself
 
     def captured(self, fn: Callable[[], dict], seconds: float) -> dict:
         """Run fn under the time limit with stdout/stderr captured; returns fn's reply plus the output."""
@@ -219,7 +220,7 @@ class Worker:
             attributes = [str(a) for a in msg.get("attributes") or ()]
             options = {str(k): float(v) for k, v in (msg.get("options") or {}).items()}
             kind = str(msg["method"])
-            standin = functools.partial(standins.LOCAL[kind], **options) if kind in standins.LOCAL else \
+            standin = functools.partial(self.computed[kind], **options) if kind in self.computed else \
                 standins.method(self.ask, kind, attributes, options, int(msg.get("arguments") or 0))
             setattr(obj, name, types.MethodType(standin, obj))
             return {"ok": True, "value": None}
@@ -310,6 +311,13 @@ class Worker:
             if obj is previous or obj is _ORIGINAL_DEFAULT_RNG:  # `from numpy.random import default_rng`
                 self.ns[name] = default_rng
         return {"ok": True, "value": None}
+
+
+def computed_standins(path: str | None) -> dict[str, Callable[..., Any]]:
+    """The assignment's stand-ins from its file (standins.computed), whose frames tracebacks leave out like ours."""
+    if path and os.path.abspath(path) not in _WORKER_FILES:
+        _WORKER_FILES.append(os.path.abspath(path))
+    return standins.computed(path)
 
 
 class StandinRefused(RuntimeError):
@@ -501,7 +509,7 @@ def main(argv: list[str]) -> None:
     cfg = json.loads(argv[1])
     setup(cfg)
     gc.enable()
-    worker = Worker(int(cfg.get("output_bytes", 65536)))
+    worker = Worker(int(cfg.get("output_bytes", 65536)), standins_file=cfg.get("standins"))
     if cfg.get("seed") is not None:
         worker.seed(int(cfg["seed"]))
     rfd, wfd, pid = cfg["rfd"], cfg["wfd"], os.getpid()
