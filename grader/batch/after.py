@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from grader.course import build as course_step
+from grader.files import write_json
 from grader.course.book import Row
 from grader.course.handgrades import HandGradesError
 from grader.batch.inputs import Roster
@@ -69,9 +70,7 @@ def start_similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, wor
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.nice(BACKGROUND_NICENESS)
             lines = _similarity(roster, hashes, rubric, work)
-            partial = work / "lines.partial"
-            partial.write_text(json.dumps(lines), encoding="utf-8")
-            os.replace(partial, work / "lines.json")
+            write_json(work / "lines.json", lines, indent=None, newline=False)
             code = 0
         finally:
             os._exit(code)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TextIO
 
 from grader import __version__
-from grader.course.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
+from grader.course.book import Row, State, gradebook_csv, points, row_from_json
+from grader.files import write_text
 from grader.batch import shards
 from grader.batch.inputs import Roster, StudentFile, discover, open_class
 from grader.batch.progress import Progress, clock
@@ -137,7 +138,7 @@ class _Book:
 
     def write(self) -> Path:
         rows = {**self.waiting, **self.rows}
-        return write_atomic(self.out / "gradebook.csv", gradebook_csv(list(rows.values()), self.areas))
+        return write_text(self.out / "gradebook.csv", gradebook_csv(list(rows.values()), self.areas))
 
 
 def plan(roster: Roster, out: Path, suffix: str, force: bool,
@@ -328,4 +329,4 @@ def _write_run_stats(opts: BatchOptions, result: BatchResult) -> None:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     stats = {**dataclasses.asdict(result), "gradebook": str(result.gradebook), "jobs": opts.jobs or default_jobs(),
              "parent_peak_rss_kib": peak_kib, "elapsed": clock(result.seconds)}
-    write_atomic(opts.out / ".batch" / "run.json", json.dumps(stats, indent=2) + "\n")
+    write_text(opts.out / ".batch" / "run.json", json.dumps(stats, indent=2) + "\n")

@@ -35,7 +35,7 @@ def check_maximum(out: Path, rubric: Rubric, force: bool) -> None:
     import json  # noqa: PLC0415
     from dataclasses import replace  # noqa: PLC0415
 
-    from grader.course.book import write_atomic  # noqa: PLC0415
+    from grader.files import write_text  # noqa: PLC0415
 
     mine = {"assignment": rubric.assignment, "points": rubric.points}
     copy = out / POINTS_COPY
@@ -52,7 +52,7 @@ def check_maximum(out: Path, rubric: Rubric, force: bool) -> None:
             raise ConfigError(f"the rubric's maximum changed from {points(before)} to {points(now)} points "
                               f"({rubric.source}); the gradebook in {out} was graded out of {points(before)}. Run "
                               "again with --force to regrade every student under the new rubric")
-    write_atomic(copy, json.dumps(mine, indent=1) + "\n")
+    write_text(copy, json.dumps(mine, indent=1) + "\n")
 
 
 def log_row(log: Path, row: Row) -> None:

@@ -18,16 +18,13 @@ import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from grader.course.answers import answers_path, save_answers
-from grader.course.book import row_from_report, row_to_json, write_atomic
+from grader.course.book import row_from_report, row_to_json
+from grader.files import write_text
 from grader.errors import GraderError
-from grader.grading.results import GradeReport
 from grader.report.drawing import PrewarmPictures, draw_in_parallel
-
-if TYPE_CHECKING:
-    from grader.grading.rubric import Rubric
+from grader.report.folder import write_grade
 
 
 @dataclass(frozen=True)
@@ -136,21 +133,6 @@ def _warm_up(rubric_path: Path | None, sandbox: str) -> None:
             available_mode(sandbox)  # the probe's answer is cached, so the children inherit it
 
 
-def write_outputs(report: GradeReport, out: Path, rubric: Rubric | None = None) -> None:
-    """What single grading writes: results.json, then the feedback pages. A page that cannot be drawn costs the
-    pages (the old ones are removed, so they cannot mislead), never the grade."""
-    from grader.report.feedback import STUDENT_PAGE, TA_PAGE, write_feedback
-    from grader.report.text import write_results_json
-
-    write_results_json(report, out)
-    try:
-        write_feedback(report, out, rubric)
-    except Exception:  # noqa: BLE001 - the grade stands without its pages
-        traceback.print_exc()
-        for page in (STUDENT_PAGE, TA_PAGE):
-            (out / page).unlink(missing_ok=True)
-
-
 def _one_blas_thread() -> None:
     """The batch runs one process per core; a child forked after numpy was imported ignores OMP_NUM_THREADS."""
     try:
@@ -178,10 +160,10 @@ def run_task(task: GradeTask) -> int:
         traceback.print_exc()
         reason = f"the grader failed with {type(exc).__name__}: {exc}"
         report, cacheable = error_report(task.path, task.student, reason), False
-    write_outputs(report, task.out, rubric)
+    write_grade(report, task.out, rubric)  # what single grading writes, with its policy when a page fails
     save_answers(answers_path(task.out), report.manual)  # for `hand-grade`
     row = row_from_report(report, file=task.file, key=task.key, cacheable=cacheable)
-    write_atomic(task.row, row_to_json(row) + "\n")
+    write_text(task.row, row_to_json(row) + "\n")
     return 0
 
 

@@ -128,12 +128,3 @@ def gradebook_csv(rows: list[Row], areas: tuple[str, ...]) -> str:
         writer.writerow([cell(row.student), cell(row.file), points(row.score),
                          *(points(row.area_score(a)) for a in areas), row.status, row.sha256])
     return buf.getvalue()
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write via a temporary file and rename, so a TA opening the file never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from grader.course import canvas_feedback, lms
 from grader.course.canvas_roster import Person, match, read_roster
-from grader.course.book import Row, State, points, write_atomic
+from grader.course.book import Row, State, points
+from grader.files import write_text
 from grader.course.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
 from grader.course.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
 from grader.errors import ConfigError
@@ -84,7 +85,7 @@ def settings(rubric: Rubric) -> Settings:
 
 
 def save_roster(out: Path, entries: list[Entry]) -> None:
-    write_atomic(out / ROSTER, json.dumps([asdict(e) for e in entries], indent=1) + "\n")
+    write_text(out / ROSTER, json.dumps([asdict(e) for e in entries], indent=1) + "\n")
 
 
 def load_roster(out: Path) -> dict[str, Entry]:
@@ -168,9 +169,9 @@ def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Se
                       given=given.get(student), score=score)
         finals.append(lms.Final(row, entry.user_id, config.items, grades, late, people.known.get(student)))
     possible = lms.points_possible(top, config.items)
-    written = (write_atomic(out / lms.CANVAS_FILE, lms.canvas_csv(finals, config.assignment, possible)),
-               write_atomic(out / lms.GENERIC_FILE, lms.generic_csv(finals, possible)),
-               write_atomic(out / lms.DETAIL_FILE, lms.detail_csv(finals, areas, config.items, possible)),
+    written = (write_text(out / lms.CANVAS_FILE, lms.canvas_csv(finals, config.assignment, possible)),
+               write_text(out / lms.GENERIC_FILE, lms.generic_csv(finals, possible)),
+               write_text(out / lms.DETAIL_FILE, lms.detail_csv(finals, areas, config.items, possible)),
                hand_path)
     for final in finals:
         _update_pages(out / final.row.student, final, possible)
@@ -203,7 +204,7 @@ def splice(text: str, section: str, name: str, before: str) -> str:
 
 def splice_summary(path: Path, name: str, lines: list[str]) -> None:
     if path.exists():
-        write_atomic(path, splice(path.read_text(encoding="utf-8"), "\n" + "\n".join(lines) + "\n", name, ""))
+        write_text(path, splice(path.read_text(encoding="utf-8"), "\n" + "\n".join(lines) + "\n", name, ""))
 
 
 def _update_pages(folder: Path, final: lms.Final, possible: float) -> None:
@@ -213,7 +214,7 @@ def _update_pages(folder: Path, final: lms.Final, possible: float) -> None:
         path = folder / page
         if path.exists():
             html = path.read_text(encoding="utf-8")
-            write_atomic(path, splice(html, grade_section(final, possible), "course", '<p class="meta">grader'))
+            write_text(path, splice(html, grade_section(final, possible), "course", '<p class="meta">grader'))
 
 
 def summary_lines(finals: list[lms.Final], possible: float, config: Settings, people: People | None = None,

@@ -87,9 +87,9 @@ def _write_rows(path: Path, rows: list[dict[str, str]], items: tuple[Item, ...])
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows({c: r.get(c, "") for c in COLUMNS} for r in rows)
-    from grader.course.book import write_atomic  # noqa: PLC0415 - the one atomic writer
+    from grader.files import write_text  # noqa: PLC0415
 
-    write_atomic(path, buf.getvalue())
+    write_text(path, buf.getvalue())
 
 
 def write_grades(path: Path, grades: dict[tuple[str, str], HandGrade], items: tuple[Item, ...]) -> None:

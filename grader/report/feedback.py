@@ -9,12 +9,11 @@ MathML of report/math.py's allow-list goes in as it is. The TA copy adds the han
 from __future__ import annotations
 
 import base64
-import os
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.files import write_text
 from grader.notebook.clean import EXCERPT_CHARS, excerpt as _excerpt
 from grader.report.text import MAX_LISTED, fitted, fmt_points, listed
 from grader.report.text import tail as _tail
@@ -189,35 +188,15 @@ def render_feedback(report: GradeReport, pictures: tuple[Picture, ...] = (), pic
                   confinement=report.confinement)
 
 
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a page
-    return path
-
-
 def write_feedback(report: GradeReport, out_dir: str | Path, rubric: "Rubric | None" = None) -> tuple[Path, Path]:
-    """Write OUT/feedback.html (student copy) and OUT/feedback_ta.html (with the manual items); returns both."""
+    """Write OUT/feedback.html (student copy) and OUT/feedback_ta.html (with the manual items); returns both.
+    May raise: report/folder.py's write_pages is what callers use, with the policy when a page fails."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pictures, notes = draw_pictures(report, rubric) if report.status != "error" else ((), ())
-    return (_write(out / STUDENT_PAGE, page(report, pictures, notes, ta=False)),
-            _write(out / TA_PAGE, page(report, pictures, notes, ta=True)))
-
-
-def write_all(report: GradeReport, out_dir: str | Path, rubric: "Rubric | None" = None) -> tuple[Path, Path, Path]:
-    """results.json, then both pages: the stage boundary of reporting. Should the full pages fail, plain ones
-    without pictures are written instead, so a grade always comes with its pages."""
-    from grader.report.text import write_results_json
-
-    written = write_results_json(report, out_dir)
-    try:
-        return (written, *write_feedback(report, out_dir, rubric))
-    except Exception:  # noqa: BLE001 - the grade stands; the pictures are what can fail
-        traceback.print_exc()
-        out = Path(out_dir)
-        return (written, _write(out / STUDENT_PAGE, page(report, ta=False)),
-                _write(out / TA_PAGE, page(report, ta=True)))
+    # atomic: a reader never sees half a page
+    return (write_text(out / STUDENT_PAGE, page(report, pictures, notes, ta=False)),
+            write_text(out / TA_PAGE, page(report, pictures, notes, ta=True)))
 
 
 def page(report: GradeReport, pictures: tuple[Picture, ...] = (), notes: tuple[str, ...] = (), *,

@@ -8,10 +8,10 @@ tightened until the file fits), and every terminal line has its control characte
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from grader.files import write_text
 from grader.grading.results import GradeReport, TestResult
 from grader.notebook.clean import EXCERPT_CHARS, excerpt, terminal
 
@@ -97,23 +97,13 @@ def results_dict(report: GradeReport, chars: int = TEXT_CHARS) -> dict:
     }
 
 
-def write_json_atomic(path: Path, data: dict | str) -> Path:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    text = data if isinstance(data, str) else json.dumps(data, indent=2, sort_keys=False) + "\n"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def results_json(report: GradeReport) -> str:
     """results.json's text, under MAX_FILE_BYTES whatever the notebook printed."""
     return fitted(lambda chars: json.dumps(results_dict(report, chars), indent=2) + "\n", TEXT_CHARS)
 
 
 def write_results_json(report: GradeReport, out_dir: str | Path) -> Path:
-    return write_json_atomic(Path(out_dir) / "results.json", results_json(report))
+    return write_text(Path(out_dir) / "results.json", results_json(report))
 
 
 def summary_lines(report: GradeReport) -> list[str]:
