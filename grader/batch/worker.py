@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import io
 import sys
 import tempfile
 import traceback
@@ -79,16 +78,13 @@ def _suite_modules(suite: Path) -> list[str]:
 def _load_lazy_imports() -> None:
     """What a grade imports only once it runs: nbformat's reader and validator, and pytest's own plugins (loaded
     by an empty pytest run with the grading arguments)."""
-    import pytest
     import nbformat
 
-    from grader.grading.grade import PYTEST_ARGS
+    from grader.grading.pytest_run import run_pytest
 
     nbformat.reads('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', as_version=4)
-    quiet = io.StringIO()
-    with tempfile.TemporaryDirectory(prefix="grader-warm-") as empty, contextlib.redirect_stdout(quiet), \
-            contextlib.redirect_stderr(quiet):
-        pytest.main([empty, "--rootdir", empty, *PYTEST_ARGS])
+    with tempfile.TemporaryDirectory(prefix="grader-warm-") as empty:
+        run_pytest([empty], empty)
 
 
 def warm_up(rubric_path: Path | None, sandbox: str = "auto") -> None:
