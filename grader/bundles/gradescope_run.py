@@ -49,10 +49,6 @@ class Settings:
     source: str
 
     @property
-    def bundle(self) -> Path:
-        return self.root / "source"
-
-    @property
     def submission_dir(self) -> Path:
         return self.root / "submission"
 

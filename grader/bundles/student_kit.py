@@ -14,7 +14,6 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__, paths
@@ -53,14 +52,6 @@ NEVER_SHIPPED = ("hidden_accuracy",)  # thresholds of hidden tests, even if a pu
 
 class KitError(ConfigError):
     """The student kit would leak something it must not hold, or cannot be built."""
-
-
-@dataclass(frozen=True)
-class KitFile:
-    """One file of the kit: its path inside the zip (under TOP) and its bytes."""
-
-    name: str
-    data: bytes
 
 
 # --- which grader modules the self-check needs -----------------------------------------------------------------
