@@ -122,7 +122,7 @@ def _rubric(args: argparse.Namespace) -> int:
 
 
 def _merge_hand_grades(args: argparse.Namespace) -> int:
-    from grader.course.book import points
+    from grader.wording import points
     from grader.course.build import rebuild
     from grader.grading.rubric import load_rubric
 

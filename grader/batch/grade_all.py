@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TextIO
 
 from grader import __version__
-from grader.course.book import Row, State, gradebook_csv, points, row_from_json
+from grader.course.book import Row, State, gradebook_csv, row_from_json
+from grader.wording import NOT_GRADED, points
 from grader.files import write_text
 from grader.batch import shards
 from grader.batch.inputs import Roster, StudentFile, discover, open_class
@@ -128,7 +129,7 @@ class _Book:
     def __init__(self, out: Path, areas: tuple[str, ...], rows: dict[str, Row], roster: Roster) -> None:
         self.out, self.areas, self.rows = out, areas, rows
         self.state = State(out / ".batch" / "state.jsonl")
-        self.waiting = {f.student: Row(f.student, f.file, "", "pending", 0.0, 0.0, reason="not graded yet")
+        self.waiting = {f.student: Row(f.student, f.file, "", "pending", 0.0, 0.0, reason=NOT_GRADED)
                         for f in roster.files}  # listed as pending until graded
 
     def add(self, row: Row) -> None:

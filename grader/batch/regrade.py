@@ -6,10 +6,12 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from grader.course.book import Row, State, points
+from grader.course.book import Row, State
+from grader.wording import points
 from grader.batch.inputs import Roster
 from grader.errors import ConfigError
 from grader.grading.rubric import Rubric
+from grader.report.feedback import STUDENT_PAGE, TA_PAGE
 
 
 def check_only(roster: Roster, only: tuple[str, ...], source: Path) -> None:
@@ -65,7 +67,7 @@ def log_row(log: Path, row: Row) -> None:
         lines.append(f"failed:  {'; '.join(row.failed)}")
     if row.manual_missing:
         lines.append(f"hand-graded answers missing: {', '.join(row.manual_missing)}")
-    lines.append(f"results: {row.student}/results.json, {row.student}/feedback.html, {row.student}/feedback_ta.html")
+    lines.append(f"results: {row.student}/results.json, {row.student}/{STUDENT_PAGE}, {row.student}/{TA_PAGE}")
     try:
         with open(log, "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")

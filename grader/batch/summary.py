@@ -8,7 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course.book import Row, points
+from grader.course.book import Row
+from grader.wording import points
 from grader.files import write_text
 from grader.notebook.clean import markdown
 from grader.batch.inputs import Roster

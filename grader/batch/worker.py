@@ -14,7 +14,6 @@ import contextlib
 import gc
 import sys
 import tempfile
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +139,7 @@ def _one_blas_thread() -> None:
 
 def run_task(task: GradeTask) -> int:
     """Grade, write the outputs, then the row. A grader failure is an error row that a rerun will retry."""
-    from grader.grading.grade import error_report, grade_submission
+    from grader.grading.grade import failure_report, grade_submission
     from grader.grading.rubric import load_rubric, with_grading_seconds
 
     _one_blas_thread()
@@ -150,12 +149,8 @@ def run_task(task: GradeTask) -> int:
     try:
         report = grade_submission(task.path, rubric=rubric, sandbox=task.sandbox, student=task.student,
                                   plugins=(PrewarmPictures(),))
-    except GraderError as exc:  # the grader could not work (sandbox, suite): not the student's fault, so retry later
-        report, cacheable = error_report(task.path, task.student, f"the grader failed: {exc}"), False
-    except Exception as exc:  # noqa: BLE001 - a grader bug must cost one row, not the batch
-        traceback.print_exc()
-        reason = f"the grader failed with {type(exc).__name__}: {exc}"
-        report, cacheable = error_report(task.path, task.student, reason), False
+    except Exception as exc:  # noqa: BLE001 - the grader failed (sandbox, suite, a bug): one row, retried next run
+        report, cacheable = failure_report(task.path, task.student, exc), False
     write_grade(report, task.out, rubric)  # what single grading writes, with its policy when a page fails
     save_answers(answers_path(task.out), report.manual)  # for `hand-grade`
     row = row_from_report(report, file=task.file, key=task.key, cacheable=cacheable)

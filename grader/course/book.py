@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.grading.results import GradeReport
 from grader.notebook.clean import clean_tree
+from grader.wording import points
 
 STATUSES = ("graded", "error", "timeout")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -113,10 +114,6 @@ class State:
 def cell(text: str) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (file names come from students)."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def points(x: float) -> str:
-    return f"{x:g}"
 
 
 def gradebook_csv(rows: list[Row], areas: tuple[str, ...]) -> str:

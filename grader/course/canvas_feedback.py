@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.files import replacing
+from grader.report.feedback import STUDENT_PAGE
 
 FILE = "canvas_feedback.zip"
-PAGE = "feedback.html"
+PAGE = STUDENT_PAGE  # what the students see
 ENTRY_TIME = (2026, 1, 1, 0, 0, 0)  # fixed, so the same pages give the same zip, byte for byte
 
 

@@ -56,11 +56,17 @@ def grade_safely(path: str | Path, *, rubric: Rubric, sandbox: str = "auto", stu
         return report, True
     except (ConfigError, SandboxError):
         raise  # the rubric or this machine, before any student code ran: the CLI reports it and exits non-zero
-    except GraderError as exc:
-        return error_report(path, student or path.stem, f"the grader failed: {exc}"), False
     except Exception as exc:  # noqa: BLE001 - a submission must never stop the grader from writing a result
-        traceback.print_exc()
-        return error_report(path, student or path.stem, f"the grader failed with {type(exc).__name__}: {exc}"), False
+        return failure_report(path, student or path.stem, exc), False
+
+
+def failure_report(path: Path, student: str, exc: Exception) -> GradeReport:
+    """Score 0 for a grading the grader could not finish (not the student's fault): a GraderError in its own words,
+    anything else as a bug, with its traceback on stderr."""
+    if isinstance(exc, GraderError):
+        return error_report(path, student, f"the grader failed: {exc}")
+    traceback.print_exc()
+    return error_report(path, student, f"the grader failed with {type(exc).__name__}: {exc}")
 
 
 def run_suite(plugin: "GradingPlugin", *extra: object) -> None:

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from grader.files import write_text
 from grader.notebook.clean import EXCERPT_CHARS, excerpt as _excerpt
-from grader.report.text import MAX_LISTED, fitted, fmt_points, listed
+from grader.report.text import MAX_LISTED, fitted, listed
 from grader.report.text import tail as _tail
 from grader.grading.results import GradeReport, TestResult
 from grader.sandbox.outcomes import CellOutcome
 from grader.notebook.manual import ManualItem
+from grader.wording import cell_failure, points
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,7 +106,7 @@ WHERE = {"metadata": "notebook cell [{}]",
 def _lost_test(test: TestResult, chars: int) -> dict:
     values = [(label, _excerpt(value, chars)) for label, value in (("expected", test.expected), ("got", test.actual))
               if value]
-    return {"name": test.name, "lost": fmt_points(test.max_score - test.score),
+    return {"name": test.name, "lost": points(test.max_score - test.score),
             "checked": test.name.split(": ", 1)[-1], "message": _excerpt(test.message or "failed", chars),
             "compared": values, "hint": _excerpt(test.hint, chars) if test.hint else "",
             "traceback": _excerpt(_tail(test.traceback), 2 * chars) if test.traceback else ""}
@@ -118,7 +119,7 @@ def _lost_areas(report: GradeReport, chars: int) -> list[dict]:
         if test.score < test.max_score:
             by_area.setdefault(test.area, []).append(test)
     scores = report.area_scores()
-    return [{"name": area, "got": fmt_points(scores[area][0]), "top": fmt_points(scores[area][1]),
+    return [{"name": area, "got": points(scores[area][0]), "top": points(scores[area][1]),
              "self_check": SELF_CHECK.format(area=area), "tests": [_lost_test(t, chars) for t in tests],
              "code": [{"name": c.name, "cell_index": c.cell_index, "code": _excerpt(c.code, 4 * chars)}
                       for c in report.code if c.area == area]}
@@ -132,7 +133,7 @@ def _picture(p: Picture) -> dict:
 
 def _cell(cell: CellOutcome, chars: int) -> dict:
     error = _excerpt(cell.error_type, 200) or "an error"
-    return {"index": cell.index, "what": "hit its time limit" if cell.status == "timeout" else f"raised {error}",
+    return {"index": cell.index, "what": cell_failure(cell.status, error),
             "body": _excerpt(_tail(cell.traceback) if cell.traceback else cell.message, 2 * chars)}
 
 
@@ -171,15 +172,15 @@ def render_feedback(report: GradeReport, pictures: tuple[Picture, ...] = (), pic
     from grader.report.templating import render  # noqa: PLC0415
 
     lost = [t for t in report.tests if t.score < t.max_score]
-    areas = [{"name": area, "state": "full" if got >= top else "lost", "got": fmt_points(got), "top": fmt_points(top)}
+    areas = [{"name": area, "state": "full" if got >= top else "lost", "got": points(got), "top": points(top)}
              for area, (got, top) in report.area_scores().items()]
     return render(__file__, "feedback.html.j2", csp=CSP, ta=ta, student=report.student,
                   who=f"{report.student} — {report.submission}" + (" (TA copy)" if ta else ""),
-                  score=fmt_points(report.score), max_score=fmt_points(report.max_score),
+                  score=points(report.score), max_score=points(report.max_score),
                   error=report.status == "error", reason=_excerpt(report.reason, chars),
                   notes=_paragraphs(report.notes, "notes", chars), has_tests=bool(report.tests), areas=areas,
                   lost_count=len(lost), lost=_lost_areas(report, chars) if lost else [],
-                  passed=[(t.name, fmt_points(t.score)) for t in report.tests if t.score >= t.max_score],
+                  passed=[(t.name, points(t.score)) for t in report.tests if t.score >= t.max_score],
                   pictures=[_picture(p) for p in pictures], picture_notes=list(picture_notes),
                   notebook=_notebook(report, chars),
                   manual=[_manual_item(m, ta, chars) for m in report.manual[:MAX_LISTED]],

@@ -14,16 +14,13 @@ from pathlib import Path
 from grader.files import write_text
 from grader.grading.results import GradeReport, TestResult
 from grader.notebook.clean import EXCERPT_CHARS, excerpt, terminal
+from grader.wording import points
 
 TRACEBACK_LINES = 40  # the end of a traceback, where the student's own frames are
 TEXT_CHARS = 3000  # one test's plain-text output (results.json, terminal); Gradescope pages slow down past this
 MAX_FILE_BYTES = 1 << 20  # results.json and each feedback page, whatever the notebook prints
 MAX_LISTED = 20  # notes, failed cells and hand-graded items listed in full; the rest are counted
 MIN_CHARS = 40  # the tightest clip tried when fitting a file under MAX_FILE_BYTES
-
-
-def fmt_points(x: float) -> str:
-    return f"{x:g}"
 
 
 def tail(traceback: str, lines: int = TRACEBACK_LINES) -> str:
@@ -119,8 +116,8 @@ def summary_lines(report: GradeReport) -> list[str]:
     lines += listed(notes, "notes (see the feedback page)")
     for area, (got, top) in report.area_scores().items():
         mark = "ok " if got == top else "-- "
-        lines.append(f"  {mark}{area:<14}{fmt_points(got):>6} / {fmt_points(top)}")
-    lines.append(f"  {'total':<17}{fmt_points(report.score):>6} / {fmt_points(report.max_score)}")
+        lines.append(f"  {mark}{area:<14}{points(got):>6} / {points(top)}")
+    lines.append(f"  {'total':<17}{points(report.score):>6} / {points(report.max_score)}")
     for test in report.tests:
         if not test.passed:
             first = test.message.splitlines()[0] if test.message else "failed"
