@@ -177,7 +177,7 @@ def _job(p: _Pending, opts: BatchOptions) -> Job:
 
 def _failure_row(p: _Pending, done: Finished, timeout: float) -> Row:
     """The row of a child that did not deliver one; its results.json says the same thing to the student."""
-    from grader.batch.worker import write_outputs
+    from grader.report.folder import write_grade
 
     if done.timed_out:
         status, reason = "timeout", f"grading took longer than {timeout:g} s, so it was stopped"
@@ -186,7 +186,7 @@ def _failure_row(p: _Pending, done: Finished, timeout: float) -> Row:
                                   f"see {done.job.log}"
     report = GradeReport(student=p.file.student, submission=p.file.path.name, sha256=p.sha256, status=status,
                          score=0.0, max_score=0.0, reason=reason, grader_version=__version__)
-    write_outputs(report, p.out_dir)
+    write_grade(report, p.out_dir)
     return Row(p.file.student, p.file.file, p.sha256, status, 0.0, 0.0, reason=reason, seconds=done.seconds,
                key=p.key, cacheable=done.timed_out)
 
