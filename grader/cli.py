@@ -45,17 +45,19 @@ def _grade(args: argparse.Namespace) -> int:
     from grader.grading.rubric import load_rubric, with_grading_seconds
     from grader.notebook.clean import terminal
     from grader.report.drawing import PrewarmPictures
-    from grader.report.feedback import write_all
+    from grader.report.folder import write_grade
     from grader.report.text import summary_lines
 
     out = args.out or Path("out") / args.path.stem
     rubric = with_grading_seconds(load_rubric(args.rubric), args.timeout)
     report, _ = grade_safely(args.path, rubric=rubric, sandbox=args.sandbox, student=args.student,
                              plugins=(PrewarmPictures(),))
-    written, student_page, ta_page = write_all(report, out, rubric)
+    written = write_grade(report, out, rubric)
+    pages = written.pages
     print("\n".join(summary_lines(report)))
-    print(terminal(f"results:  {written}") + "\n" + terminal(f"feedback: {student_page} (for the student), "
-                                                                f"{ta_page} (for TAs)"))
+    feedback = (f"{pages.student} (for the student), {pages.ta} (for TAs)" if pages.student else "none")
+    print(terminal(f"results:  {written.results}") + "\n" + terminal(f"feedback: {feedback}")
+          + (f"\n{terminal(f'          {pages.problem}')}" if pages.problem else ""))
     return 0
 
 
@@ -120,7 +122,7 @@ def _rubric(args: argparse.Namespace) -> int:
 
 
 def _merge_hand_grades(args: argparse.Namespace) -> int:
-    from grader.course.book import points
+    from grader.wording import points
     from grader.course.build import rebuild
     from grader.grading.rubric import load_rubric
 

@@ -34,7 +34,8 @@ FAKE_WORKER = textwrap.dedent('''
     """A stand-in for grader.batch.worker: the submission's text says what to do."""
     import argparse, os, subprocess, sys, time
     from pathlib import Path
-    from grader.course.book import row_from_report, row_to_json, write_atomic
+    from grader.course.book import row_from_report, row_to_json
+    from grader.files import write_text
     from grader.report.text import write_results_json
     from grader.grading.results import GradeReport, TestResult
 
@@ -56,7 +57,7 @@ FAKE_WORKER = textwrap.dedent('''
              TestResult("backward: dW1", "backward", 0 if bug else 20, 20, not bug))
     report = GradeReport(a.student, a.path.name, "fake", "graded", sum(t.score for t in tests), 25, tests)
     write_results_json(report, a.out)
-    write_atomic(Path(a.row), row_to_json(row_from_report(report, file=a.file, key=a.key)))
+    write_text(Path(a.row), row_to_json(row_from_report(report, file=a.file, key=a.key)))
 ''')
 
 

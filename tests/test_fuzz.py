@@ -133,7 +133,8 @@ FAKE_GRADER = textwrap.dedent('''
     """Stands in for the batch child: a report for the file, with its name, from the real report and row code."""
     import argparse
     from pathlib import Path
-    from grader.course.book import row_from_report, row_to_json, write_atomic
+    from grader.course.book import row_from_report, row_to_json
+    from grader.files import write_text
     from grader.grading.results import GradeReport
     from grader.report.text import write_results_json
     p = argparse.ArgumentParser()
@@ -141,7 +142,7 @@ FAKE_GRADER = textwrap.dedent('''
     a = p.parse_args()
     report = GradeReport(a.student, a.file, "0" * 64, "graded", 1.0, 1.0)
     write_results_json(report, Path(a.out))
-    write_atomic(Path(a.row), row_to_json(row_from_report(report, file=a.file, key=a.key)) + "\\n")
+    write_text(Path(a.row), row_to_json(row_from_report(report, file=a.file, key=a.key)) + "\\n")
 ''')
 
 name_bytes = st.binary(min_size=1, max_size=24).filter(lambda b: b"/" not in b and b"\0" not in b)

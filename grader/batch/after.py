@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from grader.course import build as course_step
+from grader.files import write_json
+from grader.wording import LMS_HEADING
 from grader.course.book import Row
 from grader.course.handgrades import HandGradesError
 from grader.batch.inputs import Roster
@@ -69,9 +71,7 @@ def start_similarity(roster: Roster, hashes: dict[str, str], rubric: Rubric, wor
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.nice(BACKGROUND_NICENESS)
             lines = _similarity(roster, hashes, rubric, work)
-            partial = work / "lines.partial"
-            partial.write_text(json.dumps(lines), encoding="utf-8")
-            os.replace(partial, work / "lines.json")
+            write_json(work / "lines.json", lines, indent=None, newline=False)
             code = 0
         finally:
             os._exit(code)
@@ -133,7 +133,7 @@ def course(out: Path, roster: Roster, rows: dict[str, Row], config: course_step.
     except HandGradesError as exc:
         print(f"hand grades not merged: {exc}", file=stream)
         course_step.splice_summary(out / "summary.md", "course", [
-            "## Grades for the LMS", "", "Not written: the hand grades file has errors. Fix it, then run "
+            LMS_HEADING, "", "Not written: the hand grades file has errors. Fix it, then run "
             "`python -m grader merge-hand-grades --out <this folder>`.", "", *(f"    {line}" for line in
                                                                               str(exc).splitlines())])
     if similar is not None:

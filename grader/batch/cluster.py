@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import re
 import tarfile
 import time
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from grader import __version__, paths
 from grader.batch.pool import Finished, Job
 from grader.batch.progress import Progress
-from grader.course.book import write_atomic
+from grader.files import write_bytes, write_text
 from grader.errors import ConfigError, GraderError
 
 if TYPE_CHECKING:
@@ -113,24 +112,22 @@ def unpack(blob: bytes, folder: Path) -> None:
         if old.is_file() and old.name not in names:
             old.unlink()
     for name, data in names.items():
-        tmp = folder / f".{name}.{os.getpid()}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
+        write_bytes(folder / name, data)
 
 
 def receive(p: _Pending, answer: dict, log: Path) -> Finished:
     """Lay a worker's answer out as a local child leaves it (row file, student folder, log) and say how it ended."""
-    write_atomic(log, str(answer.get("log", "")))
+    write_text(log, str(answer.get("log", "")))
     if answer.get("files"):
         unpack(answer["files"], p.out_dir)
     if answer.get("row"):
-        write_atomic(p.row, str(answer["row"]))
+        write_text(p.row, str(answer["row"]))
     return Finished(Job(p.file.student, log), int(answer.get("exit_code", 0)), bool(answer.get("timed_out")),
                     float(answer.get("seconds", 0.0)))
 
 
 def _failed(p: _Pending, log: Path, text: str) -> Finished:
-    write_atomic(log, text + "\n")
+    write_text(log, text + "\n")
     return Finished(Job(p.file.student, log), WORKER_DIED, False, 0.0)
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TextIO
 
 from grader import __version__
-from grader.course.book import Row, State, gradebook_csv, points, row_from_json, write_atomic
+from grader.course.book import Row, State, gradebook_csv, row_from_json
+from grader.wording import NOT_GRADED, points
+from grader.files import write_text
 from grader.batch import shards
 from grader.batch.inputs import Roster, StudentFile, discover, open_class
 from grader.batch.progress import Progress, clock
@@ -127,7 +129,7 @@ class _Book:
     def __init__(self, out: Path, areas: tuple[str, ...], rows: dict[str, Row], roster: Roster) -> None:
         self.out, self.areas, self.rows = out, areas, rows
         self.state = State(out / ".batch" / "state.jsonl")
-        self.waiting = {f.student: Row(f.student, f.file, "", "pending", 0.0, 0.0, reason="not graded yet")
+        self.waiting = {f.student: Row(f.student, f.file, "", "pending", 0.0, 0.0, reason=NOT_GRADED)
                         for f in roster.files}  # listed as pending until graded
 
     def add(self, row: Row) -> None:
@@ -137,7 +139,7 @@ class _Book:
 
     def write(self) -> Path:
         rows = {**self.waiting, **self.rows}
-        return write_atomic(self.out / "gradebook.csv", gradebook_csv(list(rows.values()), self.areas))
+        return write_text(self.out / "gradebook.csv", gradebook_csv(list(rows.values()), self.areas))
 
 
 def plan(roster: Roster, out: Path, suffix: str, force: bool,
@@ -175,7 +177,7 @@ def _job(p: _Pending, opts: BatchOptions) -> Job:
 
 def _failure_row(p: _Pending, done: Finished, timeout: float) -> Row:
     """The row of a child that did not deliver one; its results.json says the same thing to the student."""
-    from grader.batch.worker import write_outputs
+    from grader.report.folder import write_grade
 
     if done.timed_out:
         status, reason = "timeout", f"grading took longer than {timeout:g} s, so it was stopped"
@@ -184,7 +186,7 @@ def _failure_row(p: _Pending, done: Finished, timeout: float) -> Row:
                                   f"see {done.job.log}"
     report = GradeReport(student=p.file.student, submission=p.file.path.name, sha256=p.sha256, status=status,
                          score=0.0, max_score=0.0, reason=reason, grader_version=__version__)
-    write_outputs(report, p.out_dir)
+    write_grade(report, p.out_dir)
     return Row(p.file.student, p.file.file, p.sha256, status, 0.0, 0.0, reason=reason, seconds=done.seconds,
                key=p.key, cacheable=done.timed_out)
 
@@ -328,4 +330,4 @@ def _write_run_stats(opts: BatchOptions, result: BatchResult) -> None:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     stats = {**dataclasses.asdict(result), "gradebook": str(result.gradebook), "jobs": opts.jobs or default_jobs(),
              "parent_peak_rss_kib": peak_kib, "elapsed": clock(result.seconds)}
-    write_atomic(opts.out / ".batch" / "run.json", json.dumps(stats, indent=2) + "\n")
+    write_text(opts.out / ".batch" / "run.json", json.dumps(stats, indent=2) + "\n")

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TextIO
 
 from grader import __version__
-from grader.course.book import Row, State, gradebook_csv, write_atomic
+from grader.course.book import Row, State, gradebook_csv
+from grader.files import write_text
 from grader.batch.grade_all import DEADLINE_TAG, key_suffix
 from grader.batch.inputs import Roster, StudentFile
 from grader.batch.shards import Manifest, load_manifest, shard_of
@@ -141,7 +142,7 @@ def merge_shards(folders: list[Path], out: Path, rubric_path: Path | None = None
     state.unlink(missing_ok=True)
     for row in rows.values():
         State(state).append(row)
-    write_atomic(out / "gradebook.csv", gradebook_csv(list(rows.values()), rubric.areas))
+    write_text(out / "gradebook.csv", gradebook_csv(list(rows.values()), rubric.areas))
     roster = Roster(tuple(g.file for g in graded), manifests[0].skipped)
     write_summaries(list(rows.values()), rubric.areas, roster, out)
     similar = after.similarity(roster, rows, rubric, out)

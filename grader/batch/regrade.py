@@ -6,10 +6,12 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from grader.course.book import Row, State, points
+from grader.course.book import Row, State
+from grader.wording import points
 from grader.batch.inputs import Roster
 from grader.errors import ConfigError
 from grader.grading.rubric import Rubric
+from grader.report.feedback import STUDENT_PAGE, TA_PAGE
 
 
 def check_only(roster: Roster, only: tuple[str, ...], source: Path) -> None:
@@ -35,7 +37,7 @@ def check_maximum(out: Path, rubric: Rubric, force: bool) -> None:
     import json  # noqa: PLC0415
     from dataclasses import replace  # noqa: PLC0415
 
-    from grader.course.book import write_atomic  # noqa: PLC0415
+    from grader.files import write_text  # noqa: PLC0415
 
     mine = {"assignment": rubric.assignment, "points": rubric.points}
     copy = out / POINTS_COPY
@@ -52,7 +54,7 @@ def check_maximum(out: Path, rubric: Rubric, force: bool) -> None:
             raise ConfigError(f"the rubric's maximum changed from {points(before)} to {points(now)} points "
                               f"({rubric.source}); the gradebook in {out} was graded out of {points(before)}. Run "
                               "again with --force to regrade every student under the new rubric")
-    write_atomic(copy, json.dumps(mine, indent=1) + "\n")
+    write_text(copy, json.dumps(mine, indent=1) + "\n")
 
 
 def log_row(log: Path, row: Row) -> None:
@@ -65,7 +67,7 @@ def log_row(log: Path, row: Row) -> None:
         lines.append(f"failed:  {'; '.join(row.failed)}")
     if row.manual_missing:
         lines.append(f"hand-graded answers missing: {', '.join(row.manual_missing)}")
-    lines.append(f"results: {row.student}/results.json, {row.student}/feedback.html, {row.student}/feedback_ta.html")
+    lines.append(f"results: {row.student}/results.json, {row.student}/{STUDENT_PAGE}, {row.student}/{TA_PAGE}")
     try:
         with open(log, "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")

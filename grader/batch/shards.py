@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
-from grader.course.book import write_atomic
+from grader.files import write_text
 from grader.batch.inputs import Roster, Skipped, StudentFile
 from grader.errors import ConfigError
 
@@ -67,7 +67,7 @@ def record(out: Path, shard: Shard, whole: Roster, mine: Roster, suffix: str) ->
     manifest = {"format": FORMAT, "shard": [shard.k, shard.n], "grader": __version__, "key_suffix": suffix,
                 "students": [f.student for f in whole.files], "files": files,
                 "skipped": [dataclasses.asdict(s) for s in whole.skipped]}
-    write_atomic(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course.book import Row, points, write_atomic
+from grader.course.book import Row
+from grader.wording import points
+from grader.files import write_text
 from grader.notebook.clean import markdown
 from grader.batch.inputs import Roster
 
@@ -136,5 +138,5 @@ def summary_png(rows: list[Row], areas: tuple[str, ...], path: Path) -> Path:
 
 
 def write_summaries(rows: list[Row], areas: tuple[str, ...], roster: Roster, out: Path, header: str = "") -> None:
-    write_atomic(out / "summary.md", summary_markdown(rows, areas, roster, header))
+    write_text(out / "summary.md", summary_markdown(rows, areas, roster, header))
     summary_png(rows, areas, out / "summary.png")

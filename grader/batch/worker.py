@@ -12,22 +12,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import io
 import sys
 import tempfile
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from grader.course.answers import answers_path, save_answers
-from grader.course.book import row_from_report, row_to_json, write_atomic
+from grader.course.book import row_from_report, row_to_json
+from grader.files import write_text
 from grader.errors import GraderError
-from grader.grading.results import GradeReport
 from grader.report.drawing import PrewarmPictures, draw_in_parallel
-
-if TYPE_CHECKING:
-    from grader.grading.rubric import Rubric
+from grader.report.folder import write_grade
 
 
 @dataclass(frozen=True)
@@ -82,16 +77,13 @@ def _suite_modules(suite: Path) -> list[str]:
 def _load_lazy_imports() -> None:
     """What a grade imports only once it runs: nbformat's reader and validator, and pytest's own plugins (loaded
     by an empty pytest run with the grading arguments)."""
-    import pytest
     import nbformat
 
-    from grader.grading.grade import PYTEST_ARGS
+    from grader.grading.pytest_run import run_pytest
 
     nbformat.reads('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', as_version=4)
-    quiet = io.StringIO()
-    with tempfile.TemporaryDirectory(prefix="grader-warm-") as empty, contextlib.redirect_stdout(quiet), \
-            contextlib.redirect_stderr(quiet):
-        pytest.main([empty, "--rootdir", empty, *PYTEST_ARGS])
+    with tempfile.TemporaryDirectory(prefix="grader-warm-") as empty:
+        run_pytest([empty], empty)
 
 
 def warm_up(rubric_path: Path | None, sandbox: str = "auto") -> None:
@@ -136,21 +128,6 @@ def _warm_up(rubric_path: Path | None, sandbox: str) -> None:
             available_mode(sandbox)  # the probe's answer is cached, so the children inherit it
 
 
-def write_outputs(report: GradeReport, out: Path, rubric: Rubric | None = None) -> None:
-    """What single grading writes: results.json, then the feedback pages. A page that cannot be drawn costs the
-    pages (the old ones are removed, so they cannot mislead), never the grade."""
-    from grader.report.feedback import STUDENT_PAGE, TA_PAGE, write_feedback
-    from grader.report.text import write_results_json
-
-    write_results_json(report, out)
-    try:
-        write_feedback(report, out, rubric)
-    except Exception:  # noqa: BLE001 - the grade stands without its pages
-        traceback.print_exc()
-        for page in (STUDENT_PAGE, TA_PAGE):
-            (out / page).unlink(missing_ok=True)
-
-
 def _one_blas_thread() -> None:
     """The batch runs one process per core; a child forked after numpy was imported ignores OMP_NUM_THREADS."""
     try:
@@ -162,7 +139,7 @@ def _one_blas_thread() -> None:
 
 def run_task(task: GradeTask) -> int:
     """Grade, write the outputs, then the row. A grader failure is an error row that a rerun will retry."""
-    from grader.grading.grade import error_report, grade_submission
+    from grader.grading.grade import failure_report, grade_submission
     from grader.grading.rubric import load_rubric, with_grading_seconds
 
     _one_blas_thread()
@@ -172,16 +149,12 @@ def run_task(task: GradeTask) -> int:
     try:
         report = grade_submission(task.path, rubric=rubric, sandbox=task.sandbox, student=task.student,
                                   plugins=(PrewarmPictures(),))
-    except GraderError as exc:  # the grader could not work (sandbox, suite): not the student's fault, so retry later
-        report, cacheable = error_report(task.path, task.student, f"the grader failed: {exc}"), False
-    except Exception as exc:  # noqa: BLE001 - a grader bug must cost one row, not the batch
-        traceback.print_exc()
-        reason = f"the grader failed with {type(exc).__name__}: {exc}"
-        report, cacheable = error_report(task.path, task.student, reason), False
-    write_outputs(report, task.out, rubric)
+    except Exception as exc:  # noqa: BLE001 - the grader failed (sandbox, suite, a bug): one row, retried next run
+        report, cacheable = failure_report(task.path, task.student, exc), False
+    write_grade(report, task.out, rubric)  # what single grading writes, with its policy when a page fails
     save_answers(answers_path(task.out), report.manual)  # for `hand-grade`
     row = row_from_report(report, file=task.file, key=task.key, cacheable=cacheable)
-    write_atomic(task.row, row_to_json(row) + "\n")
+    write_text(task.row, row_to_json(row) + "\n")
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from grader import __version__, paths
 from grader.errors import ConfigError
+from grader.files import replacing
 from grader.bundles.gradescope_run import DEFAULT_TIMEOUT, SETTINGS_FILE, fit_limits, usable_seconds
 from grader.sandbox.limits import Limits
 
@@ -83,15 +84,12 @@ def build_bundle(out: str | Path, *, timeout_seconds: float = DEFAULT_TIMEOUT, r
     warn_if_scaled(rubric.limits, timeout_seconds)
     entries = bundle_entries(root, timeout_seconds)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with replacing(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, (content, mode) in entries.items():
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             info.external_attr = (0o100000 | mode) << 16  # a regular file with this mode, for unzip
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, content)
-    tmp.replace(out)
     return out
 
 

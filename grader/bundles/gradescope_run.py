@@ -49,10 +49,6 @@ class Settings:
     source: str
 
     @property
-    def bundle(self) -> Path:
-        return self.root / "source"
-
-    @property
     def submission_dir(self) -> Path:
         return self.root / "submission"
 
@@ -143,12 +139,12 @@ class ResultsWriter:
         self.written = False
 
     def write(self, data: dict) -> bool:
-        from grader.report.text import write_json_atomic
+        from grader.files import write_json
 
         with self._lock:
             if self.written:
                 return False
-            write_json_atomic(self.path, data)
+            write_json(self.path, data)
             self.written = True
             return True
 
@@ -178,6 +174,7 @@ def what_ran(found: Found, path: Path, limits: Limits, factor: float, settings: 
 def grade_results(settings: Settings, grade: Callable) -> dict:
     """Find, grade and turn the grade into Gradescope's results: the whole job, minus the safety nets."""
     from grader.grading.grade import error_report
+    from grader.report.folder import noted, write_pages
     from grader.report.text import results_dict, results_json, summary_lines
     from grader.grading.rubric import load_rubric
 
@@ -193,19 +190,9 @@ def grade_results(settings: Settings, grade: Callable) -> dict:
     results["output"] = what_ran(found, found.path, limits, factor, settings, graded) + "\n\n" + results["output"]
     results["extra_data"].update(time_limit_factor=round(factor, 3), received=list(found.files),
                                  bundle=str(paths.ROOT), grader_package=str(Path(grader.__file__).parent))
-    _write_feedback(report, settings.results_dir, rubric, results["extra_data"])
+    noted(results, write_pages(report, settings.results_dir, rubric))  # beside results.json, for instructors
     print("\n".join(summary_lines(report)), flush=True)  # for course staff: stdout_visibility is hidden
     return results
-
-
-def _write_feedback(report, out_dir: Path, rubric, extra: dict) -> None:
-    """feedback.html beside results.json, for instructors who keep it; a failure here costs no points."""
-    try:
-        from grader.report.feedback import write_feedback
-
-        write_feedback(report, out_dir, rubric)
-    except Exception as exc:  # the grade is done; the pictures are a bonus
-        extra["feedback_error"] = f"{type(exc).__name__}: {exc}"
 
 
 def start_watchdog(writer: ResultsWriter, settings: Settings, started: float,

@@ -14,12 +14,12 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__, paths
 from grader.bundles import wheel
 from grader.errors import ConfigError
+from grader.files import replacing
 from grader.notebook.release import BEGIN, END
 from grader.bundles.kit_oracle import KIT_STANDINS, kit_oracle_source, record_answers
 from grader.bundles.oracle_replay import ANSWERS_FILE, encode
@@ -52,14 +52,6 @@ NEVER_SHIPPED = ("hidden_accuracy",)  # thresholds of hidden tests, even if a pu
 
 class KitError(ConfigError):
     """The student kit would leak something it must not hold, or cannot be built."""
-
-
-@dataclass(frozen=True)
-class KitFile:
-    """One file of the kit: its path inside the zip (under TOP) and its bytes."""
-
-    name: str
-    data: bytes
 
 
 # --- which grader modules the self-check needs -----------------------------------------------------------------
@@ -306,15 +298,12 @@ def audit(files: dict[str, bytes], rubric: Rubric) -> None:
 
 def write_zip(files: dict[str, bytes], out: Path) -> Path:
     """The zip, byte-for-byte the same for the same files: sorted, fixed timestamps, everything under TOP/."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+    with replacing(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(f"{TOP}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = (0o755 if name == "check.py" else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[name])
-    tmp.replace(out)
     return out
 
 

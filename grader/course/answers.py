@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from grader.course.book import write_atomic
+from grader.files import write_text
 from grader.notebook.manual import ManualItem
 
 FILE = "answers.json"  # in the student's folder
@@ -26,7 +26,7 @@ def answers_path(student_dir: Path) -> Path:
 
 def save_answers(path: Path, items: tuple[ManualItem, ...]) -> Path:
     clipped = [asdict(m) | {"text": m.text[:MAX_ANSWER_CHARS]} for m in items]
-    return write_atomic(path, json.dumps(clipped, indent=1) + "\n")
+    return write_text(path, json.dumps(clipped, indent=1) + "\n")
 
 
 def load_answers(out: Path, student: str) -> dict[str, ManualItem] | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.grading.results import GradeReport
 from grader.notebook.clean import clean_tree
+from grader.wording import points
 
 STATUSES = ("graded", "error", "timeout")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -115,10 +116,6 @@ def cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def points(x: float) -> str:
-    return f"{x:g}"
-
-
 def gradebook_csv(rows: list[Row], areas: tuple[str, ...]) -> str:
     """student, file, total, one column per rubric area, status, sha256; sorted by student."""
     buf = io.StringIO()
@@ -128,12 +125,3 @@ def gradebook_csv(rows: list[Row], areas: tuple[str, ...]) -> str:
         writer.writerow([cell(row.student), cell(row.file), points(row.score),
                          *(points(row.area_score(a)) for a in areas), row.status, row.sha256])
     return buf.getvalue()
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write via a temporary file and rename, so a TA opening the file never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -20,11 +20,14 @@ from pathlib import Path
 
 from grader.course import canvas_feedback, lms
 from grader.course.canvas_roster import Person, match, read_roster
-from grader.course.book import Row, State, points, write_atomic
+from grader.course.book import Row, State
+from grader.wording import LMS_HEADING, NOT_GRADED, points
+from grader.files import write_text
 from grader.course.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
 from grader.course.late import LatePolicy, SubmittedAt, assess, file_time, parse_late, read_times
 from grader.errors import ConfigError
 from grader.grading.rubric import Rubric
+from grader.report.feedback import STUDENT_PAGE, TA_PAGE
 
 DEFAULT_MANUAL_POINTS = 10.0
 ROSTER = Path(".batch") / "roster.json"
@@ -84,7 +87,7 @@ def settings(rubric: Rubric) -> Settings:
 
 
 def save_roster(out: Path, entries: list[Entry]) -> None:
-    write_atomic(out / ROSTER, json.dumps([asdict(e) for e in entries], indent=1) + "\n")
+    write_text(out / ROSTER, json.dumps([asdict(e) for e in entries], indent=1) + "\n")
 
 
 def load_roster(out: Path) -> dict[str, Entry]:
@@ -95,7 +98,7 @@ def load_roster(out: Path) -> dict[str, Entry]:
 
 
 def pending_row(entry: Entry) -> Row:
-    return Row(entry.student, entry.file, "", "pending", 0.0, 0.0, reason="not graded yet")
+    return Row(entry.student, entry.file, "", "pending", 0.0, 0.0, reason=NOT_GRADED)
 
 
 def _kept(out: Path, given: Path | None, copy: Path, read):
@@ -118,7 +121,6 @@ class People:
 
     known: dict[str, Person]
     unknown: dict[str, str]
-    roster_given: bool = False
 
 
 def _people(out: Path, roster_csv: Path | None, roster: dict[str, "Entry"]) -> People:
@@ -129,13 +131,13 @@ def _people(out: Path, roster_csv: Path | None, roster: dict[str, "Entry"]) -> P
     found = match({s: e.user_id for s, e in named.items()}, people)
     unknown = {**found.unmatched, **{s: "anonymous grading: no user id until grades are posted"
                                      for s, e in roster.items() if e.anonymous_id}}
-    return People(found.people, unknown, True)
+    return People(found.people, unknown)
 
 
 def _answers(row: Row, items: tuple[Item, ...]) -> dict[str, str]:
     found = dict(row.manual)
     if row.status == "pending":
-        return {i.id: "not graded yet" for i in items}
+        return {i.id: NOT_GRADED for i in items}
     return {i.id: FOUND.get(found.get(i.id, "missing"), "") if found or row.tests else "submission not readable"
             for i in items}
 
@@ -168,9 +170,9 @@ def finish(out: Path, rows: dict[str, Row], roster: dict[str, Entry], config: Se
                       given=given.get(student), score=score)
         finals.append(lms.Final(row, entry.user_id, config.items, grades, late, people.known.get(student)))
     possible = lms.points_possible(top, config.items)
-    written = (write_atomic(out / lms.CANVAS_FILE, lms.canvas_csv(finals, config.assignment, possible)),
-               write_atomic(out / lms.GENERIC_FILE, lms.generic_csv(finals, possible)),
-               write_atomic(out / lms.DETAIL_FILE, lms.detail_csv(finals, areas, config.items, possible)),
+    written = (write_text(out / lms.CANVAS_FILE, lms.canvas_csv(finals, config.assignment, possible)),
+               write_text(out / lms.GENERIC_FILE, lms.generic_csv(finals, possible)),
+               write_text(out / lms.DETAIL_FILE, lms.detail_csv(finals, areas, config.items, possible)),
                hand_path)
     for final in finals:
         _update_pages(out / final.row.student, final, possible)
@@ -203,17 +205,17 @@ def splice(text: str, section: str, name: str, before: str) -> str:
 
 def splice_summary(path: Path, name: str, lines: list[str]) -> None:
     if path.exists():
-        write_atomic(path, splice(path.read_text(encoding="utf-8"), "\n" + "\n".join(lines) + "\n", name, ""))
+        write_text(path, splice(path.read_text(encoding="utf-8"), "\n" + "\n".join(lines) + "\n", name, ""))
 
 
 def _update_pages(folder: Path, final: lms.Final, possible: float) -> None:
     from grader.course.page import grade_section  # noqa: PLC0415
 
-    for page in ("feedback.html", "feedback_ta.html"):
+    for page in (STUDENT_PAGE, TA_PAGE):
         path = folder / page
         if path.exists():
             html = path.read_text(encoding="utf-8")
-            write_atomic(path, splice(html, grade_section(final, possible), "course", '<p class="meta">grader'))
+            write_text(path, splice(html, grade_section(final, possible), "course", '<p class="meta">grader'))
 
 
 def summary_lines(finals: list[lms.Final], possible: float, config: Settings, people: People | None = None,
@@ -223,7 +225,7 @@ def summary_lines(finals: list[lms.Final], possible: float, config: Settings, pe
     people, left_out = people or People({}, {}), left_out or {}
     graded = [f for f in finals if not f.pending]
     open_items = sum(len(f.hand_open) for f in graded)
-    lines = ["## Grades for the LMS", "",
+    lines = [LMS_HEADING, "",
              f"- `{lms.CANVAS_FILE}`: import into Canvas as it is (Grades > Import); column "
              f"\"{config.assignment}\", {points(possible)} points possible (automatic + hand-graded). Set the Canvas "
              f"assignment's Points Possible to {points(possible)} first: the import does not change it. Students "

@@ -8,14 +8,16 @@ OUT/<student>/feedback.html. Out: the zip, and the students left out of it with 
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.files import replacing
+from grader.report.feedback import STUDENT_PAGE
+
 FILE = "canvas_feedback.zip"
-PAGE = "feedback.html"
+PAGE = STUDENT_PAGE  # what the students see
 ENTRY_TIME = (2026, 1, 1, 0, 0, 0)  # fixed, so the same pages give the same zip, byte for byte
 
 
@@ -75,12 +77,10 @@ def write_zip(out: Path, members: list[Member]) -> dict[str, str]:
     if not entries:
         target.unlink(missing_ok=True)
         return left_out
-    tmp = target.with_name(f".{FILE}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with replacing(target) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, page in entries:
             info = zipfile.ZipInfo(name, date_time=ENTRY_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, page.read_bytes())
-    os.replace(tmp, target)
     return left_out

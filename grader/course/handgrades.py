@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.wording import points
 
 FILE = "hand_grades.csv"
 COLUMNS = ("student", "item", "title", "max", "points", "comment", "answer")
@@ -43,13 +44,9 @@ class HandGrade:
     comment: str = ""
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
 def template_rows(students: dict[str, dict[str, str]], items: tuple[Item, ...]) -> list[dict[str, str]]:
     """Blank rows for every student and item. students: id -> {item id: how the answer was found}."""
-    return [{"student": s, "item": i.id, "title": i.title, "max": _fmt(i.max_points), "points": "", "comment": "",
+    return [{"student": s, "item": i.id, "title": i.title, "max": points(i.max_points), "points": "", "comment": "",
              "answer": answers.get(i.id, "")} for s, answers in sorted(students.items()) for i in items]
 
 
@@ -87,9 +84,9 @@ def _write_rows(path: Path, rows: list[dict[str, str]], items: tuple[Item, ...])
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows({c: r.get(c, "") for c in COLUMNS} for r in rows)
-    from grader.course.book import write_atomic  # noqa: PLC0415 - the one atomic writer
+    from grader.files import write_text  # noqa: PLC0415
 
-    write_atomic(path, buf.getvalue())
+    write_text(path, buf.getvalue())
 
 
 def write_grades(path: Path, grades: dict[tuple[str, str], HandGrade], items: tuple[Item, ...]) -> None:
@@ -99,10 +96,14 @@ def write_grades(path: Path, grades: dict[tuple[str, str], HandGrade], items: tu
     have = {(r.get("student", ""), r.get("item", "")): r for r in (_read(path) if path.exists() else [])}
     for (student, item), grade in grades.items():
         row = have.setdefault((student, item), {"student": student, "item": item, "title": by_id[item].title,
-                                                 "max": _fmt(by_id[item].max_points), "answer": ""})
-        row["points"] = "" if grade.points is None else _fmt(grade.points)
+                                                 "max": points(by_id[item].max_points), "answer": ""})
+        row["points"] = "" if grade.points is None else points(grade.points)
         row["comment"] = grade.comment
     _write_rows(path, list(have.values()), items)
+
+
+def over_maximum(what: str, item: Item) -> str:
+    return f"{what} are over the maximum of {points(item.max_points)} for {item.id!r}"
 
 
 def _points(text: str, item: Item) -> tuple[float | None, str]:
@@ -115,7 +116,7 @@ def _points(text: str, item: Item) -> tuple[float | None, str]:
     if not math.isfinite(value) or value < 0:
         return None, f"points {text} must be 0 or more"
     if value > item.max_points:
-        return None, f"points {text} are over the maximum of {_fmt(item.max_points)} for {item.id!r}"
+        return None, over_maximum(f"points {text}", item)
     return value, ""
 
 
@@ -135,10 +136,10 @@ def read_hand_grades(path: Path, students: set[str], items: tuple[Item, ...]) ->
         elif item in out.get(student, {}):
             problems.append(f"line {line}: a second row for {student} / {item}")
         else:
-            points, problem = _points(row.get("points", ""), by_id[item])
+            value, problem = _points(row.get("points", ""), by_id[item])
             if problem:
                 problems.append(f"line {line}: {student} / {item}: {problem}")
-            out.setdefault(student, {})[item] = HandGrade(student, item, points, row.get("comment", ""))
+            out.setdefault(student, {})[item] = HandGrade(student, item, value, row.get("comment", ""))
     if problems:
         more = f"\n... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
         raise HandGradesError(f"{path}: {len(problems)} bad row(s), nothing was merged:\n  "

@@ -16,7 +16,8 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from grader.course.book import Row, cell, points
+from grader.course.book import Row, cell
+from grader.wording import points
 from grader.course.canvas_roster import Person
 from grader.course.handgrades import HandGrade, Item
 from grader.course.late import Lateness

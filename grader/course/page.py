@@ -4,7 +4,7 @@ templates/grade_section.html.j2, whose autoescape escapes all text (a TA's comme
 
 from __future__ import annotations
 
-from grader.course.book import points
+from grader.wording import NOT_GRADED, points
 from grader.course.lms import Final
 
 
@@ -20,7 +20,7 @@ def grade_section(final: Final, possible: float) -> str:
     rows = [_row("Automatic tests", points(row.score), points(row.max_score))]
     for item in final.items:
         grade = final.hand.get(item.id)
-        got = "not graded yet" if grade is None or grade.points is None else points(grade.points)
+        got = NOT_GRADED if grade is None or grade.points is None else points(grade.points)
         rows.append(_row(f"Graded by hand: {item.title}", got, points(item.max_points),
                          grade.comment if grade else ""))
     late = final.lateness

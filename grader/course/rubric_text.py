@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from grader.course.book import points
+from grader.wording import points
 from grader.grading.rubric import LIMIT_KEYS, Rubric
 
 

@@ -144,12 +144,12 @@ def _marked(code: str, slices: Any) -> list[tuple[str, bool]]:
 
 
 def _write_page(path: Path, left: tuple, right: tuple) -> None:
-    from grader.course.book import write_atomic  # noqa: PLC0415
+    from grader.files import write_text  # noqa: PLC0415
     from grader.report.templating import render  # noqa: PLC0415
 
     columns = [{"name": name, "share": f"{share:.0%}", "parts": _marked(code, slices)}
                for name, code, slices, share in (left, right)]
-    write_atomic(path, render(__file__, "similarity.html.j2", csp=CSP, a=left[0], b=right[0], columns=columns))
+    write_text(path, render(__file__, "similarity.html.j2", csp=CSP, a=left[0], b=right[0], columns=columns))
 
 
 def summary_lines(result: Similarity) -> list[str]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import time
 import traceback
 from collections.abc import Sequence
@@ -17,18 +15,13 @@ from grader.grading import assignment
 from grader.errors import ConfigError, GraderError, SandboxError, SubmissionError
 from grader.notebook import clean, imports
 from grader.notebook.extract import Submission, read_submission
+from grader.grading.pytest_run import run_pytest
 from grader.grading.results import FunctionCode, GradeReport, Status, TestResult
 from grader.notebook.manual import ManualItem
 from grader.grading.rubric import Rubric, load_rubric
 
 if TYPE_CHECKING:
     from grader.grading.plugin import GradingPlugin
-
-# no:unraisableexception: its gc.collect passes cost every grade time, and the warnings it would raise are off anyway.
-# --disable-plugin-autoload: whatever pytest plugins happen to be installed stay out of grading (and cost no time)
-PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:warnings", "-p", "no:unraisableexception",
-               "--disable-plugin-autoload", "-o", "addopts=", "-o", "console_output_style=classic")
-
 
 def _file_sha256(path: Path) -> str:
     try:
@@ -63,28 +56,28 @@ def grade_safely(path: str | Path, *, rubric: Rubric, sandbox: str = "auto", stu
         return report, True
     except (ConfigError, SandboxError):
         raise  # the rubric or this machine, before any student code ran: the CLI reports it and exits non-zero
-    except GraderError as exc:
-        return error_report(path, student or path.stem, f"the grader failed: {exc}"), False
     except Exception as exc:  # noqa: BLE001 - a submission must never stop the grader from writing a result
-        traceback.print_exc()
-        return error_report(path, student or path.stem, f"the grader failed with {type(exc).__name__}: {exc}"), False
+        return failure_report(path, student or path.stem, exc), False
+
+
+def failure_report(path: Path, student: str, exc: Exception) -> GradeReport:
+    """Score 0 for a grading the grader could not finish (not the student's fault): a GraderError in its own words,
+    anything else as a bug, with its traceback on stderr."""
+    if isinstance(exc, GraderError):
+        return error_report(path, student, f"the grader failed: {exc}")
+    traceback.print_exc()
+    return error_report(path, student, f"the grader failed with {type(exc).__name__}: {exc}")
 
 
 def run_suite(plugin: "GradingPlugin", *extra: object) -> None:
     """Run the grading suite in-process; pytest's own output is kept and shown only if pytest itself failed.
     extra: more plugin objects to register."""
-    import pytest  # noqa: PLC0415 - imported after the sandbox started, so the notebook runs meanwhile
-
     import grader.grading.plugin  # noqa: PLC0415
 
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        suite = str(assignment.load(plugin.rubric.assignment).SUITE_DIR)
-        code = pytest.main([suite, "--rootdir", suite, *PYTEST_ARGS],
-                           plugins=[plugin, grader.grading.plugin, *extra])
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise GraderError(f"the grading suite could not run (pytest exit code {int(code)}):\n"
-                          f"{captured.getvalue()[-3000:]}")
+    suite = str(assignment.load(plugin.rubric.assignment).SUITE_DIR)
+    run = run_pytest([suite], suite, plugins=[plugin, grader.grading.plugin, *extra])
+    if not run.ran:
+        raise GraderError(f"the grading suite could not run (pytest exit code {run.code}):\n{run.tail()}")
 
 
 def source_notes(submission: Submission, rubric: Rubric) -> list[str]:

@@ -5,8 +5,6 @@ The batch compares the maximum with the one its gradebook was graded under, and 
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 
 from grader.errors import ConfigError
@@ -26,20 +24,15 @@ class TestPoints:
 
 def test_points(rubric: Rubric) -> tuple[TestPoints, ...]:
     """Every test of the suite with its points under `rubric`, in the rubric's area order."""
-    import pytest  # noqa: PLC0415
-
     import grader.grading.plugin as plugin_module  # noqa: PLC0415
     from grader.grading import assignment  # noqa: PLC0415
-    from grader.grading.grade import PYTEST_ARGS  # noqa: PLC0415
+    from grader.grading.pytest_run import OK, run_pytest  # noqa: PLC0415
 
     plugin = plugin_module.GradingPlugin(None, rubric)
     suite = str(assignment.load(rubric.assignment).SUITE_DIR)
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        code = pytest.main([suite, "--rootdir", suite, "--collect-only", *PYTEST_ARGS],
-                           plugins=[plugin, plugin_module])
-    if code != pytest.ExitCode.OK or not plugin._names:
-        tail = captured.getvalue().strip().splitlines()[-1:] or ["no output"]
+    run = run_pytest([suite], suite, plugins=[plugin, plugin_module], options=["--collect-only"])
+    if run.code != OK or not plugin._names:
+        tail = run.output.strip().splitlines()[-1:] or ["no output"]
         raise ConfigError(f"{rubric.source}: the grading suite could not be collected ({tail[0]})")
     out = []
     for name, item in plugin._names.items():

@@ -13,6 +13,8 @@ import re
 import secrets
 from pathlib import Path
 
+from grader.files import write_text
+
 
 SECRET_BYTES = 32  # `new-secret` writes 256 bits
 MIN_SECRET_BYTES = 16  # the contract's floor: 128 bits
@@ -63,6 +65,4 @@ def write_secret(rubric_path: Path, secret: str | None = None) -> None:
         for i in reversed(old):
             del lines[i]
         lines.insert(old[0] if old else table + 1, line)
-    tmp = rubric_path.with_name(f".{rubric_path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(rubric_path)
+    write_text(rubric_path, "\n".join(lines) + "\n")

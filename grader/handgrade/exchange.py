@@ -3,7 +3,8 @@ there (so a later start can tell them from rows typed in by hand), and the impor
 
 from __future__ import annotations
 
-from grader.course.handgrades import HandGrade, _fmt
+from grader.course.handgrades import HandGrade
+from grader.wording import points
 from grader.handgrade.store import Grade, RubricItem, Store
 
 
@@ -72,4 +73,4 @@ def _row(grade: HandGrade | None) -> tuple[str, str]:
     """points and comment as hand_grades.csv holds them."""
     if grade is None or grade.points is None:
         return "", grade.comment if grade else ""
-    return _fmt(grade.points), grade.comment
+    return points(grade.points), grade.comment

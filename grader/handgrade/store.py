@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader.course.handgrades import Item, _fmt
+from grader.course.handgrades import Item, over_maximum
+from grader.wording import points as fmt_points  # `points` names the grades' points here
 from grader.errors import GraderError
 
 FILE = Path(".batch") / "hand_grades.sqlite"
@@ -100,9 +101,9 @@ def check_points(value: float, item: Item, what: str = "points") -> None:
     if not math.isfinite(value):
         raise Refused(f"{what} must be a number")
     if value < -1e-9:
-        raise Refused(f"{what} {_fmt(value)} would be below 0 for {item.id!r}")
+        raise Refused(f"{what} {fmt_points(value)} would be below 0 for {item.id!r}")
     if value > item.max_points + 1e-9:
-        raise Refused(f"{what} {_fmt(value)} are over the maximum of {_fmt(item.max_points)} for {item.id!r}")
+        raise Refused(over_maximum(f"{what} {fmt_points(value)}", item))
 
 
 def use_wal(db: sqlite3.Connection, path: object, *, warned: bool = False) -> str:
@@ -254,7 +255,7 @@ class Store:
                 applied = sum(r.delta for r in self.rubric(item, db) if r.id in g.applied)
                 adjust = points - self.start_points(item, self.start(item, db)) - applied
             self.put(db, g, adjust, comment)
-            self.log(db, "grade", student, item, f"points {'' if points is None else _fmt(points)}; {comment}")
+            self.log(db, "grade", student, item, f"points {'' if points is None else fmt_points(points)}; {comment}")
             return self.grade(student, item, db)
 
     def toggle(self, student: str, item: str, version: int, rubric_id: int, on: bool) -> Grade:
@@ -295,7 +296,7 @@ class Store:
             total += 0.0 if adjust is None else adjust + moved
             bad += not -1e-9 <= total <= it.max_points + 1e-9
         if bad:
-            raise Refused(f"that would take {bad} grade(s) of {item!r} outside 0 to {_fmt(it.max_points)}; "
+            raise Refused(f"that would take {bad} grade(s) of {item!r} outside 0 to {fmt_points(it.max_points)}; "
                           "nothing was changed")
 
     def save_rubric(self, item: str, rubric_id: int | None, version: int, text: str, delta: float) -> RubricItem:
@@ -305,8 +306,8 @@ class Store:
         if not text or len(text) > MAX_RUBRIC_TEXT:
             raise Refused(f"a rubric item needs a comment of 1 to {MAX_RUBRIC_TEXT} characters")
         if not math.isfinite(delta) or abs(delta) > it.max_points:
-            raise Refused(f"a rubric item's change must be between -{_fmt(it.max_points)} and "
-                          f"+{_fmt(it.max_points)} for {item!r}")
+            raise Refused(f"a rubric item's change must be between -{fmt_points(it.max_points)} and "
+                          f"+{fmt_points(it.max_points)} for {item!r}")
         with self.transaction() as db:
             if rubric_id is None:
                 position = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM rubric WHERE item=?",

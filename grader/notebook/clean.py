@@ -77,13 +77,6 @@ def markdown(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def clip(text: str, limit: int) -> str:
-    """At most about `limit` characters; a cut says how much was left out."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n… ({len(text) - limit} more characters)"
-
-
 class LogStream(io.TextIOBase):
     """A text stream for a log a TA reads: every line passes through terminal() (the line breaks stay)."""
 

@@ -35,9 +35,6 @@ class ManualItem:
     def missing(self) -> bool:
         return self.found == "missing"
 
-FOUND_BY = {"metadata": "in its marked cell", "prompt": "by the prompt's first line (the cell lost its marking)",
-            "heading": "under the prompt's heading (the cell lost its marking)", "missing": "MISSING"}
-
 
 @dataclass(frozen=True)
 class Prompt:

@@ -9,18 +9,18 @@ MathML of report/math.py's allow-list goes in as it is. The TA copy adds the han
 from __future__ import annotations
 
 import base64
-import os
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.files import write_text
 from grader.notebook.clean import EXCERPT_CHARS, excerpt as _excerpt
-from grader.report.text import MAX_LISTED, fitted, fmt_points, listed
+from grader.report.text import MAX_LISTED, fitted, listed
 from grader.report.text import tail as _tail
 from grader.grading.results import GradeReport, TestResult
 from grader.sandbox.outcomes import CellOutcome
 from grader.notebook.manual import ManualItem
+from grader.wording import cell_failure, points
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -106,7 +106,7 @@ WHERE = {"metadata": "notebook cell [{}]",
 def _lost_test(test: TestResult, chars: int) -> dict:
     values = [(label, _excerpt(value, chars)) for label, value in (("expected", test.expected), ("got", test.actual))
               if value]
-    return {"name": test.name, "lost": fmt_points(test.max_score - test.score),
+    return {"name": test.name, "lost": points(test.max_score - test.score),
             "checked": test.name.split(": ", 1)[-1], "message": _excerpt(test.message or "failed", chars),
             "compared": values, "hint": _excerpt(test.hint, chars) if test.hint else "",
             "traceback": _excerpt(_tail(test.traceback), 2 * chars) if test.traceback else ""}
@@ -119,7 +119,7 @@ def _lost_areas(report: GradeReport, chars: int) -> list[dict]:
         if test.score < test.max_score:
             by_area.setdefault(test.area, []).append(test)
     scores = report.area_scores()
-    return [{"name": area, "got": fmt_points(scores[area][0]), "top": fmt_points(scores[area][1]),
+    return [{"name": area, "got": points(scores[area][0]), "top": points(scores[area][1]),
              "self_check": SELF_CHECK.format(area=area), "tests": [_lost_test(t, chars) for t in tests],
              "code": [{"name": c.name, "cell_index": c.cell_index, "code": _excerpt(c.code, 4 * chars)}
                       for c in report.code if c.area == area]}
@@ -133,7 +133,7 @@ def _picture(p: Picture) -> dict:
 
 def _cell(cell: CellOutcome, chars: int) -> dict:
     error = _excerpt(cell.error_type, 200) or "an error"
-    return {"index": cell.index, "what": "hit its time limit" if cell.status == "timeout" else f"raised {error}",
+    return {"index": cell.index, "what": cell_failure(cell.status, error),
             "body": _excerpt(_tail(cell.traceback) if cell.traceback else cell.message, 2 * chars)}
 
 
@@ -172,15 +172,15 @@ def render_feedback(report: GradeReport, pictures: tuple[Picture, ...] = (), pic
     from grader.report.templating import render  # noqa: PLC0415
 
     lost = [t for t in report.tests if t.score < t.max_score]
-    areas = [{"name": area, "state": "full" if got >= top else "lost", "got": fmt_points(got), "top": fmt_points(top)}
+    areas = [{"name": area, "state": "full" if got >= top else "lost", "got": points(got), "top": points(top)}
              for area, (got, top) in report.area_scores().items()]
     return render(__file__, "feedback.html.j2", csp=CSP, ta=ta, student=report.student,
                   who=f"{report.student} — {report.submission}" + (" (TA copy)" if ta else ""),
-                  score=fmt_points(report.score), max_score=fmt_points(report.max_score),
+                  score=points(report.score), max_score=points(report.max_score),
                   error=report.status == "error", reason=_excerpt(report.reason, chars),
                   notes=_paragraphs(report.notes, "notes", chars), has_tests=bool(report.tests), areas=areas,
                   lost_count=len(lost), lost=_lost_areas(report, chars) if lost else [],
-                  passed=[(t.name, fmt_points(t.score)) for t in report.tests if t.score >= t.max_score],
+                  passed=[(t.name, points(t.score)) for t in report.tests if t.score >= t.max_score],
                   pictures=[_picture(p) for p in pictures], picture_notes=list(picture_notes),
                   notebook=_notebook(report, chars),
                   manual=[_manual_item(m, ta, chars) for m in report.manual[:MAX_LISTED]],
@@ -189,35 +189,15 @@ def render_feedback(report: GradeReport, pictures: tuple[Picture, ...] = (), pic
                   confinement=report.confinement)
 
 
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a page
-    return path
-
-
 def write_feedback(report: GradeReport, out_dir: str | Path, rubric: "Rubric | None" = None) -> tuple[Path, Path]:
-    """Write OUT/feedback.html (student copy) and OUT/feedback_ta.html (with the manual items); returns both."""
+    """Write OUT/feedback.html (student copy) and OUT/feedback_ta.html (with the manual items); returns both.
+    May raise: report/folder.py's write_pages is what callers use, with the policy when a page fails."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pictures, notes = draw_pictures(report, rubric) if report.status != "error" else ((), ())
-    return (_write(out / STUDENT_PAGE, page(report, pictures, notes, ta=False)),
-            _write(out / TA_PAGE, page(report, pictures, notes, ta=True)))
-
-
-def write_all(report: GradeReport, out_dir: str | Path, rubric: "Rubric | None" = None) -> tuple[Path, Path, Path]:
-    """results.json, then both pages: the stage boundary of reporting. Should the full pages fail, plain ones
-    without pictures are written instead, so a grade always comes with its pages."""
-    from grader.report.text import write_results_json
-
-    written = write_results_json(report, out_dir)
-    try:
-        return (written, *write_feedback(report, out_dir, rubric))
-    except Exception:  # noqa: BLE001 - the grade stands; the pictures are what can fail
-        traceback.print_exc()
-        out = Path(out_dir)
-        return (written, _write(out / STUDENT_PAGE, page(report, ta=False)),
-                _write(out / TA_PAGE, page(report, ta=True)))
+    # atomic: a reader never sees half a page
+    return (write_text(out / STUDENT_PAGE, page(report, pictures, notes, ta=False)),
+            write_text(out / TA_PAGE, page(report, pictures, notes, ta=True)))
 
 
 def page(report: GradeReport, pictures: tuple[Picture, ...] = (), notes: tuple[str, ...] = (), *,

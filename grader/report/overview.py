@@ -13,6 +13,7 @@ import re
 
 from grader.grading.results import GradeReport, TestResult
 from grader.notebook.clean import excerpt
+from grader.wording import cell_failure
 
 MARKUP = re.compile(r"([\\`*_\[\]<>&|~#!])")  # what could start a link, an image, HTML, emphasis or a table cell
 
@@ -77,7 +78,7 @@ def overview_markdown(report: GradeReport, chars: int, listed) -> str:
     cells = []
     for cell in failed:
         error = cell.message if cell.message.startswith(cell.error_type) else f"{cell.error_type}: {cell.message}"
-        what = "hit its time limit" if cell.status == "timeout" else f"raised {error}"
+        what = cell_failure(cell.status, error)
         cells.append(f"While your notebook ran, cell \\[{cell.index}\\] {md_text(what, chars)}")
     manual = [f"Graded by hand later (0 of 0 here): {md_text(item.title, 300)}" for item in report.manual]
     for block in (listed(extra, "notes"), listed(cells, "cells that failed"), listed(manual, "items")):

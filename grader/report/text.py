@@ -8,22 +8,19 @@ tightened until the file fits), and every terminal line has its control characte
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from grader.files import write_text
 from grader.grading.results import GradeReport, TestResult
 from grader.notebook.clean import EXCERPT_CHARS, excerpt, terminal
+from grader.wording import points
 
 TRACEBACK_LINES = 40  # the end of a traceback, where the student's own frames are
 TEXT_CHARS = 3000  # one test's plain-text output (results.json, terminal); Gradescope pages slow down past this
 MAX_FILE_BYTES = 1 << 20  # results.json and each feedback page, whatever the notebook prints
 MAX_LISTED = 20  # notes, failed cells and hand-graded items listed in full; the rest are counted
 MIN_CHARS = 40  # the tightest clip tried when fitting a file under MAX_FILE_BYTES
-
-
-def fmt_points(x: float) -> str:
-    return f"{x:g}"
 
 
 def tail(traceback: str, lines: int = TRACEBACK_LINES) -> str:
@@ -97,23 +94,13 @@ def results_dict(report: GradeReport, chars: int = TEXT_CHARS) -> dict:
     }
 
 
-def write_json_atomic(path: Path, data: dict | str) -> Path:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    text = data if isinstance(data, str) else json.dumps(data, indent=2, sort_keys=False) + "\n"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def results_json(report: GradeReport) -> str:
     """results.json's text, under MAX_FILE_BYTES whatever the notebook printed."""
     return fitted(lambda chars: json.dumps(results_dict(report, chars), indent=2) + "\n", TEXT_CHARS)
 
 
 def write_results_json(report: GradeReport, out_dir: str | Path) -> Path:
-    return write_json_atomic(Path(out_dir) / "results.json", results_json(report))
+    return write_text(Path(out_dir) / "results.json", results_json(report))
 
 
 def summary_lines(report: GradeReport) -> list[str]:
@@ -129,8 +116,8 @@ def summary_lines(report: GradeReport) -> list[str]:
     lines += listed(notes, "notes (see the feedback page)")
     for area, (got, top) in report.area_scores().items():
         mark = "ok " if got == top else "-- "
-        lines.append(f"  {mark}{area:<14}{fmt_points(got):>6} / {fmt_points(top)}")
-    lines.append(f"  {'total':<17}{fmt_points(report.score):>6} / {fmt_points(report.max_score)}")
+        lines.append(f"  {mark}{area:<14}{points(got):>6} / {points(top)}")
+    lines.append(f"  {'total':<17}{points(report.score):>6} / {points(report.max_score)}")
     for test in report.tests:
         if not test.passed:
             first = test.message.splitlines()[0] if test.message else "failed"

@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from grader.files import write_json
+
 FORMAT = "2"  # part of the cache key: bump it when what is written changes
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
 _BUILD = ("import glob, os\n"
@@ -115,12 +117,8 @@ def _build(folder: Path, to_sandbox: Callable[[str], str | None]) -> Path | None
         if not isinstance(data, dict):
             return None
         target = folder / built.name
-        fd, partial = tempfile.mkstemp(prefix=".fontlist-", dir=folder)  # O_EXCL: never an existing file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(rewrite(data, to_sandbox), f, indent=1)
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)  # atomic: a concurrent grader reads the old list or the new, never half
-        return target
+        # atomic: a concurrent grader reads the old list or the new, never half
+        return write_json(target, rewrite(data, to_sandbox), indent=1, newline=False, mode=0o644)
 
 
 def seed_file(binds: list[tuple[str, str]], to_sandbox: Callable[[str], str | None]) -> str | None:

@@ -137,8 +137,6 @@ class WorkerProcess:
         os.set_blocking(self._req, False)
         os.set_blocking(self._rep, False)
         self.output = OutputDrain({"stdout": self.proc.stdout.fileno(), "stderr": self.proc.stderr.fileno()})
-        self.started = time.monotonic()
-        self.ready_seconds = 0.0
         self.namespaces: frozenset[str] = frozenset()
         self.retired = False
         self.oom_kills = 0
@@ -160,7 +158,6 @@ class WorkerProcess:
         if reply.get("op") != Op.READY:
             self.kill("it sent an unexpected first message")
             raise SandboxError("the sandbox did not start: the worker's first message was not 'ready'")
-        self.ready_seconds = time.monotonic() - self.started
         self.namespaces = namespaces_below(self.proc.pid)  # found again at kill time even if bwrap is gone
 
     def request(self, message: dict, blobs: list[bytes], seconds: float,

@@ -6,8 +6,6 @@ the fixed public seeds; only the pytest options differ, so that nothing touches 
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,22 +38,18 @@ def suite_paths(suite: Path, areas: Sequence[str], rubric: Rubric) -> list[str]:
 
 def run_public_suite(student: SuiteStudent, areas: Sequence[str] = (), rubric: Rubric | None = None) -> list[TestResult]:
     """The results of the public tests of `areas` (every area when empty), in the rubric's order."""
-    import pytest  # noqa: PLC0415
-
     import grader.grading.plugin as plugin_module  # noqa: PLC0415
+    from grader.grading.pytest_run import INTERRUPTED, run_pytest  # noqa: PLC0415
 
     rubric = rubric or load_rubric()
     task = assignment.load(rubric.assignment)
     plugin = plugin_module.GradingPlugin(student, rubric, public_only=True, public_data=task.public_data(),
                                          hidden_data=None)
     suite = task.SUITE_DIR
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        code = pytest.main([*suite_paths(suite, areas, rubric), "--rootdir", str(suite), *PYTEST_ARGS],
-                           plugins=[plugin, plugin_module])
-    if code == pytest.ExitCode.INTERRUPTED:
+    run = run_pytest(suite_paths(suite, areas, rubric), str(suite), plugins=[plugin, plugin_module],
+                     args=PYTEST_ARGS)
+    if run.code == INTERRUPTED:
         raise KeyboardInterrupt
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        raise GraderError(f"the public tests could not run (pytest exit code {int(code)}):\n"
-                          f"{captured.getvalue()[-3000:]}")
+    if not run.ran:
+        raise GraderError(f"the public tests could not run (pytest exit code {run.code}):\n{run.tail()}")
     return list(plugin.results)
