@@ -15,6 +15,7 @@ import numpy as np
 from grader.backprop import hints, oracle
 from grader.errors import StudentError
 from grader.grading.expect import Mismatch, as_array, call_stderr, close, finite, no_overflow
+from grader.sandbox.inside.protocol import Kind
 
 if TYPE_CHECKING:
     from grader.sandbox.student import SuiteRemote, SuiteStudent
@@ -65,7 +66,7 @@ def new_model(student: SuiteStudent, *, seed: int, hidden_dim: int, params: orac
     try:
         model = student.new("TwoLayerPerceptron", 2, **settings)
     except StudentError as exc:
-        if exc.kind != "raised" or params is None:
+        if exc.kind != Kind.RAISED or params is None:
             raise
         # the constructor is graded in `init`; tests that set their own weights still test their method
         model = student.new_bare("TwoLayerPerceptron", input_dim=2, **settings)

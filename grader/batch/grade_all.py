@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TextIO
 
 from grader import __version__
-from grader.course.book import Row, State, gradebook_csv, row_from_json
+from grader.course.book import PENDING, Row, State, gradebook_csv, row_from_json
+from grader.grading.results import Status
 from grader.wording import NOT_GRADED, points
 from grader.files import write_text
 from grader.batch import shards
@@ -129,7 +130,7 @@ class _Book:
     def __init__(self, out: Path, areas: tuple[str, ...], rows: dict[str, Row], roster: Roster) -> None:
         self.out, self.areas, self.rows = out, areas, rows
         self.state = State(out / ".batch" / "state.jsonl")
-        self.waiting = {f.student: Row(f.student, f.file, "", "pending", 0.0, 0.0, reason=NOT_GRADED)
+        self.waiting = {f.student: Row(f.student, f.file, "", PENDING, 0.0, 0.0, reason=NOT_GRADED)
                         for f in roster.files}  # listed as pending until graded
 
     def add(self, row: Row) -> None:
@@ -207,7 +208,7 @@ def describe(row: Row) -> str:
     if not row.tests:
         return terminal(f"{row.student}: {row.status} ({row.seconds:.1f} s) - {row.reason}")
     text = f"{row.student}: {row.status} {points(row.score)}/{points(row.max_score)} ({row.seconds:.1f} s)"
-    return terminal(text + (f" - {row.reason}" if row.status != "graded" else ""))
+    return terminal(text + (f" - {row.reason}" if row.status != Status.GRADED else ""))
 
 
 def report_roster(roster: Roster, stream: TextIO) -> None:

@@ -13,6 +13,7 @@ from grader.wording import points
 from grader.files import write_text
 from grader.notebook.clean import markdown
 from grader.batch.inputs import Roster
+from grader.grading.results import Status
 
 BINS = 10
 
@@ -79,7 +80,7 @@ def _failure_lines(stats: ClassStats) -> list[str]:
 
 def _problem_lines(stats: ClassStats, roster: Roster) -> list[str]:
     lines: list[str] = []
-    bad = [r for r in stats.rows if r.status != "graded" or r.reason]
+    bad = [r for r in stats.rows if r.status != Status.GRADED or r.reason]
     if bad:
         lines += ["", "## Not graded normally", "", "| student | file | status | reason |", "|---|---|---|---|"]
         lines += [f"| {_md(r.student)} | {_md(r.file)} | {r.status} | {_md(r.reason)} |" for r in bad]

@@ -23,6 +23,7 @@ from grader import __version__, paths
 from grader.errors import ConfigError
 from grader.notebook.clean import file_name
 from grader.sandbox.limits import Limits
+from grader.grading.results import Status
 
 ROOT_ENV = "GRADER_AUTOGRADER_ROOT"
 TIMEOUT_ENV = "GRADER_TIMEOUT_SECONDS"
@@ -186,7 +187,7 @@ def grade_results(settings: Settings, grade: Callable) -> dict:
     limits, factor = fit_limits(rubric.limits, settings.timeout_seconds)
     report = grade(found.path, rubric=replace(rubric, limits=limits), student=found.path.stem)
     results = json.loads(results_json(report))  # under the size cap, whatever the notebook printed
-    graded = report.status != "error"
+    graded = report.status != Status.ERROR
     results["output"] = what_ran(found, found.path, limits, factor, settings, graded) + "\n\n" + results["output"]
     results["extra_data"].update(time_limit_factor=round(factor, 3), received=list(found.files),
                                  bundle=str(paths.ROOT), grader_package=str(Path(grader.__file__).parent))
@@ -199,7 +200,7 @@ def start_watchdog(writer: ResultsWriter, settings: Settings, started: float,
                    exit_process: Callable[[int], object]) -> threading.Timer:
     """Before Gradescope kills the run, write an "out of time" results.json and exit, leaving no empty result."""
     def fire() -> None:
-        data = failure_results("grading ran past the time limit", status="timeout",
+        data = failure_results("grading ran past the time limit", status=Status.TIMEOUT,
                                output=OUT_OF_TIME.format(limit=settings.timeout_seconds))
         if writer.write(data):
             print(f"watchdog: grading passed {settings.timeout_seconds:g} s minus {WATCHDOG_MARGIN:g} s; "

@@ -18,6 +18,7 @@ import numpy as np
 
 from grader.errors import ConfigError
 from grader.bundles.oracle_replay import NotRecorded, call_key, generators, state_of
+from grader.grading.results import Status
 
 SHIPPED_FUNCTIONS = ("numerical_grad", "starting_params")  # generic helpers; the accuracy area draws
 # starting weights for the student's own hidden_dim, which no recorded table can foresee
@@ -154,7 +155,7 @@ def record_answers(names: tuple[str, ...], solution: Path, rubric) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="student-kit-") as tmp, recording(names) as (answers, unkeyed):
         report = grade_submission(solution, rubric=rubric, public_only=True)
         failed = [t.name for t in report.tests if not t.passed]
-        if report.status == "error" or failed or not report.tests:
+        if report.status == Status.ERROR or failed or not report.tests:
             raise ConfigError(f"the reference solution {solution} must pass every public test to record the "
                               f"kit's answers: {report.reason or ', '.join(failed) or 'no public tests ran'}")
         grade_submission(skewed_notebook(solution, Path(tmp)), rubric=rubric, public_only=True)

@@ -13,11 +13,12 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader.grading.results import GradeReport
+from grader.grading.results import Status, GradeReport
 from grader.notebook.clean import clean_tree
 from grader.wording import points
 
-STATUSES = ("graded", "error", "timeout")
+STATUSES = tuple(Status)  # a graded row's status is its grade's
+PENDING = "pending"  # a roster entry with no graded row yet, in the course's files only
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.course import canvas_feedback, lms
 from grader.course.canvas_roster import Person, match, read_roster
-from grader.course.book import Row, State
+from grader.course.book import PENDING, Row, State
 from grader.wording import LMS_HEADING, NOT_GRADED, points
 from grader.files import write_text
 from grader.course.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_template
@@ -98,7 +98,7 @@ def load_roster(out: Path) -> dict[str, Entry]:
 
 
 def pending_row(entry: Entry) -> Row:
-    return Row(entry.student, entry.file, "", "pending", 0.0, 0.0, reason=NOT_GRADED)
+    return Row(entry.student, entry.file, "", PENDING, 0.0, 0.0, reason=NOT_GRADED)
 
 
 def _kept(out: Path, given: Path | None, copy: Path, read):
@@ -136,7 +136,7 @@ def _people(out: Path, roster_csv: Path | None, roster: dict[str, "Entry"]) -> P
 
 def _answers(row: Row, items: tuple[Item, ...]) -> dict[str, str]:
     found = dict(row.manual)
-    if row.status == "pending":
+    if row.status == PENDING:
         return {i.id: NOT_GRADED for i in items}
     return {i.id: FOUND.get(found.get(i.id, "missing"), "") if found or row.tests else "submission not readable"
             for i in items}

@@ -16,7 +16,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from grader.course.book import Row, cell
+from grader.course.book import PENDING, Row, cell
 from grader.wording import points
 from grader.course.canvas_roster import Person
 from grader.course.handgrades import HandGrade, Item
@@ -48,7 +48,7 @@ class Final:
 
     @property
     def pending(self) -> bool:
-        return self.row.status == "pending"
+        return self.row.status == PENDING
 
     @property
     def hand_points(self) -> float:

@@ -16,6 +16,7 @@ from grader.grading import assignment, secret
 from grader.errors import ConfigError, StudentError, StudentTimeout, WorkerDied
 from grader.grading.results import TestResult, TrainedModel
 from grader.grading.rubric import Rubric
+from grader.sandbox.inside.protocol import Kind
 
 if TYPE_CHECKING:
     from grader.sandbox.student import SuiteStudent
@@ -70,7 +71,7 @@ def _describe_failure(exc: BaseException) -> dict[str, str]:
     if isinstance(exc, StudentError) and exc.exc_type == "NotImplementedError":
         return {"message": "not implemented yet: your code raises NotImplementedError; fill in the TODO and "
                            "delete the `raise NotImplementedError` line", "traceback": exc.traceback}
-    if isinstance(exc, StudentError) and exc.kind == "raised":
+    if isinstance(exc, StudentError) and exc.kind == Kind.RAISED:
         return {"message": f"your code raised {exc}", "traceback": exc.traceback}
     if isinstance(exc, StudentError):
         return {"message": str(exc), "traceback": exc.traceback}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.course.answers import load_answers
-from grader.course.book import Row, State
+from grader.course.book import PENDING, Row, State
 from grader.course.build import FOUND, load_roster, rebuild, settings
 from grader.course.handgrades import FILE as HAND_FILE, Item, read_hand_grades, write_grades
 from grader.errors import GraderError
@@ -46,7 +46,7 @@ class Submission:
 
     def answer(self, item: Item, reveal: bool = False) -> tuple[ManualItem | None, str]:
         """The answer, or None with a note saying why there is none to show (naming the student only if reveal)."""
-        if self.status == "pending":
+        if self.status == PENDING:
             return None, "Not graded yet: grade-all has not reached this submission."
         got = (self.answers or {}).get(item.id)
         if got is not None and not got.missing:
@@ -71,7 +71,7 @@ def submissions(out: Path, students: list[str], rows: dict[str, Row], secret: by
     """In an order that does not follow the names (their keys'), numbered from 1; the same on every start."""
     keys = {s: key_of(s, secret) for s in students}
     order = sorted(students, key=keys.__getitem__)
-    return [Submission(keys[s], n, s, rows[s].status if s in rows else "pending", load_answers(out, s),
+    return [Submission(keys[s], n, s, rows[s].status if s in rows else PENDING, load_answers(out, s),
                        dict(rows[s].manual) if s in rows else {}) for n, s in enumerate(order, 1)]
 
 

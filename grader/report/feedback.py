@@ -21,6 +21,7 @@ from grader.grading.results import GradeReport, TestResult
 from grader.sandbox.outcomes import CellOutcome
 from grader.notebook.manual import ManualItem
 from grader.wording import cell_failure, points
+from grader.grading.results import Status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -177,7 +178,7 @@ def render_feedback(report: GradeReport, pictures: tuple[Picture, ...] = (), pic
     return render(__file__, "feedback.html.j2", csp=CSP, ta=ta, student=report.student,
                   who=f"{report.student} — {report.submission}" + (" (TA copy)" if ta else ""),
                   score=points(report.score), max_score=points(report.max_score),
-                  error=report.status == "error", reason=_excerpt(report.reason, chars),
+                  error=report.status == Status.ERROR, reason=_excerpt(report.reason, chars),
                   notes=_paragraphs(report.notes, "notes", chars), has_tests=bool(report.tests), areas=areas,
                   lost_count=len(lost), lost=_lost_areas(report, chars) if lost else [],
                   passed=[(t.name, points(t.score)) for t in report.tests if t.score >= t.max_score],
@@ -194,7 +195,7 @@ def write_feedback(report: GradeReport, out_dir: str | Path, rubric: "Rubric | N
     May raise: report/folder.py's write_pages is what callers use, with the policy when a page fails."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pictures, notes = draw_pictures(report, rubric) if report.status != "error" else ((), ())
+    pictures, notes = draw_pictures(report, rubric) if report.status != Status.ERROR else ((), ())
     # atomic: a reader never sees half a page
     return (write_text(out / STUDENT_PAGE, page(report, pictures, notes, ta=False)),
             write_text(out / TA_PAGE, page(report, pictures, notes, ta=True)))

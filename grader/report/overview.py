@@ -14,6 +14,7 @@ import re
 from grader.grading.results import GradeReport, TestResult
 from grader.notebook.clean import excerpt
 from grader.wording import cell_failure
+from grader.grading.results import Status
 
 MARKUP = re.compile(r"([\\`*_\[\]<>&|~#!])")  # what could start a link, an image, HTML, emphasis or a table cell
 
@@ -68,7 +69,7 @@ def score_lines(report: GradeReport, chars: int) -> list[str]:
 
 def overview_markdown(report: GradeReport, chars: int, listed) -> str:
     """The whole top-level output. `listed` caps a list of lines (grader.report.text.listed)."""
-    if report.status == "error":
+    if report.status == Status.ERROR:
         return f"This submission could not be graded: {md_text(report.reason, chars)}\n\nScore: 0"
     lines = score_lines(report, chars)
     extra = [md_text(n, chars) for n in report.notes]

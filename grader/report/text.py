@@ -15,6 +15,7 @@ from grader.files import write_text
 from grader.grading.results import GradeReport, TestResult
 from grader.notebook.clean import EXCERPT_CHARS, excerpt, terminal
 from grader.wording import points
+from grader.grading.results import Status
 
 TRACEBACK_LINES = 40  # the end of a traceback, where the student's own frames are
 TEXT_CHARS = 3000  # one test's plain-text output (results.json, terminal); Gradescope pages slow down past this
@@ -106,7 +107,7 @@ def write_results_json(report: GradeReport, out_dir: str | Path) -> Path:
 def summary_lines(report: GradeReport) -> list[str]:
     """The terminal summary: one line per area with points, then the total and each failed test. Every line has its
     control characters escaped, so nothing the submission wrote can redraw the terminal."""
-    if report.status == "error":
+    if report.status == Status.ERROR:
         lines = [f"{report.submission}: could not be graded: {excerpt(report.reason)}", "total: 0"]
         return [terminal(line) for line in lines]
     lines = [f"{report.submission}  (sandbox: {report.sandbox_mode or 'n/a'})"]

@@ -112,11 +112,6 @@ class Sandbox:
         if self._worker is not None:
             self._retire(self._worker)
 
-    def raw_output(self) -> dict[str, str]:
-        """The first bytes the process wrote to its real stdout/stderr (os.write, child processes)."""
-        w = self._worker
-        return {"stdout": w.output.text("stdout"), "stderr": w.output.text("stderr")} if w else {}
-
     def _retire(self, worker: WorkerProcess) -> None:
         if worker.retired:
             return
@@ -165,7 +160,7 @@ class Sandbox:
             outcomes.append(outcome)
             if outcome.index in self._skip and not self._closing:
                 self._recover(cells[:pos], deadline)
-        if outcomes and outcomes[-1].status == "timeout" and time.monotonic() >= deadline:
+        if outcomes and outcomes[-1].status == CellStatus.TIMEOUT and time.monotonic() >= deadline:
             timed_out = not self._closing  # the last cell was cut by the notebook's limit, not only its own
         return NotebookRun(tuple(outcomes), seconds=time.monotonic() - start, timed_out=timed_out,
                            notes=tuple(self._notes))

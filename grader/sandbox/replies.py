@@ -25,18 +25,18 @@ def raise_for(reply: dict[str, Any], label: str, seconds: float, op: str) -> Non
     kind, message, tb = reply.get("kind"), text(reply.get("message")), text(reply.get("traceback"))
     if kind == Kind.TIMEOUT:
         raise StudentTimeout(f"{label} did not finish within {seconds:g} s", traceback=tb)
-    if kind == "raised":
-        raise StudentError(message or "an exception", kind="raised", exc_type=text(reply.get("exc_type"))[:200],
+    if kind == Kind.RAISED:
+        raise StudentError(message or "an exception", kind=Kind.RAISED, exc_type=text(reply.get("exc_type"))[:200],
                            traceback=tb)
-    if kind == "missing":
+    if kind == Kind.MISSING:
         raise MissingName(message or f"{label} is not defined", name=label.strip("`"))
-    if kind == "unsendable":
+    if kind == Kind.UNSENDABLE:
         type_name, where = text(reply.get("type_name"))[:200], text(reply.get("where"))[:200]
         place = "" if where in ("", "the result") else f" (at {where.replace('the result', 'result', 1)})"
-        verb = "is" if op == "get" else "returned"
+        verb = "is" if op == Op.GET else "returned"
         raise Unsendable(f"{label} {verb} an object of type {type_name}{place}, which is not plain data "
                          "(arrays, numbers, strings, lists, tuples, dicts)", type_name=type_name)
-    if kind == "too_large":
+    if kind == Kind.TOO_LARGE:
         size = reply.get("size")
         size = size if type(size) is int else 0
         raise Unsendable(f"{label} returned {size / 2**20:.0f} MiB of data, more than the grader accepts",

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import grader
 from grader.errors import GraderError
-from grader.sandbox.outcomes import CellOutcome
+from grader.sandbox.outcomes import CellOutcome, CellStatus
 from grader.selfcheck.summary import CheckReport
+from grader.grading.results import Status
+from grader.wording import cell_failure
 
 NOT_SANDBOXED = ("note: no sandbox on this system ({platform}): your notebook runs in a plain Python process, "
                  "which is fine for your own code")
@@ -53,8 +55,8 @@ def cell_notes(cells: Sequence[CellOutcome], timed_out: bool = False) -> list[st
     notes = ["your notebook hit its overall time limit; the tests ran on what it had defined by then"] if timed_out \
         else []
     for cell in cells:
-        if cell.status != "ok":
-            what = "hit its time limit" if cell.status == "timeout" else f"raised {cell.error_type}: {cell.message}"
+        if cell.status != CellStatus.OK:
+            what = cell_failure(cell.status, f"{cell.error_type}: {cell.message}")
             notes.append(f"while your notebook ran, cell [{cell.index}] {what}")
     return notes
 
@@ -71,7 +73,7 @@ def sandboxed(path: Path, sandbox: str) -> CheckReport:
     from grader.grading.grade import grade_submission  # noqa: PLC0415 - Linux-only: the sandbox imports fcntl
 
     report = grade_submission(path, sandbox=sandbox, public_only=True)
-    if report.status == "error":
+    if report.status == Status.ERROR:
         raise GraderError(f"{report.submission}: could not be checked: {report.reason}")
     run = report.notebook
     notes = [*report.notes, *cell_notes(run.cells if run else (), bool(run and run.timed_out))]
