@@ -130,7 +130,8 @@ def use_standin_methods(model: SuiteRemote, *methods: str, learning_rate: float 
     if "update_weights" in methods and learning_rate is None:
         raise ValueError("use_standin_methods: the stand-in update_weights needs the model's learning_rate")
     for method in methods:
-        options = {"learning_rate": learning_rate} if method == "update_weights" else {}
+        options = {"learning_rate": float(learning_rate)} if method == "update_weights" and learning_rate is not None \
+            else {}
         model.use_grader_method(method, names[method], oracle.PARAMS, 2 if method == "backward_prop" else 0,
                                 **options)
 

@@ -216,7 +216,7 @@ def call_array(student: SuiteStudent, name: str, x: np.ndarray, arg: str = "x", 
 
 def call_stderr(student: SuiteStudent) -> str:
     """What the student's last call wrote to stderr (numpy's warnings among it); read it right after the call."""
-    return str(getattr(student, "last_stderr", "") or "")
+    return student.last_stderr or ""
 
 
 def no_overflow(stderr: str, what: str, hint: str) -> None:

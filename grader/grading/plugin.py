@@ -131,10 +131,10 @@ class GradingPlugin:
         """Past the grading's deadline every test left fails at once, as timed out, so the results are written in
         time. Otherwise a test that killed the student's process must not sink the next ones: restart it (a few
         times)."""
-        if getattr(self.student, "remaining", lambda: 1.0)() <= 0:
+        if self.student.remaining() <= 0:
             raise StudentTimeout(f"not run: the grading time limit of {self.rubric.limits.grading_seconds:g} s was "
                                  "used up before this test")
-        if not getattr(self.student, "alive", True) and self.restarts < MAX_RESTARTS:
+        if not self.student.alive and self.restarts < MAX_RESTARTS:
             self.restarts += 1
             self.student.restart()
 
