@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 
@@ -15,8 +14,6 @@ from grader.report.check import TODO_TIP, all_passed, check_lines
 from grader.grading.results import GradeReport
 from grader.sandbox.outcomes import NotebookRun, CellOutcome
 from grader.grading.results import TestResult as Result  # not collected by pytest as a test class
-
-CHECK_SECONDS = 15  # the budget for a complete notebook
 
 WRONG = Result("backward: dW1 matches finite differences", "backward", 0, 5, False, message="dW1 is wrong",
                expected="[0.1 0.2]", actual="[0.2 0.4]", hint="Divide by the batch size.", public=True)
@@ -49,25 +46,24 @@ def test_failed_cells_timeouts_and_unreadable_notebooks_are_reported():
     assert not all_passed(broken) and not all_passed(a_report())
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
-def test_check_on_the_solution_passes_quickly_and_never_touches_the_hidden_set(monkeypatch, capsys):
+def test_check_on_the_solution_passes_and_never_touches_the_hidden_set(monkeypatch, capsys):
     def no_hidden(*args, **kwargs):
         raise AssertionError("the self-check asked for the hidden test set")
 
     monkeypatch.setattr(grader.backprop, "hidden_set", no_hidden)
     monkeypatch.setattr(grader.backprop.data, "hidden_set", no_hidden)
-    started = time.monotonic()
-    code = main(["check", str(paths.SOLUTION)])
-    seconds = time.monotonic() - started
+    code = main(["check", str(paths.SOLUTION)])  # its time against the 15 s budget: `make bench`, section grading
     out = capsys.readouterr().out
     assert code == 0, out
-    assert seconds < CHECK_SECONDS, f"make check took {seconds:.1f} s"
     results = [line for line in out.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert results and all(line.startswith("PASS  ") for line in results)
     assert not any(line.startswith("PASS  accuracy: hidden") for line in results), "a hidden test ran"
     assert out.rstrip().endswith(f"{len(results)} passed, 0 failed (public tests)")
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 def test_make_check_on_the_skeleton_fails_every_public_test_with_a_clear_message():
     proc = subprocess.run(["make", "-s", "check", f"NOTEBOOK={paths.SKELETON}"], cwd=paths.ROOT,
