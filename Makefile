@@ -35,7 +35,7 @@ test: $(STAMP)
 # the fast tests only, while editing (under 30 s on 2 cores): no sandbox, no browser, nothing marked slow
 UNIT := not sandbox and not browser and not slow
 test-unit: $(STAMP)
-	$(PY) -m pytest -m "$(UNIT)" $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS)) $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(UNIT)" $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
 
 # ruff (pyproject's [tool.ruff]), the layers (lint-imports, [tool.importlinter]) and the types ([tool.mypy]): strict
 # on the wire protocol, its replies and the errors
