@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # the suite's processes: most tests wait on sandboxes and subprocesses, so two keep 2 cores busy; 0 runs in-process
 TEST_JOBS ?= 2
 
-.PHONY: venv test lint fuzz grade grade-all hand-grade check assignment release gradescope bench data clean
+.PHONY: venv test test-unit lint fuzz grade grade-all hand-grade check assignment release gradescope bench data clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,11 @@ $(STAMP): pyproject.toml constraints.txt rubric.toml
 test: $(STAMP)
 	@sh tests/tools/ensure_chromium.sh  # chromium and chromedriver for the browser tests; never fails
 	$(PY) -m pytest $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
+
+# the fast tests only, while editing (under 30 s on 2 cores): no sandbox, no browser, nothing marked slow
+UNIT := not sandbox and not browser and not slow
+test-unit: $(STAMP)
+	$(PY) -m pytest -m "$(UNIT)" $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) $(PYTEST_ARGS)
 
 # ruff (pyproject's [tool.ruff]), the layers (lint-imports, [tool.importlinter]) and the types ([tool.mypy]): strict
 # on the wire protocol, its replies and the errors

@@ -185,6 +185,7 @@ def lost_areas(row: dict[str, str], full: dict[str, str]) -> set[str]:
     return {a for a in AREAS if float(row[a]) < float(full[a])}
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox and /proc are Linux's")
 def test_a_whole_class_is_graded_in_one_command(tmp_path):

@@ -127,6 +127,7 @@ def zip_pages(out: Path) -> dict[tuple[str, str], bytes]:
         return {canvas_reads(name): zf.read(name) for name in zf.namelist()}
 
 
+@pytest.mark.slow
 def test_the_zip_holds_each_canvas_students_page_under_the_ids_of_their_download(canvas_class):
     out, _ = canvas_class
     pages = zip_pages(out)
@@ -141,6 +142,7 @@ def test_the_zip_holds_each_canvas_students_page_under_the_ids_of_their_download
     assert b'id="grade"' in pages[("1001", "5001")]  # the page with its grade section, as the student sees it
 
 
+@pytest.mark.slow
 def test_students_canvas_cannot_match_are_listed_with_the_reason(canvas_class):
     out, _ = canvas_class
     summary = (out / "summary.md").read_text()
@@ -153,6 +155,7 @@ def test_students_canvas_cannot_match_are_listed_with_the_reason(canvas_class):
     assert possible == "45" and f"Points Possible to {possible} first" in summary  # 25 automatic + 2 x 10 by hand
 
 
+@pytest.mark.slow
 def test_the_import_takes_names_sis_ids_and_sections_from_the_roster(canvas_class):
     out, _ = canvas_class
     rows = list(csv.reader(open(out / "canvas_import.csv", newline="")))
@@ -163,6 +166,7 @@ def test_the_import_takes_names_sis_ids_and_sections_from_the_roster(canvas_clas
     assert {r[0] for r in rows[2:]} == {"Doe, Jane", "Ng, Bob", "Lee, Ann", "zed", "anon_7ar9n"}
 
 
+@pytest.mark.slow
 def test_merging_hand_grades_refreshes_the_zip_and_reuses_the_roster(canvas_class):
     out, _ = canvas_class
     hand = list(csv.DictReader(open(out / "hand_grades.csv", newline="")))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
-import time
 
 import pytest
 
@@ -18,8 +17,6 @@ from grader.sandbox.outcomes import CellOutcome
 from grader.selfcheck import terminal
 from grader.selfcheck.summary import NOT_IMPLEMENTED, CheckReport
 from grader.grading.results import TestResult as Result  # not collected by pytest as a test class
-
-CHECK_SECONDS = 15  # the budget for a complete notebook
 
 WRONG = Result("backward: dW1 matches finite differences", "backward", 0, 5, False, message="dW1 is wrong",
                expected="[0.1 0.2]", actual="[0.2 0.4]", hint="Divide by the batch size.", public=True,
@@ -71,19 +68,17 @@ def test_the_cli_check_and_the_kits_check_are_one_parser():
     assert [a.dest for a in verbs.choices["check"]._actions] == ours and "--list" in verbs.choices["check"].format_help()
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
-def test_check_on_the_solution_passes_quickly_and_never_touches_the_hidden_set(monkeypatch, capsys):
+def test_check_on_the_solution_passes_and_never_touches_the_hidden_set(monkeypatch, capsys):
     def no_hidden(*args, **kwargs):
         raise AssertionError("the self-check asked for the hidden test set")
 
     monkeypatch.setattr(grader.backprop, "hidden_set", no_hidden)
     monkeypatch.setattr(grader.backprop.data, "hidden_set", no_hidden)
-    started = time.monotonic()
-    code = main(["check", str(paths.SOLUTION), "--list"])
-    seconds = time.monotonic() - started
+    code = main(["check", str(paths.SOLUTION), "--list"])  # its time against the 15 s budget: `make bench`
     out = capsys.readouterr().out
     assert code == 0, out
-    assert seconds < CHECK_SECONDS, f"make check took {seconds:.1f} s"
     results = [line for line in out.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert results and all(line.startswith("PASS  ") for line in results)
     assert not any(line.startswith("PASS  accuracy: hidden") for line in results), "a hidden test ran"
@@ -105,6 +100,7 @@ def unwritten_functions(notebook) -> set[str]:
     return found
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 def test_make_check_on_the_skeleton_fails_every_public_test_with_a_clear_message():
     proc = subprocess.run(["make", "-s", "check", f"NOTEBOOK={paths.SKELETON}"], cwd=paths.ROOT,

@@ -27,6 +27,7 @@ def solution_results(tmp_path_factory):
     return grade(paths.SOLUTION, tmp_path_factory.mktemp("solution"))
 
 
+@pytest.mark.sandbox
 def test_the_solution_is_graded_with_exit_code_0_and_full_marks(solution_results):
     code, results, output = solution_results
     assert code == 0, output
@@ -34,6 +35,7 @@ def test_the_solution_is_graded_with_exit_code_0_and_full_marks(solution_results
     assert all(t["status"] == "passed" and t["score"] == t["max_score"] for t in results["tests"])
 
 
+@pytest.mark.sandbox
 def test_results_json_has_the_gradescope_fields(solution_results):
     _, results, _ = solution_results
     assert {"score", "execution_time", "output", "tests", "extra_data"} <= results.keys()
@@ -45,12 +47,14 @@ def test_results_json_has_the_gradescope_fields(solution_results):
     assert extra["sandbox"] in ("bwrap", "none") and len(extra["sha256"]) == 64 and extra["grader_version"]
 
 
+@pytest.mark.sandbox
 def test_hidden_tests_are_published_only_after_grades_are(solution_results):
     _, results, _ = solution_results
     hidden = [t for t in results["tests"] if t["visibility"] == "after_published"]
     assert any("hidden test set" in t["name"] for t in hidden)
 
 
+@pytest.mark.sandbox
 def test_the_terminal_summary_has_one_line_per_area_and_the_total(solution_results):
     _, _, output = solution_results
     for area in AREAS:
@@ -63,6 +67,7 @@ def test_the_terminal_summary_has_one_line_per_area_and_the_total(solution_resul
     (b"", "empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "not a Jupyter notebook"),
 ], ids=["invalid-json", "empty-file", "png"])
+@pytest.mark.sandbox
 def test_an_unreadable_submission_still_gets_a_zero_results_json_and_exit_0(tmp_path, content, says):
     bad = tmp_path / "broken.ipynb"
     bad.write_bytes(content)

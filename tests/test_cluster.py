@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -24,8 +23,9 @@ from grader import paths
 from grader.batch.shards import shard_of
 from grader.bench.cluster import dask_cluster, kill
 from tests.variants import VARIANTS, apply
+from tests.waiting import wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 SECRET = "3f1c9a7e5b2d4f6081a3c5e7f9b1d3e5a7c9e1f3b5d7f9a1c3e5b7d9f1a3c5e7"
 RUBRIC = f"""
@@ -108,22 +108,22 @@ def gradebook(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def alive_under(base: Path, grace: float = 10.0) -> list[str]:
-    """Command lines of processes that still name a path under `base` once `grace` seconds have passed (a killed
-    process takes a moment to go)."""
-    deadline = time.monotonic() + grace
-    while True:
-        left = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if str(base) in cmdline and int(pid) != os.getpid():
-                left.append(f"{pid}: {cmdline}")
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.2)
+def alive_under(base: Path) -> list[str]:
+    """Command lines of processes that name a path under `base`."""
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(base) in cmdline and int(pid) != os.getpid():
+            left.append(f"{pid}: {cmdline}")
+    return left
+
+
+def none_left_under(base: Path) -> None:
+    """Wait for every process under `base` to go (a killed process takes a moment); fail naming any that stay."""
+    wait_until(lambda: not alive_under(base), 60, lambda: f"these to end: {alive_under(base)}")
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +154,7 @@ def cluster(tmp_path_factory):
     base = tmp_path_factory.mktemp("dask")
     with dask_cluster(base, 2) as running:
         yield running
-    left = alive_under(base)
-    assert not left, f"processes outlived their test: {left}"
+    none_left_under(base)  # no process outlives its test
 
 
 def test_the_cluster_writes_what_the_local_pool_writes_and_a_rerun_skips_every_row(klass, local, cluster,
@@ -278,10 +277,9 @@ def test_a_worker_killed_mid_batch_loses_no_row_and_duplicates_none(klass, local
                                   "--rubric", str(tmp_path / "rubric.toml"), "--scheduler", running.address],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=paths.ROOT)
         try:
-            deadline = time.monotonic() + RUN
-            while not list(running.folders[1].rglob("grade-*/grading.log")):
-                assert time.monotonic() < deadline and batch.poll() is None, "worker 2 never started a grading"
-                time.sleep(0.05)
+            wait_until(lambda: batch.poll() is not None or list(running.folders[1].rglob("grade-*/grading.log")),
+                       RUN, "worker 2 to start a grading")
+            assert batch.poll() is None, "the batch ended before worker 2 started a grading"
             kill(running.workers[1])  # mid-grading: its task folder exists, its row is not back yet
             stdout, stderr = batch.communicate(timeout=RUN)
         finally:
@@ -297,8 +295,7 @@ def test_a_worker_killed_mid_batch_loses_no_row_and_duplicates_none(klass, local
                                                         for i in range(6)}
     state = [json.loads(line)["student"] for line in (out / ".batch" / "state.jsonl").read_text().splitlines()]
     assert sorted(state) == [f"s{i}" for i in range(6)]  # each row written once
-    left = alive_under(tmp_path / "dask")
-    assert not left, left
+    none_left_under(tmp_path / "dask")
 
 
 # a worker whose host allows no user namespaces: inside its own user namespace, with no room for another
@@ -306,7 +303,7 @@ NO_USERNS = ("unshare", "--user", "--map-root-user", "sh", "-c",
              'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "sh")
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+@pytest.mark.usefixtures("needs_user_namespaces")
 def test_a_worker_without_user_namespaces_refuses_unless_sandbox_none_is_explicit(klass, tmp_path):
     source = tmp_path / "class"
     source.mkdir()

@@ -120,6 +120,7 @@ def test_a_worker_answer_becomes_the_row_file_the_folder_and_the_log(tmp_path):
     assert (p.out_dir / "results.json").read_text() == "{}"
 
 
+@pytest.mark.slow
 def test_similarity_shares_are_the_same_in_every_process(tmp_path):
     """A shard's merge compares the class in another process than a whole run would: the shares must not depend
     on the interpreter's string-hash seed."""

@@ -281,6 +281,7 @@ def test_the_rubric_command_prints_every_test_and_the_maximum(capsys, tmp_path):
 from tests.test_batch import fake_class  # noqa: E402,F401 - the fixture: a class graded by a fake worker
 
 
+@pytest.mark.slow
 def test_a_rubric_edit_that_changes_the_maximum_asks_for_force(fake_class, tmp_path):  # noqa: F811 - the fixture
     import dataclasses
 

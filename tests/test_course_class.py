@@ -21,6 +21,7 @@ from grader import paths
 from tests import solutions
 from tests.test_batch_class import BUGS
 
+pytestmark = pytest.mark.sandbox  # every test reads the class graded once by the module's fixture
 RUBRIC = """
 [thresholds]
 attempts = 1

@@ -88,6 +88,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=600, stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 def test_a_slow_submission_scores_the_same_from_grade_and_grade_all(tmp_path):
     import nbformat

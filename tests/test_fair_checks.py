@@ -137,6 +137,7 @@ class Model:
 '''
 
 
+@pytest.mark.sandbox
 def test_the_sandbox_watches_calls_and_swaps_in_the_graders_loss(tmp_path):
     from grader.backprop import WORKER_STANDINS, oracle, standins
     from grader.sandbox.client import open_submission

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 
 import nbformat
 import numpy as np
@@ -35,10 +34,9 @@ def _replayed(X):
 
 
 def suite_backward():
-    """The suite's backward module, for its input generator; its grading markers are unknown to this session."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-        from grader.backprop.suite import test_backward  # noqa: PLC0415
+    """The suite's backward module, for its input generator (conftest registers its grading markers)."""
+    from grader.backprop.suite import test_backward  # noqa: PLC0415
+
     return test_backward
 
 
@@ -77,6 +75,7 @@ def reports(tmp_path_factory):
     return grade_all(submissions)
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("case", EQUIVALENT, ids=[c.name for c in EQUIVALENT])
 def test_a_correct_equivalent_scores_100_in_every_area(reports, case: Case):
     report = report_of(reports, case.name)
@@ -86,6 +85,7 @@ def test_a_correct_equivalent_scores_100_in_every_area(reports, case: Case):
     assert report.score == report.max_score == 100.0
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("case", PARTIAL + NOTED + CHEATS, ids=[c.name for c in PARTIAL + NOTED + CHEATS])
 def test_a_partial_or_cheating_notebook_loses_points_only_in_its_areas(reports, case: Case):
     report = report_of(reports, case.name)
@@ -97,6 +97,7 @@ def test_a_partial_or_cheating_notebook_loses_points_only_in_its_areas(reports, 
         assert any(case.hint in text for text in texts), failures(report)
 
 
+@pytest.mark.sandbox
 def test_replayed_inputs_earn_nothing_in_backward_or_accuracy(reports):
     """Its train is the solution's loop, judged with the grader's own backward_prop: the cheat is charged once, in
     backward, and in accuracy, which trains with the submission's own code."""

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 from html.parser import HTMLParser
@@ -292,26 +291,18 @@ BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.skip("chromium is not installed: `make test` installs Debian's chromium (tests/tools/ensure_chromium.sh) "
-                "when run as root where apt-get exists; the feedback page was not rendered in a browser")
-
-
-def browse(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([chromium(), *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+def browse(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
                           capture_output=True, text=True, timeout=60, check=True)
 
 
+@pytest.mark.browser
 @pytest.mark.slow  # two browser starts: 3 to 6 s
-def test_chromium_renders_the_score_table_and_both_pictures(tmp_path):
-    chromium()
+def test_chromium_renders_the_score_table_and_both_pictures(tmp_path, chromium):
     page, _ = write_feedback(a_report(), tmp_path / "out", Rubric(hidden_seed=7, hidden_size=500))
     probe = page.with_name("probe.html")
     probe.write_text(PROBE, encoding="utf-8")  # reads the unmodified page from outside, through an iframe
-    dom = browse(tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
+    dom = browse(chromium, tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
                  probe.as_uri()).stdout
     found = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1)))
     assert found["rows"][0] == ["area", "points", "of"] and found["rows"][-1] == ["total", "5", "10"]
@@ -321,7 +312,7 @@ def test_chromium_renders_the_score_table_and_both_pictures(tmp_path):
         assert image["complete"] and image["data"] and image["width"] > 300 and image["box"][2] > 200
 
     shot = tmp_path / "shot.png"
-    browse(tmp_path, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri())
+    browse(chromium, tmp_path, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri())
     pixels = matplotlib.image.imread(shot)[..., :3]
     assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
     for image in found["images"]:
@@ -378,14 +369,14 @@ MATH_ANSWER = (r"With $y_{nk} = \frac{\exp(a_{nk})}{\sum_i \exp(a_{ni})}$ we get
                "\n\n$$\\frac{\\partial E}{\\partial a_{nk}} = y_{nk} - t_{nk}$$\n\nbecause the targets sum to one.")
 
 
+@pytest.mark.browser
 @pytest.mark.slow  # two browser starts: 3 to 6 s
-def test_chromium_renders_the_derivation_as_math(tmp_path):
-    chromium()
+def test_chromium_renders_the_derivation_as_math(tmp_path, chromium):
     manual = (ManualItem("derivation", "Problem 1: derivation", MATH_ANSWER, 3),)
     _, page = write_feedback(a_report(manual=manual, model=None), tmp_path / "out")
     probe = page.with_name("probe.html")
     probe.write_text(MATH_PROBE, encoding="utf-8")
-    dom = browse(tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
+    dom = browse(chromium, tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom",
                  probe.as_uri()).stdout
     found = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1)))
     assert found["scripts"] == 0 and "$" not in found["text"] and "\\frac" not in found["text"]
@@ -395,7 +386,7 @@ def test_chromium_renders_the_derivation_as_math(tmp_path):
     assert block["box"][2] > 60 and block["box"][3] > 20  # a displayed, stacked fraction
 
     shot = tmp_path / "shot.png"
-    browse(tmp_path, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri())
+    browse(chromium, tmp_path, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri())
     pixels = matplotlib.image.imread(shot)[..., :3]
     x, y, w, h = (int(v) for v in block["box"])
     assert y + h < WINDOW[1], "the displayed formula is within the screenshot"
@@ -523,6 +514,7 @@ def public_validation():
     return data["X_val"], data["y_val"]
 
 
+@pytest.mark.sandbox
 def test_a_real_single_bug_submission_shows_the_buggy_method_beside_the_backward_verdicts(tmp_path):
     from grader import paths
     from grader.grading.grade import grade_submission

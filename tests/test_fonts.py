@@ -6,12 +6,11 @@ import os
 
 import pytest
 
-from grader.sandbox import bwrap, fonts
+from grader.sandbox import fonts
 from grader.sandbox.client import open_submission
 from grader.sandbox.layout import FONT_SEED_DIR, layout
 from grader.sandbox.limits import Limits
 
-needs_bwrap = pytest.mark.skipif(bool(bwrap.probe_bwrap()), reason="bubblewrap unusable here")
 FAST = Limits(cell_seconds=30.0, notebook_seconds=60.0, request_seconds=30.0)
 
 
@@ -90,7 +89,8 @@ for name in after:
 """
 
 
-@needs_bwrap
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("needs_bwrap")
 def test_each_sandbox_starts_from_the_graders_font_list_and_cannot_spoil_it(tmp_path):
     assert layout().font_list, "matplotlib is installed, so the sandbox gets a font list"
     seed = FONT_SEED_DIR

@@ -148,6 +148,7 @@ FAKE_GRADER = textwrap.dedent('''
 name_bytes = st.binary(min_size=1, max_size=24).filter(lambda b: b"/" not in b and b"\0" not in b)
 
 
+@pytest.mark.slow
 @settings(max_examples=4 if settings.default.max_examples <= 25 else 200)  # two batches each: keep `make test` quick
 @given(st.lists(name_bytes, min_size=1, max_size=3, unique=True))
 def test_any_file_name_bytes_give_a_gradebook_a_summary_and_a_rerun(tmp_path_factory, names):

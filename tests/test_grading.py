@@ -85,6 +85,7 @@ def failures(report: GradeReport) -> str:
     return "\n".join(f"{t.name}: {t.message} | hint: {t.hint}" for t in report.tests if not t.passed)
 
 
+@pytest.mark.sandbox
 def test_the_solution_scores_100_with_no_message_and_no_hint(reports):
     report = report_of(reports, "solution")
     assert (report.status, report.score, report.max_score) == ("graded", 100.0, 100.0), failures(report)
@@ -93,12 +94,14 @@ def test_the_solution_scores_100_with_no_message_and_no_hint(reports):
     assert report.model is not None and report.model.attempts_used == 1
 
 
+@pytest.mark.sandbox
 def test_the_untouched_skeleton_scores_0(reports):
     report = report_of(reports, "skeleton")
     assert (report.status, report.score, report.max_score) == ("graded", 0.0, 100.0)
     assert all(t.message for t in report.tests)
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_a_single_bug_loses_points_in_exactly_its_areas(reports, variant: Variant):
     report = report_of(reports, variant.name)
@@ -108,6 +111,7 @@ def test_a_single_bug_loses_points_in_exactly_its_areas(reports, variant: Varian
         assert any(variant.message in t.message for t in report.tests if not t.passed), failures(report)
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_a_single_bug_gets_its_own_hint_in_its_area(reports, variant: Variant):
     failed = [t for t in report_of(reports, variant.name).tests if not t.passed and t.area == variant.home]
@@ -119,6 +123,7 @@ def test_a_single_bug_gets_its_own_hint_in_its_area(reports, variant: Variant):
         assert all(not t.hint for t in failed), failures(report_of(reports, variant.name))
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("variant", HOSTILE, ids=[v.name for v in HOSTILE])
 def test_a_hostile_function_fails_only_its_own_test_with_a_message(reports, variant: Variant):
     report = report_of(reports, variant.name)
@@ -137,6 +142,7 @@ def test_the_variants_cover_every_rubric_area_and_every_listed_mistake():
     assert any("transpose" in v.hint for v in VARIANTS)
 
 
+@pytest.mark.sandbox
 def test_a_notebook_written_against_another_api_scores_low_and_names_what_is_missing(reports):
     report = report_of(reports, "other_api")
     assert report.status == "graded" and report.score <= 10, failures(report)
@@ -146,6 +152,7 @@ def test_a_notebook_written_against_another_api_scores_low_and_names_what_is_mis
     assert "internal error" not in messages
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("name", ["solution", "bad_hyperparameters"])
 def test_grading_the_same_submission_twice_gives_identical_results(reports, name):
     first, second = report_of(reports, name), report_of(reports, f"{name}_again")

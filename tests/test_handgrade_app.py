@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import queue
 import shutil
 import signal
@@ -27,25 +26,12 @@ import pytest
 
 from tests.test_course_class import ON_TIME, RUBRIC, deleted_derivation, lost_marking, reference, write_zip
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.sandbox]
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1300,900")
 STUDENTS = ("refsol", "danlost", "gilgone")
 WAIT = 30  # seconds for one step of the page on a loaded machine
-
-
-def browser_paths() -> tuple[str, str]:
-    chromium = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    driver = CHROMEDRIVER if os.path.exists(CHROMEDRIVER) else shutil.which("chromedriver")
-    if chromium and driver:
-        return chromium, driver
-    why = ("chromium and chromium-driver are not installed: `make test` installs Debian's (tests/tools/"
-           "ensure_chromium.sh) when run as root with apt-get")
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        pytest.fail(why + "; this is root, so they should be here: see ensure_chromium's message above")
-    pytest.skip(why + "; the hand-grading app was not tested in a browser")
 
 
 def grader(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -56,9 +42,8 @@ def grader(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
+def batch(tmp_path_factory, chromium_and_driver):
     """Three students graded by grade-all: the reference, one whose derivation lost its marking, one without it."""
-    browser_paths()
     tmp = tmp_path_factory.mktemp("handgrade")
     rubric = tmp / "rubric.toml"
     rubric.write_text(RUBRIC)
@@ -151,11 +136,11 @@ class Server:
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, chromium_and_driver):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    chromium, driver_path = browser_paths()
+    chromium, driver_path = chromium_and_driver
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from html.parser import HTMLParser
 
+import pytest
+
 from grader.handgrade.render import render_markdown
 from grader.report.math import MATHML_ATTRS, MATHML_TAGS
 
@@ -69,6 +71,7 @@ def test_html_in_an_answer_stays_text():
     assert "&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;x&lt;/script&gt;" in out and "<strong>&lt;svg" in out
 
 
+@pytest.mark.slow
 def test_random_hostile_answers_stay_inert():
     rng = random.Random(24)
     pieces = ["<", ">", "&", '"', "'", "*", "**", "_", "`", "```", "\n", "\n\n", "# ", "- ", "1. ", "$", "$$", "\\(",
@@ -78,6 +81,7 @@ def test_random_hostile_answers_stay_inert():
         assert inert(render_markdown(text)), repr(text)
 
 
+@pytest.mark.slow
 def test_200_000_characters_of_unclosed_markup_come_back_whole():
     for marker in ("*a ", "**", "_a", "` a", "\\[", "$ ", "# #", "- "):
         text = marker * (200_000 // len(marker))

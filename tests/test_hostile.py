@@ -16,12 +16,17 @@ from grader import paths
 from grader.sandbox.client import open_submission
 from grader.errors import ProtocolError, StudentError, StudentTimeout, Unsendable, WorkerDied
 from grader.sandbox.limits import Limits
-from grader.sandbox.bwrap import probe_bwrap
 
-BWRAP_PROBLEM = probe_bwrap()
-needs_bwrap = pytest.mark.skipif(bool(BWRAP_PROBLEM), reason=f"bubblewrap unusable here: {BWRAP_PROBLEM}")
-BOTH = pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
+pytestmark = pytest.mark.sandbox
 FAST = Limits(cell_seconds=2.0, notebook_seconds=60.0, request_seconds=2.0, cpu_seconds=60)
+
+
+@pytest.fixture(params=["bwrap", "none"])
+def mode(request) -> str:
+    """Both sandbox modes, for a test that takes `mode`; bwrap only where bubblewrap works."""
+    if request.param == "bwrap":
+        request.getfixturevalue("needs_bwrap")
+    return request.param
 
 
 def script(tmp_path: Path, *cells: str) -> Path:
@@ -62,7 +67,6 @@ def statuses(student) -> list[str]:
     return [c.status for c in student.notebook.cells]
 
 
-@BOTH
 def test_endless_loop_at_top_level_times_out_and_the_notebook_goes_on(tmp_path, mode):
     sub = script(tmp_path, "def before():\n    return 1", "while True:\n    pass", "def after():\n    return before() + 1")
     with open_submission(sub, FAST, sandbox=mode) as student:
@@ -72,7 +76,7 @@ def test_endless_loop_at_top_level_times_out_and_the_notebook_goes_on(tmp_path, 
         assert student.restarts == 0  # the cooperative interrupt was enough
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 def test_a_loop_that_swallows_the_interrupt_is_killed_and_earlier_definitions_stay(tmp_path):
     stubborn = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
     sub = script(tmp_path, "x = 41", stubborn, "def after():\n    return x + 1")
@@ -84,7 +88,6 @@ def test_a_loop_that_swallows_the_interrupt_is_killed_and_earlier_definitions_st
         assert student.restarts == 1
 
 
-@BOTH
 def test_an_endless_loop_in_a_called_function_times_out_and_the_worker_survives(tmp_path, mode):
     sub = script(tmp_path, "def spin():\n    while True:\n        pass\n\ndef ok():\n    return 'fine'")
     with open_submission(sub, FAST, sandbox=mode) as student:
@@ -94,7 +97,7 @@ def test_an_endless_loop_in_a_called_function_times_out_and_the_worker_survives(
         assert student.alive and student.call("ok") == "fine"
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 def test_a_called_function_that_swallows_the_interrupt_is_killed_and_can_be_restarted(tmp_path):
     sub = script(tmp_path, "def spin():\n    while True:\n        try:\n            while True:\n                pass\n"
                            "        except BaseException:\n            pass\n\ndef ok():\n    return 'fine'")
@@ -108,7 +111,6 @@ def test_a_called_function_that_swallows_the_interrupt_is_killed_and_can_be_rest
         assert student.call("ok") == "fine"
 
 
-@BOTH
 def test_a_40_gb_allocation_fails_fast_with_memory_error(tmp_path, mode):
     sub = script(tmp_path, "import numpy as np\nbig = np.ones(40 * 10**9 // 8)", "raw = bytearray(40 * 10**9)",
                  "def grab():\n    return np.zeros((40 * 10**9 // 8,)).sum()")
@@ -140,7 +142,6 @@ def spawn(marker):
 HANG = "def hang():\n    while True:\n        try:\n            while True:\n                pass\n        except BaseException:\n            pass"
 
 
-@BOTH
 def test_twenty_setsid_children_ignoring_sigterm_leave_nothing_behind(tmp_path, mode):
     marker = f"hostile-{uuid.uuid4().hex}"
     sub = script(tmp_path, SPAWN, f"spawn({marker!r})", HANG)
@@ -155,7 +156,6 @@ def test_twenty_setsid_children_ignoring_sigterm_leave_nothing_behind(tmp_path, 
     assert with_marker(marker) == set()
 
 
-@BOTH
 def test_os_exit_in_a_cell_is_recorded_and_later_cells_still_run(tmp_path, mode):
     sub = script(tmp_path, "a = 1", "import os\nos._exit(0)", "def after():\n    return a + 1")
     with open_submission(sub, FAST, sandbox=mode) as student:
@@ -165,7 +165,6 @@ def test_os_exit_in_a_cell_is_recorded_and_later_cells_still_run(tmp_path, mode)
         assert student.call("after") == 2
 
 
-@BOTH
 def test_sys_exit_in_a_cell_is_an_error_and_execution_goes_on(tmp_path, mode):
     sub = script(tmp_path, "import sys\nsys.exit()", "raise SystemExit(3)", "def after():\n    return 3")
     with open_submission(sub, FAST, sandbox=mode) as student:
@@ -174,7 +173,6 @@ def test_sys_exit_in_a_cell_is_an_error_and_execution_goes_on(tmp_path, mode):
         assert student.restarts == 0 and student.call("after") == 3
 
 
-@BOTH
 def test_killing_the_parent_process_does_not_touch_the_grader(tmp_path, mode):
     kill = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time\ntime.sleep(0.5)"
     sub = script(tmp_path, "a = 5", kill, "def after():\n    return a")
@@ -217,7 +215,6 @@ def forge():
 """
 
 
-@BOTH
 def test_text_that_looks_like_a_grader_result_is_never_parsed(tmp_path, mode):
     with open_submission(script(tmp_path, FAKE), FAST, sandbox=mode) as student:
         assert "score: 100/100" in student.notebook.cells[0].stdout
@@ -227,7 +224,7 @@ def test_text_that_looks_like_a_grader_result_is_never_parsed(tmp_path, mode):
         assert not student.alive
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 def test_writes_outside_the_scratch_directory_fail_or_stay_in_the_sandbox(tmp_path):
     host_marker = Path(f"/tmp/hostile-write-{uuid.uuid4().hex}")
     targets = [str(host_marker), "/etc/hostile", f"{sys.base_prefix}/hostile", "/usr/hostile", "/hostile",
@@ -280,7 +277,7 @@ def importable():
 """
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 @pytest.mark.slow
 def test_walking_the_filesystem_finds_no_solution_tests_or_rubric(tmp_path):
     with open_submission(script(tmp_path, WALK), FAST, sandbox="bwrap") as student:
@@ -289,7 +286,6 @@ def test_walking_the_filesystem_finds_no_solution_tests_or_rubric(tmp_path):
         assert student.call("exists", [str(paths.ROOT / "solution"), str(paths.RUBRIC), "/work"]) is False
 
 
-@BOTH
 def test_an_object_whose_reduce_runs_a_command_comes_back_as_a_described_failure(tmp_path, mode):
     host_marker = Path(f"/tmp/hostile-reduce-{uuid.uuid4().hex}")
     code = f"""
@@ -315,7 +311,6 @@ def object_array():
     assert not host_marker.exists()
 
 
-@BOTH
 def test_printing_200_mb_is_capped_and_does_not_fill_the_graders_memory(tmp_path, mode):
     code = ["print('x' * 200_000_000)",
             "import os\nfor _ in range(200):\n    os.write(1, b'y' * (1 << 20))",
@@ -333,7 +328,7 @@ def test_printing_200_mb_is_capped_and_does_not_fill_the_graders_memory(tmp_path
     assert grown_mib < 100
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 def test_a_fork_bomb_is_stopped_by_the_process_limit(tmp_path):
     code = "import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            import time\n" \
            "            time.sleep(60)\n        n += 1\nexcept OSError as e:\n    err = e.strerror"
@@ -341,7 +336,7 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(tmp_path):
         assert student.get("n") < 30 and "resource" in student.get("err").lower()
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 def test_burning_cpu_past_the_cpu_limit_kills_only_the_worker(tmp_path):
     sub = script(tmp_path, "x = 1", "while True:\n    pass", "def after():\n    return x")
     limits = Limits(cell_seconds=20, cpu_seconds=1)
@@ -362,7 +357,7 @@ time.sleep(600)
 """
 
 
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 def test_when_the_grader_itself_is_killed_the_sandbox_dies_with_it(tmp_path):
     import signal
     import subprocess
@@ -380,7 +375,6 @@ def test_when_the_grader_itself_is_killed_the_sandbox_dies_with_it(tmp_path):
     assert wait_for(lambda: with_marker(marker) == set(), 30)
 
 
-@BOTH
 def test_a_child_forked_in_a_cell_never_answers_for_the_worker(tmp_path, mode):
     sub = script(tmp_path, "import os\npid = os.fork()", "def who():\n    return 'worker'")
     with open_submission(sub, FAST, sandbox=mode) as student:
@@ -388,11 +382,11 @@ def test_a_child_forked_in_a_cell_never_answers_for_the_worker(tmp_path, mode):
         assert [student.call("who") for _ in range(20)] == ["worker"] * 20
 
 
-def test_a_result_larger_than_the_message_limit_is_refused_by_the_worker(tmp_path):
+def test_a_result_larger_than_the_message_limit_is_refused_by_the_worker(tmp_path, bwrap_problem):
     from grader.sandbox.process import WorkerProcess
     from grader.sandbox.replies import raise_for
 
-    worker = WorkerProcess("bwrap" if not BWRAP_PROBLEM else "none", FAST, {}, max_message_bytes=1 << 20)
+    worker = WorkerProcess("bwrap" if not bwrap_problem else "none", FAST, {}, max_message_bytes=1 << 20)
     try:
         worker.wait_ready()
         worker.request({"op": "cell", "index": 0, "source": "import numpy as np\nbig = np.ones(10**6)"}, [], 5)

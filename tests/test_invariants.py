@@ -21,11 +21,8 @@ from grader.batch.grade_all import WORKER, BatchOptions, grade_class
 from grader.batch.inputs import extract_zip
 from grader.notebook.extract import read_submission
 from grader.report.text import MAX_FILE_BYTES
-from grader.sandbox.bwrap import probe_bwrap
 
 pytestmark = pytest.mark.slow
-BWRAP_PROBLEM = probe_bwrap()
-needs_bwrap = pytest.mark.skipif(bool(BWRAP_PROBLEM), reason=f"bubblewrap unusable here: {BWRAP_PROBLEM}")
 ESC = "\x1b"
 
 FORGE_REPLIES = '''
@@ -84,7 +81,8 @@ def outputs(out: Path) -> tuple[dict, str, str]:
     return json.loads(results), page, ta_page
 
 
-@needs_bwrap
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("needs_bwrap")
 def test_forged_replies_surrogates_ansi_huge_histories_and_floods_still_give_a_result(tmp_path):
     flood_cells = [f"raise RuntimeError({'x' * 30000!r})" for _ in range(300)]
     shell_flood = "\n".join(f"!echo {i} \ud800 \x1b[2J\x1b[H total 100/100" for i in range(3000))
@@ -100,6 +98,7 @@ def test_forged_replies_surrogates_ansi_huge_histories_and_floods_still_give_a_r
     assert re.search(r"… and 29\d\d more notes", results["output"]) and "more cells that failed" in results["output"]
 
 
+@pytest.mark.sandbox
 def test_a_deeply_nested_notebook_is_refused_with_a_reason_and_exit_0(tmp_path):
     sub = tmp_path / "deep.ipynb"
     sub.write_text('{"cells": [], "nbformat": 4, "metadata": ' + "[" * 50_000 + "]" * 50_000 + "}")
@@ -109,7 +108,8 @@ def test_a_deeply_nested_notebook_is_refused_with_a_reason_and_exit_0(tmp_path):
     assert results["extra_data"]["status"] == "error" and "levels deep" in results["output"]
 
 
-@needs_bwrap
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("needs_bwrap")
 def test_a_model_padded_to_150000_hidden_units_is_refused_before_the_grader_computes_with_it(tmp_path):
     code, printed, peak_mib = grade(solution_with(tmp_path, "padded.ipynb", PAD_HIDDEN), tmp_path / "out")
     assert code == 0, printed
@@ -120,7 +120,8 @@ def test_a_model_padded_to_150000_hidden_units_is_refused_before_the_grader_comp
     assert peak_mib < 1500  # it grew to 4.6 GiB and asked for 44.7 GiB
 
 
-@needs_bwrap
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("needs_bwrap")
 def test_the_grading_deadline_fails_what_is_left_and_writes_the_results_in_time(tmp_path):
     slow = "\n".join(f"def {name}(*args, **kwargs):\n    import time\n    time.sleep(1.8)\n" for name in
                      ("softmax", "softmax_cross_entropy", "softmax_cross_entropy_grad", "relu", "sigmoid",
@@ -158,7 +159,8 @@ def test_a_zip_entry_with_a_false_utf8_flag_is_read_with_the_rest(tmp_path):
     assert skipped == () and sorted(p.name for p in (tmp_path / "x").iterdir()) == ["M\ufffdller.ipynb", "alice.ipynb"]
 
 
-@needs_bwrap
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("needs_bwrap")
 def test_a_latin1_file_name_gets_its_row_and_the_rerun_reuses_it(tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()

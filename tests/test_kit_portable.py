@@ -25,7 +25,7 @@ from packaging.version import Version
 from grader import paths
 from grader.bundles import student_kit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # the kit's check grades a notebook
 
 MAX_SKELETON_LINES = 40  # the budget for the untouched skeleton's report
 PIP_SECONDS = 600

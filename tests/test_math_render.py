@@ -26,6 +26,7 @@ def old_spans(text: str) -> list[tuple[int, int, str, bool]]:
     return out
 
 
+@pytest.mark.slow
 def test_the_scanner_finds_what_the_old_expression_found():
     alphabet = "$\\[]()a 1\n"
     for size in range(1, 7):  # every string of up to 6 of these characters
@@ -45,6 +46,7 @@ def test_200_000_unclosed_openers_come_back_as_escaped_text(marker):
     assert render_answer(text) == html.escape(text)  # all of it, escaped: no markup gets through
 
 
+@pytest.mark.slow
 def test_200_000_dollars_pair_up_as_the_old_expression_paired_them():
     text = "$" * 200_001 + "<b>x</b>"  # $$$$$ is $$ $ $$: a formula of one $, so the run closes itself
     spans = list(math_spans(text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -12,13 +13,11 @@ import pytest
 
 from grader import paths
 from grader.sandbox import bwrap as sandbox
-from grader.sandbox.client import open_submission, sandboxed
+from grader.sandbox.client import Sandbox, open_submission, sandboxed
 from grader.errors import MissingName, SandboxError, StudentError, Unsendable, WorkerDied
 from grader.sandbox.limits import Limits
 
 HERE = Path(__file__).parent / "submissions"
-BWRAP_PROBLEM = sandbox.probe_bwrap()
-needs_bwrap = pytest.mark.skipif(bool(BWRAP_PROBLEM), reason=f"bubblewrap unusable here: {BWRAP_PROBLEM}")
 FAST = Limits(cell_seconds=5.0, notebook_seconds=60.0, request_seconds=5.0)
 DATA = {paths.DATA_NAME: paths.PUBLIC_DATA}
 
@@ -29,13 +28,15 @@ def script(tmp_path: Path, *cells: str, name: str = "sub.py") -> Path:
     return path
 
 
-def test_available_mode_resolves_and_validates():
+@pytest.mark.sandbox
+def test_available_mode_resolves_and_validates(bwrap_problem):
     assert sandbox.available_mode("none") == "none"
-    assert sandbox.available_mode("auto") == ("none" if BWRAP_PROBLEM else "bwrap")
+    assert sandbox.available_mode("auto") == ("none" if bwrap_problem else "bwrap")
     with pytest.raises(SandboxError, match="unknown sandbox mode 'docker'"):
         sandbox.available_mode("docker")
 
 
+@pytest.mark.sandbox
 def test_an_unusable_bwrap_is_a_clear_error_and_auto_falls_back_loudly(monkeypatch, capsys):
     monkeypatch.setattr(sandbox, "bwrap_binary", lambda: "/bin/false")
     monkeypatch.setattr(sandbox, "_probe_result", {})
@@ -67,7 +68,8 @@ def probe():
 """
 
 
-@needs_bwrap
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("needs_bwrap")
 def test_the_worker_is_unprivileged_isolated_and_limited(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_TEST_SECRET", "do-not-leak")
     listener = socket.create_server(("127.0.0.1", 0))  # reachable from the host, so only isolation can hide it
@@ -87,7 +89,8 @@ def test_the_worker_is_unprivileged_isolated_and_limited(tmp_path, monkeypatch):
                              "NOFILE": FAST.open_files}
 
 
-@needs_bwrap
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("needs_bwrap")
 def test_every_call_reports_an_overflow_even_if_the_notebook_silenced_warnings(tmp_path):
     sub = script(tmp_path, "import numpy as np, warnings\nwarnings.filterwarnings('ignore')\nnp.seterr(all='ignore')",
                  "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))\nsigmoid(np.array([-1000.0]))")
@@ -97,6 +100,7 @@ def test_every_call_reports_an_overflow_even_if_the_notebook_silenced_warnings(t
             assert "RuntimeWarning: overflow" in student.last_stderr
 
 
+@pytest.mark.sandbox
 def test_mode_none_runs_but_says_it_is_not_isolated(tmp_path):
     with open_submission(script(tmp_path, "x = 2"), FAST, sandbox="none") as student:
         assert (student.mode, student.isolated) == ("none", False)
@@ -105,6 +109,7 @@ def test_mode_none_runs_but_says_it_is_not_isolated(tmp_path):
 
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("mode", ["none", "auto"])
 def test_the_worker_never_writes_bytecode_into_the_checkout(tmp_path, mode):
     """-I makes Python ignore PYTHONDONTWRITEBYTECODE, so the worker must say -B itself: as root, in mode none, it
@@ -120,6 +125,7 @@ def small():
         yield student
 
 
+@pytest.mark.sandbox
 def test_calls_constructors_methods_and_attributes_round_trip(small):
     assert np.array_equal(small.call("relu", np.array([-1.0, 0.5])), [0.0, 0.5])
     model = small.new("TwoLayerPerceptron", 2, hidden_dim=4)
@@ -135,6 +141,7 @@ def test_calls_constructors_methods_and_attributes_round_trip(small):
                                "TwoLayerPerceptron": "class"}
 
 
+@pytest.mark.sandbox
 def test_failures_are_typed_and_tracebacks_point_at_cells(small):
     with pytest.raises(MissingName, match="the notebook does not define `softmax`"):
         small.call("softmax", np.ones((2, 2)))
@@ -154,6 +161,7 @@ def test_failures_are_typed_and_tracebacks_point_at_cells(small):
         small.call("relu", object())
 
 
+@pytest.mark.sandbox
 def test_cells_follow_jupyter_semantics(tmp_path):
     cells = ["import numpy as np\nprint('a' * 50)\nprint('b' * 50)", "x = 1\nraise ValueError('bad value')",
              "def broken(:\n    pass", "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
@@ -168,6 +176,7 @@ def test_cells_follow_jupyter_semantics(tmp_path):
         assert "UserWarning" not in run.cells[3].stderr
 
 
+@pytest.mark.sandbox
 def test_seeding_makes_unseeded_numpy_and_random_reproducible(tmp_path):
     code = ("import random\nimport numpy as np\nfrom numpy.random import default_rng\n"
             "def draw():\n    return (np.random.default_rng().random(3), default_rng().random(2), np.random.rand(2),"
@@ -186,11 +195,20 @@ def test_seeding_makes_unseeded_numpy_and_random_reproducible(tmp_path):
             student.close()
 
 
-def test_start_returns_at_once_and_the_cells_run_in_the_background(tmp_path):
+@pytest.mark.sandbox
+def test_start_returns_at_once_and_the_cells_run_in_the_background(tmp_path, monkeypatch):
+    gate, spawn = threading.Event(), Sandbox._spawn
+
+    def gated_spawn(self):  # the worker may start only once the test has seen start() return
+        if not gate.wait(120):  # a hang guard: start() did not return
+            raise AssertionError("start() waited for the worker")
+        spawn(self)
+
+    monkeypatch.setattr(Sandbox, "_spawn", gated_spawn)
     student = sandboxed(script(tmp_path, "import time\ntime.sleep(1.5)", "done = True"), FAST)
-    started = time.monotonic()
     student.start()
-    assert time.monotonic() - started < 0.5
+    gate.set()  # reached only because start() returned with no worker started and no cell run
+    started = time.monotonic()
     try:
         assert [c.status for c in student.wait_ready().cells] == ["ok", "ok"]
         assert time.monotonic() - started >= 1.5 and student.get("done") is True
@@ -199,6 +217,7 @@ def test_start_returns_at_once_and_the_cells_run_in_the_background(tmp_path):
     assert not student.alive
 
 
+@pytest.mark.sandbox
 def test_the_notebook_time_limit_stops_the_remaining_cells(tmp_path):
     sub = script(tmp_path, "import time\ntime.sleep(0.8)", "time.sleep(5)", "late = 1")
     with open_submission(sub, Limits(cell_seconds=5, notebook_seconds=1.5), sandbox="auto") as student:
@@ -209,6 +228,7 @@ def test_the_notebook_time_limit_stops_the_remaining_cells(tmp_path):
             student.get("late")
 
 
+@pytest.mark.sandbox
 def test_handles_do_not_survive_a_restart(tmp_path):
     with open_submission(HERE / "small.py", FAST) as student:
         model = student.new("TwoLayerPerceptron", 2, 4)
@@ -218,6 +238,7 @@ def test_handles_do_not_survive_a_restart(tmp_path):
         assert student.call("relu", 2.0) == 2.0
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:IPython is needed")
 def test_the_same_submission_as_ipynb_py_and_with_magics_gives_the_same_namespace(tmp_path):
@@ -278,9 +299,10 @@ def _hidden_ancestor(path: str) -> str:
     return ""
 
 
+@pytest.mark.sandbox
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a grader as another user")
 @pytest.mark.parametrize("mode", ["auto", "none"])
-def test_a_grader_running_as_an_ordinary_user_works_in_both_modes(tmp_path, mode):
+def test_a_grader_running_as_an_ordinary_user_works_in_both_modes(tmp_path, mode, bwrap_problem):
     """The non-root path: no staging, bubblewrap started directly as the grader's own uid. The interpreter is
     made reachable for that user in a private mount namespace, as an installation outside /root would be."""
     import json
@@ -300,10 +322,11 @@ def test_a_grader_running_as_an_ordinary_user_works_in_both_modes(tmp_path, mode
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     got_mode, isolated, relu, seen_uid = proc.stdout.split()
-    expected = "bwrap" if mode == "auto" and not BWRAP_PROBLEM else "none"
+    expected = "bwrap" if mode == "auto" and not bwrap_problem else "none"
     assert (got_mode, isolated, relu, int(seen_uid)) == (expected, str(expected == "bwrap"), "2.0", uid)
 
 
+@pytest.mark.sandbox
 def test_cells_do_not_inherit_the_workers_future_imports_and_argv_is_clean(tmp_path):
     code = "import sys\ndef f(x: int) -> int:\n    return x\nhint = f.__annotations__['x'].__name__\nargs = sys.argv[1:]"
     with open_submission(script(tmp_path, code), FAST) as student:
@@ -312,6 +335,7 @@ def test_cells_do_not_inherit_the_workers_future_imports_and_argv_is_clean(tmp_p
             student.get("f")
 
 
+@pytest.mark.sandbox
 def test_a_sandbox_that_fails_to_start_is_a_sandbox_error_not_a_student_error(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap_binary", lambda: "/bin/false")
     student = sandboxed(script(tmp_path, "x = 1"), FAST, sandbox="none")
@@ -321,6 +345,7 @@ def test_a_sandbox_that_fails_to_start_is_a_sandbox_error_not_a_student_error(tm
     student.close()
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("cell_seconds, notebook_seconds, whole_notebook", [(5.0, 1.5, True), (1.0, 30.0, False)],
                          ids=["notebook-limit", "cell-limit"])
 def test_a_hang_in_the_last_cell_counts_as_a_notebook_timeout_only_when_it_used_up_the_notebook(
@@ -333,6 +358,7 @@ def test_a_hang_in_the_last_cell_counts_as_a_notebook_timeout_only_when_it_used_
         assert student.get("x") == 1
 
 
+@pytest.mark.sandbox
 def test_a_cell_of_imports_collects_less_often_and_a_notebooks_own_settings_stand(tmp_path):
     from grader.sandbox.inside.worker import IMPORTS_GC_THRESHOLD
 

@@ -48,6 +48,7 @@ def test_the_solution_passes_and_the_notebooks_random_state_is_left_as_it_was(in
     assert "Every public test passes." in report.text() and report.text().count("\n") < 20
 
 
+@pytest.mark.slow
 def test_the_skeleton_gets_one_short_line_per_unwritten_function_and_no_traceback(in_data):
     namespace, _ = run_cells(paths.SKELETON)
     report = check_namespace(namespace)
@@ -72,6 +73,7 @@ def test_one_area_runs_alone_and_an_unknown_area_names_the_known_ones(in_data):
         check_namespace(namespace, ["backwards"])
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 @pytest.mark.parametrize("name", AGREEING)
 def test_in_process_and_sandboxed_checks_agree_test_by_test(name, in_data, tmp_path):

@@ -154,6 +154,7 @@ ASKS_FOR_GRADIENTS = v(
     "        n = X.shape[0]\n        dZ2 = (A2 - y.reshape(-1, 1)) / n", "backward accuracy")
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 def test_the_students_code_cannot_have_the_grader_compute_its_own_answers(tmp_path):
     import nbformat

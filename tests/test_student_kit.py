@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -183,10 +182,8 @@ def texts(files: dict[str, bytes]) -> dict[str, str]:
     return out
 
 
-def test_make_release_runs_the_command_the_kit_tests_build_with():
-    if shutil.which("make") is None:
-        pytest.skip("make is not installed")
-    dry = subprocess.run(["make", "-n", "--no-print-directory", "release"], capture_output=True, text=True,
+def test_make_release_runs_the_command_the_kit_tests_build_with(make_tool):
+    dry = subprocess.run([make_tool, "-n", "--no-print-directory", "release"], capture_output=True, text=True,
                          cwd=paths.ROOT)
     assert dry.stdout.splitlines()[-1].endswith("-m grader student-zip --out dist/student.zip"), dry.stdout
 
@@ -289,6 +286,7 @@ def run_kit(kit_dir: Path, notebook: Path, cwd: Path) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 def test_from_a_fresh_folder_the_kit_check_fails_the_skeleton_clearly_and_passes_the_solution(kit, tmp_path):
     archive, _ = kit
@@ -339,6 +337,7 @@ def test_the_notebook_names_commands_that_work_where_the_student_is():
     assert student_kit.TOP == "backprop", "the Colab steps `cd` into the folder the zip unpacks into"
 
 
+@pytest.mark.sandbox
 @pytest.mark.slow
 def test_the_line_the_feedback_page_gives_runs_as_written_in_the_kit_and_checks_just_that_area(kit, tmp_path):
     """What a student types from the page, after their notebook's cells have run, in the kit's folder."""

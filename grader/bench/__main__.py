@@ -88,7 +88,7 @@ def bench_batch() -> list[str]:
 
 
 def bench_grading() -> list[str]:
-    """Grading the reference solution, as wall and CPU ratios to running its code plainly with python."""
+    """Grading the reference solution, and its self-check, as ratios to running its code plainly with python."""
     from grader.bench.grading import bench_grading as section  # noqa: PLC0415
 
     return section()

@@ -22,6 +22,7 @@ from grader.bench.load import LoadWatch, Usage
 
 REPEATS = 5
 SOLUTION_BUDGET_S = 10.0  # the reference notebook must run top to bottom in under 10 s
+CHECK_BUDGET_S = 15.0  # the student's self-check (`make check`) on a complete notebook
 RATIO_TARGET, RATIO_AIM = 1.5, 1.3
 CPU_RATIO_TARGET = 2.0
 PEERS = (("otter-grader", "otter run"), ("nbgrader", "nbgrader autograde"))  # need their own assignment layout
@@ -78,19 +79,21 @@ def _peer_lines() -> list[str]:
 
 
 def bench_grading() -> list[str]:
-    """Median wall and CPU time of plain execution and of `python -m grader grade`, and their ratios."""
+    """Median wall and CPU time of plain execution, of `python -m grader grade` and of the self-check, and ratios."""
     env = {**os.environ, "MPLBACKEND": "Agg"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         script = _solution_script(work)
-        plain_runs, grade_runs = [], []
+        plain_runs, grade_runs, check_runs = [], [], []
         for i in range(REPEATS):
             plain_runs.append(_measure([sys.executable, str(script)], work, env))
             grade_runs.append(_measure([sys.executable, "-m", "grader", "grade", str(paths.SOLUTION), "--out",
                                         str(work / f"out{i}")], paths.ROOT, env))
-    plain, graded = _figures(plain_runs), _figures(grade_runs)
+            check_runs.append(_measure([sys.executable, "-m", "grader", "check", str(paths.SOLUTION)], paths.ROOT,
+                                       env))
+    plain, graded, checked = _figures(plain_runs), _figures(grade_runs), _figures(check_runs)
     wall_ratio, cpu_ratio = graded.wall / plain.wall, graded.cpu / plain.cpu
-    dirty = plain.contaminated + graded.contaminated
+    dirty = plain.contaminated + graded.contaminated + checked.contaminated
     return [
         f"reference solution, plain `python solution.py`: {plain.wall:.2f} s wall, {plain.cpu:.2f} s CPU "
         f"(budget {SOLUTION_BUDGET_S:.0f} s: {'ok' if plain.wall < SOLUTION_BUDGET_S else 'OVER'})",
@@ -100,7 +103,9 @@ def bench_grading() -> list[str]:
         f"{_verdict(wall_ratio, RATIO_TARGET)}; aim {RATIO_AIM}x)",
         f"single grade / plain, CPU:  {cpu_ratio:.2f}x (target <= {CPU_RATIO_TARGET}x, "
         f"{_verdict(cpu_ratio, CPU_RATIO_TARGET)})",
-        *([f"  CONTAMINATED: other processes were busy during {dirty} of the {2 * REPEATS} runs; these medians are "
+        f"self-check `python -m grader check` on it: {checked.wall:.2f} s wall, {checked.wall / plain.wall:.2f}x plain "
+        f"(budget {CHECK_BUDGET_S:.0f} s: {'ok' if checked.wall < CHECK_BUDGET_S else 'OVER'})",
+        *([f"  CONTAMINATED: other processes were busy during {dirty} of the {3 * REPEATS} runs; these medians are "
            "not clean measurements"] if dirty else []),
         f"medians of {REPEATS} interleaved runs each; peers:",
         *(f"  {line}" for line in _peer_lines()),
