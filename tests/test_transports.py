@@ -100,6 +100,7 @@ def write_script(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.sandbox
 def test_the_sandbox_and_this_process_answer_every_request_alike(tmp_path):
     with open_submission(write_script(tmp_path), standins_file=WORKER_STANDINS) as sandboxed:
         assert [c.status for c in sandboxed.notebook.cells] == ["ok"] * len(CELLS)
