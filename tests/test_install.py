@@ -15,7 +15,7 @@ import pytest
 
 from grader import paths
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # it runs `python -m grader grade`, which the spawn audit counts
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,6 @@ def test_outside_a_project_the_installed_grader_refuses_and_writes_no_grade(site
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.sandbox
 def test_inside_a_project_folder_the_installed_grader_grades_the_solution(site, tmp_path):
     project = tmp_path / "course"
     for name in ("data", "solution", "assignment"):
