@@ -113,3 +113,10 @@ def test_make_check_on_the_skeleton_fails_every_public_test_with_a_clear_message
     assert set(listed) == unwritten_functions(paths.SKELETON), "each unwritten function is named once, as the TODO tip"
     assert len(listed) == len(set(listed)) and "fill in the TODO, delete the `raise NotImplementedError`" in out
     assert "Traceback" not in out and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_more_failures_than_shown_point_to_both_checks_without_naming_one_command():
+    failing = tuple(Result(f"backward: case {i}", "backward", 0, 1, False, message="wrong", public=True)
+                    for i in range(6))
+    text = CheckReport("backprop.ipynb", failing).text()
+    assert "... and 3 more failing tests" in text and "--list" in text and "check.py" not in text

@@ -114,8 +114,8 @@ def summary_lines(report: CheckReport) -> list[str]:
     for test in failures[:SHOWN_FAILURES]:
         lines += [""] + failure_lines(test)
     if len(failures) > SHOWN_FAILURES:
-        lines += ["", f"... and {len(failures) - SHOWN_FAILURES} more failing tests: check(\"<area>\") shows one "
-                      "area's; `python check.py --list` lists every test."]
+        lines += ["", f"... and {len(failures) - SHOWN_FAILURES} more failing tests: check(\"<area>\") in the notebook "
+                      "shows one area's; the terminal check's --list lists every test."]
     if report.passed:
         lines += ["", "Every public test passes."]
     return lines
