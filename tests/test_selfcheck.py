@@ -101,3 +101,27 @@ def test_an_import_outside_the_allowed_packages_is_reported_once_even_where_it_i
     assert text.count("`jsonschema`") == 1 and "numpy, scipy, scikit-learn, matplotlib, pandas" in text
     assert "backprop_check" not in text.split("Submissions may import")[0]
     assert "jsonschema" not in check_namespace(namespace, ["softmax"], sources=["import pandas"]).text()
+
+
+def test_the_notebook_display_escapes_whatever_the_student_wrote():
+    from html.parser import HTMLParser
+
+    from grader.grading.results import TestResult
+
+    hostile = "<script>alert(1)</script>"
+    tests = (TestResult("softmax: rows sum to 1", "softmax", 0, 2, False, message=hostile, public=True),
+             TestResult("relu: values", "activations", 1, 1, True, public=True))
+    html = CheckReport(f"{hostile}.ipynb", tests, (f"note {hostile}",))._repr_html_()
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            self.tags.append(tag)
+
+    parser = Tags()
+    parser.feed(html)
+    assert "script" not in parser.tags and html.count("&lt;script&gt;") == 3
+    assert parser.tags.count("tr") == 3 and parser.tags.count("pre") == 1  # header + two areas; one failure shown

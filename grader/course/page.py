@@ -14,7 +14,7 @@ def _row(what: str, got: str, top: str, note: str = "", cls: str = "") -> dict:
 
 def grade_section(final: Final, possible: float) -> str:
     """The HTML section, or a short note while the student is pending."""
-    from grader.report.templating import render  # noqa: PLC0415
+    from grader.templating import render  # noqa: PLC0415
 
     row = final.row
     rows = [_row("Automatic tests", points(row.score), points(row.max_score))]

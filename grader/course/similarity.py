@@ -145,7 +145,7 @@ def _marked(code: str, slices: Any) -> list[tuple[str, bool]]:
 
 def _write_page(path: Path, left: tuple, right: tuple) -> None:
     from grader.files import write_text  # noqa: PLC0415
-    from grader.report.templating import render  # noqa: PLC0415
+    from grader.templating import render  # noqa: PLC0415
 
     columns = [{"name": name, "share": f"{share:.0%}", "parts": _marked(code, slices)}
                for name, code, slices, share in (left, right)]

@@ -170,7 +170,7 @@ def _manual_item(m: ManualItem, ta: bool, chars: int) -> dict:
 def render_feedback(report: GradeReport, pictures: tuple[Picture, ...] = (), picture_notes: tuple[str, ...] = (),
                     *, ta: bool = False, chars: int = EXCERPT_CHARS) -> str:
     """The whole page as one HTML string. ta=True adds the hand-graded items for TAs; `chars` clips each text."""
-    from grader.report.templating import render  # noqa: PLC0415
+    from grader.templating import render  # noqa: PLC0415
 
     lost = [t for t in report.tests if t.score < t.max_score]
     areas = [{"name": area, "state": "full" if got >= top else "lost", "got": points(got), "top": points(top)}

@@ -4,7 +4,6 @@ Plain text everywhere (the one terminal check's output, grader/selfcheck/termina
 
 from __future__ import annotations
 
-import html
 import re
 import textwrap
 from collections.abc import Sequence
@@ -122,17 +121,13 @@ def summary_lines(report: CheckReport) -> list[str]:
 
 
 def summary_html(report: CheckReport) -> str:
-    """The same report as a small HTML table and list, for Jupyter's rich display."""
-    esc = html.escape
-    parts = [f"<p><b>Self-check of {esc(report.notebook)}</b>: public tests only; grading adds hidden tests.</p>"]
-    parts += [f"<p>note: {esc(n)}</p>" for n in report.notes]
-    rows = "".join(f"<tr><td>{esc(a)}</td><td>{_points(g)} / {_points(t)}</td><td>{ok} of {n}</td></tr>"
-                   for a, g, t, ok, n in area_rows(report.tests))
-    parts.append(f"<table><tr><th>area</th><th>points</th><th>tests passed</th></tr>{rows}</table>")
-    missing = list(dict.fromkeys(name for name in map(unwritten, report.tests) if name))
-    if missing:
-        parts.append("<ul>" + "".join(f"<li>{NOT_IMPLEMENTED}: <code>{esc(m)}</code></li>" for m in missing) + "</ul>")
+    """The same report as a small HTML table and list, for Jupyter's rich display (templates/check.html.j2)."""
+    from grader.templating import render  # noqa: PLC0415 - only Jupyter's display needs jinja2
+
+    rows = [{"area": a, "got": _points(g), "top": _points(t), "passed": ok, "tests": n}
+            for a, g, t, ok, n in area_rows(report.tests)]
     failures = [t for t in report.tests if not t.passed and not unwritten(t)]
-    for test in failures[:SHOWN_FAILURES]:
-        parts.append("<pre>" + esc("\n".join(failure_lines(test))) + "</pre>")
-    return "\n".join(parts)
+    return render(__file__, "check.html.j2", notebook=report.notebook, notes=report.notes, rows=rows,
+                  missing=list(dict.fromkeys(name for name in map(unwritten, report.tests) if name)),
+                  not_implemented=NOT_IMPLEMENTED,
+                  failures=["\n".join(failure_lines(t)) for t in failures[:SHOWN_FAILURES]])

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NEEDED = {"numpy": "numpy", "sklearn": "scikit-learn", "nbformat": "nbformat", "pytest": "pytest"}
+NEEDED = {"numpy": "numpy", "sklearn": "scikit-learn", "nbformat": "nbformat", "pytest": "pytest", "jinja2": "jinja2"}
 
 
 def problems() -> list:
