@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.sandbox.inside import protocol
 from grader.sandbox import bwrap as sandbox, cgroup, replies
-from grader.sandbox.proctree import exited, kill_tree, namespaces_below
+from grader.sandbox.proctree import exited, hold_namespaces, kill_tree, release_namespaces
 from grader.errors import ProtocolError, SandboxError, WorkerDied
 from grader.sandbox.inside.protocol import Op
 from grader.sandbox.limits import Limits
@@ -137,7 +137,8 @@ class WorkerProcess:
         os.set_blocking(self._req, False)
         os.set_blocking(self._rep, False)
         self.output = OutputDrain({"stdout": self.proc.stdout.fileno(), "stderr": self.proc.stderr.fileno()})
-        self.namespaces: frozenset[str] = frozenset()
+        self.namespaces: frozenset[str] = frozenset()  # the sandbox's PID namespaces, swept at kill time
+        self.namespace_fds: tuple[int, ...] = ()  # what pins them until that sweep is over
         self.retired = False
         self.oom_kills = 0
 
@@ -158,7 +159,8 @@ class WorkerProcess:
         if reply.get("op") != Op.READY:
             self.kill("it sent an unexpected first message")
             raise SandboxError("the sandbox did not start: the worker's first message was not 'ready'")
-        self.namespaces = namespaces_below(self.proc.pid)  # found again at kill time even if bwrap is gone
+        held = hold_namespaces(self.proc.pid)  # swept at kill time even if bwrap is gone; pinned until then
+        self.namespaces, self.namespace_fds = frozenset(held), tuple(held.values())
 
     def request(self, message: dict, blobs: list[bytes], seconds: float,
                 answer: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]] | None = None) -> tuple[dict, list[bytes]]:
@@ -237,6 +239,9 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             pass
         kill_tree(None, token, self.namespaces)
+        # the tree is gone: let the namespaces go, and never sweep their numbers again (another sandbox may get them)
+        release_namespaces(self.namespace_fds)
+        self.namespaces, self.namespace_fds = frozenset(), ()
         if self.retired:
             return
         self.oom_kills = cgroup.oom_kills(self.plan.confinement)

@@ -69,11 +69,34 @@ def _descendants(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
     return members
 
 
-def namespaces_below(root: int) -> frozenset[str]:
-    """The PID namespaces of root's descendants other than our own (bubblewrap's sandbox namespace)."""
+def hold_namespaces(root: int) -> dict[str, int]:
+    """The PID namespaces of root's descendants other than our own (bubblewrap's sandbox namespace), each with an
+    open descriptor that pins it: the kernel gives a freed namespace's number to the next namespace made, so a sweep
+    by number is only safe while we hold it. Close the descriptors (release_namespaces) once the sweep is over."""
     table = _table()
     own = table.get(os.getpid(), (0, ""))[1]
-    return frozenset(table[p][1] for p in _descendants(root, table) if table[p][1] not in ("", own))
+    held: dict[str, int] = {}
+    for pid in _descendants(root, table):
+        ns = table[pid][1]
+        if ns in ("", own) or ns in held:
+            continue
+        try:
+            fd = os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # it ended meanwhile
+            continue
+        if os.readlink(f"/proc/self/fd/{fd}") == ns:  # not a process that took the pid since the table was read
+            held[ns] = fd
+        else:
+            os.close(fd)
+    return held
+
+
+def release_namespaces(fds: tuple[int, ...]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _tagged(token: str) -> set[int]:
