@@ -25,7 +25,7 @@ def find_root() -> Path:
     """The project folder by the rule above; the package's parent when nothing else qualifies."""
     named = os.environ.get(ROOT_VARIABLE)
     if named:
-        return Path(named)
+        return Path(named).absolute()  # batch children change folder
     if is_project(PACKAGE_PARENT):
         return PACKAGE_PARENT
     try:

@@ -139,6 +139,7 @@ class WorkerProcess:
         self.output = OutputDrain({"stdout": self.proc.stdout.fileno(), "stderr": self.proc.stderr.fileno()})
         self.namespaces: frozenset[str] = frozenset()  # the sandbox's PID namespaces, swept at kill time
         self.namespace_fds: tuple[int, ...] = ()  # what pins them until that sweep is over
+        self._kill_lock = threading.RLock()  # close() and the cell thread may both kill: one sweep, one release
         self.retired = False
         self.oom_kills = 0
 
@@ -159,8 +160,10 @@ class WorkerProcess:
         if reply.get("op") != Op.READY:
             self.kill("it sent an unexpected first message")
             raise SandboxError("the sandbox did not start: the worker's first message was not 'ready'")
-        held = hold_namespaces(self.proc.pid)  # swept at kill time even if bwrap is gone; pinned until then
-        self.namespaces, self.namespace_fds = frozenset(held), tuple(held.values())
+        with self._kill_lock:  # not once a kill has begun: the pid may be reaped, and nothing would release them
+            if not self.retired and not self.killed_because and not exited(self.proc):
+                held = hold_namespaces(self.proc.pid)  # swept at kill time even if bwrap is gone; pinned till then
+                self.namespaces, self.namespace_fds = frozenset(held), tuple(held.values())
 
     def request(self, message: dict, blobs: list[bytes], seconds: float,
                 answer: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]] | None = None) -> tuple[dict, list[bytes]]:
@@ -229,6 +232,10 @@ class WorkerProcess:
 
     def kill(self, because: str = "") -> None:
         """SIGKILL the whole tree (the sandbox's PID namespace, or in mode none the tagged processes) and clean up."""
+        with self._kill_lock:
+            self._kill(because)
+
+    def _kill(self, because: str) -> None:
         if because and not self.killed_because and not exited(self.proc):
             self.killed_because = because
         token = self.token if self.mode == "none" else ""
