@@ -1,7 +1,8 @@
 """Atomic writes: a reader (a TA, a concurrent grader, Gradescope) sees the old file or the new one, never half.
 
 Each write goes to a temporary file in the target's folder (so the rename stays on one file system), created
-exclusively (never an existing file or a planted link), then os.replace()s the target. The grader's one way to write
+exclusively under a fresh random name, then os.replace()s the target. (The output folder is the grader's: someone
+who can write into it could still swap the temporary file between its creation and its write.) The grader's one way to write
 a file that someone else may read meanwhile; the sandbox's inside/ does not import the grader and keeps its own.
 """
 
