@@ -21,7 +21,9 @@ SANDBOX_CODE = str(paths.ROOT / "grader" / "sandbox") + os.sep  # the launcher a
 GRADING_VERBS = {"grade", "grade-all", "check"}
 GRADING_MODULES = {"grader.batch.worker", "grader.batch.forkserver", "grader.bundles.gradescope_run"}
 
-_log = Path(tempfile.mkstemp(prefix="spawn-check-", suffix=".jsonl")[1])
+_fd, _name = tempfile.mkstemp(prefix="spawn-check-", suffix=".jsonl")
+os.close(_fd)  # appended to by name, from this process and its forked children
+_log = Path(_name)
 _running = {"test": ""}
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-from grader.grading.results import GradeReport, TestResult
+from grader.grading.results import GradeReport, Status, TestResult
 from grader.notebook.clean import excerpt
-from grader.wording import cell_failure
-from grader.grading.results import Status
+from grader.wording import cell_failure, points
 
 MARKUP = re.compile(r"([\\`*_\[\]<>&|~#!])")  # what could start a link, an image, HTML, emphasis or a table cell
 
@@ -25,9 +24,6 @@ def md_text(text: str, limit: int = 1500) -> str:
     flat = " ".join(excerpt(text, limit).split())
     return MARKUP.sub(r"\\\1", flat)
 
-
-def _points(x: float) -> str:
-    return f"{x:g}"
 
 
 def has_hidden(report: GradeReport) -> bool:
@@ -40,7 +36,7 @@ def _area_table(tests: tuple[TestResult, ...], label: str) -> list[str]:
         got = areas.setdefault(t.area, [0.0, 0.0])
         got[0] += t.score
         got[1] += t.max_score
-    rows = [f"| {md_text(a, 200)} | {_points(got)} | {_points(top)} |" for a, (got, top) in areas.items()]
+    rows = [f"| {md_text(a, 200)} | {points(got)} | {points(top)} |" for a, (got, top) in areas.items()]
     return ["", f"| area | {label} | of |", "|---|---:|---:|", *rows] if rows else []
 
 
@@ -51,18 +47,18 @@ def _hints(tests: tuple[TestResult, ...], chars: int) -> list[str]:
     lines = ["", "**What to look at** (public tests that lost points):", ""]
     for t in lost:
         hint = f": {md_text(t.hint, chars)}" if t.hint else ""
-        lines.append(f"- **{md_text(t.name, 300)}** (−{_points(t.max_score - t.score)}){hint}")
+        lines.append(f"- **{md_text(t.name, 300)}** (−{points(t.max_score - t.score)}){hint}")
     return lines
 
 
 def score_lines(report: GradeReport, chars: int) -> list[str]:
     """The score part: the total and every area, or, while hidden tests exist, the public tests only."""
     if not has_hidden(report):
-        return [f"**Score: {_points(report.score)} / {_points(report.max_score)}** (automatic tests)",
+        return [f"**Score: {points(report.score)} / {points(report.max_score)}** (automatic tests)",
                 *_area_table(report.tests, "points"), *_hints(report.tests, chars)]
     public = tuple(t for t in report.tests if t.public)
     got, top = sum(t.score for t in public), sum(t.max_score for t in public)
-    return [f"**Public tests: {_points(got)} / {_points(top)}**", "",
+    return [f"**Public tests: {points(got)} / {points(top)}**", "",
             "Hidden tests, on inputs and data you have not seen, count too. Their results and your total are "
             "shown once your instructor publishes the grades.", *_area_table(public, "public points"), *_hints(public, chars)]
 

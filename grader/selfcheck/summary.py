@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from grader.grading.results import TestResult
+from grader.wording import points
 
 SHOWN_FAILURES = 3  # a student fixes the first failures first; the rest are counted
 NOT_IMPLEMENTED = "not implemented yet"
@@ -70,9 +71,6 @@ def area_rows(tests: Sequence[TestResult]) -> list[tuple[str, float, float, int,
     return [tuple(r) for r in rows.values()]
 
 
-def _points(x: float) -> str:
-    return f"{x:g}"
-
 
 def _wrapped(label: str, text: str) -> list[str]:
     """`label` then the text, wrapped to about a terminal's width under an indent."""
@@ -101,9 +99,9 @@ def summary_lines(report: CheckReport) -> list[str]:
     width = max(len(r[0]) for r in rows + [("total",)])
     lines += ["", f"{'area':<{width}}  {'points':>9}  tests passed"]
     for area, got, top, ok, n in rows:
-        lines.append(f"{area:<{width}}  {_points(got):>4} / {_points(top):<3} {ok} of {n}")
+        lines.append(f"{area:<{width}}  {points(got):>4} / {points(top):<3} {ok} of {n}")
     got, top = sum(t.score for t in tests), sum(t.max_score for t in tests)
-    lines.append(f"{'total':<{width}}  {_points(got):>4} / {_points(top):<3} "
+    lines.append(f"{'total':<{width}}  {points(got):>4} / {points(top):<3} "
                  f"{sum(t.passed for t in tests)} of {len(tests)}")
     missing = list(dict.fromkeys(name for name in map(unwritten, tests) if name))
     if missing:
@@ -124,7 +122,7 @@ def summary_html(report: CheckReport) -> str:
     """The same report as a small HTML table and list, for Jupyter's rich display (templates/check.html.j2)."""
     from grader.templating import render  # noqa: PLC0415 - only Jupyter's display needs jinja2
 
-    rows = [{"area": a, "got": _points(g), "top": _points(t), "passed": ok, "tests": n}
+    rows = [{"area": a, "got": points(g), "top": points(t), "passed": ok, "tests": n}
             for a, g, t, ok, n in area_rows(report.tests)]
     failures = [t for t in report.tests if not t.passed and not unwritten(t)]
     return render(__file__, "check.html.j2", notebook=report.notebook, notes=report.notes, rows=rows,
